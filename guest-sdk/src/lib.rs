@@ -1,0 +1,77 @@
+//! The Rust SDK for wdo objects: WebAssembly Durable Objects.
+//!
+//! An object is a `cdylib` crate built for `wasm32-wasip2`. It implements
+//! [`DurableObject`] and registers the implementation with [`export_object!`]; the result is
+//! a component of the `wdo:object` world (`wit/object.wit`).
+//!
+//! ```no_run
+//! use serde::Serialize;
+//! use wdo_sdk::{export_object, DurableObject, Error, Request, Response, State};
+//!
+//! struct Counter {
+//!     state: State,
+//! }
+//!
+//! #[derive(Serialize)]
+//! struct Count {
+//!     count: u64,
+//! }
+//!
+//! impl DurableObject for Counter {
+//!     fn new(state: State) -> Self {
+//!         Counter { state }
+//!     }
+//!
+//!     fn fetch(&mut self, request: Request) -> Result<Response, Error> {
+//!         let storage = self.state.storage();
+//!         match request.path() {
+//!             "/increment" => {
+//!                 let count = storage.get::<u64>("count")?.unwrap_or(0) + 1;
+//!                 storage.put("count", &count)?;
+//!                 Ok(Response::json(&Count { count }))
+//!             }
+//!             _ => Ok(Response::not_found()),
+//!         }
+//!     }
+//! }
+//!
+//! export_object!(Counter);
+//! # fn main() {}
+//! ```
+//!
+//! # The model
+//!
+//! - One instance serves one object id and handles one event at a time. It is created
+//!   lazily by [`DurableObject::new`] at the start of its first event.
+//! - Every event is a *turn* that runs inside an implicit storage transaction. The host
+//!   commits it before the response is released; a trap (a panic) rolls it back and is
+//!   answered 500. Panics are not caught.
+//! - [`Storage`] stores JSON values under string keys;
+//!   [`Storage::transaction`] nests explicit transactions inside the turn.
+//! - A handler's `Err(`[`Error`]`)` is answered with its status and `{"error": message}`.
+//!   It is an ordinary answer, not a rollback: the turn's writes are still committed.
+
+#[doc(hidden)]
+pub mod bindings;
+mod error;
+mod object;
+mod request;
+mod response;
+mod state;
+mod storage;
+
+pub use error::{Error, StorageError, StorageErrorCode};
+pub use object::DurableObject;
+pub use request::Request;
+pub use response::Response;
+pub use state::State;
+pub use storage::{ListOptions, Storage};
+
+/// Used by [`export_object!`]; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::export;
+    pub use crate::bindings::exports::wdo::object::fetch_handler::Guest as FetchHandler;
+    pub use crate::bindings::wdo::object::types::{Request as WitRequest, Response as WitResponse};
+    pub use crate::object::{fetch, Slot};
+}

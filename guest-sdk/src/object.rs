@@ -1,0 +1,84 @@
+//! The [`DurableObject`] trait and the [`export_object!`](crate::export_object) macro that
+//! turns an implementation into the component's exports.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+use crate::bindings::wdo::object::types as wit;
+use crate::{Error, Request, Response, State};
+
+/// A Durable Object: one instance per object id, handling its events one at a time.
+///
+/// Register the implementation with [`export_object!`](crate::export_object). Event
+/// handlers other than [`new`](Self::new) and [`fetch`](Self::fetch) will be added to this
+/// trait with default implementations, so existing objects keep compiling.
+pub trait DurableObject: Sized + 'static {
+    /// Creates the instance. Runs once per instance, lazily, at the start of the first event
+    /// it receives (before that event's handler), so no event is handled before it returns.
+    /// This is the place for the work Cloudflare objects do in `blockConcurrencyWhile` in
+    /// their constructor: load state from storage, migrate data, set up caches.
+    ///
+    /// It runs inside the first event's turn, so its storage calls join that turn's
+    /// transaction. If it panics, the guest traps: the turn is rolled back, the caller gets a
+    /// 500, and the host starts a fresh instance for the next event.
+    fn new(state: State) -> Self;
+
+    /// Handles an HTTP request. `Err(e)` is answered with `e`'s status and the JSON body
+    /// `{"error": message}`. A panic traps: the host rolls the turn back and answers 500.
+    ///
+    /// Returning `Err` is an ordinary answer: the turn still commits, so writes made before
+    /// it are kept. Make writes that must not be left half-done atomic with
+    /// [`Storage::transaction`](crate::Storage::transaction).
+    fn fetch(&mut self, request: Request) -> Result<Response, Error>;
+}
+
+/// Exports a [`DurableObject`] implementation as the component's handlers.
+///
+/// Use it once per component, at the crate's top level:
+///
+/// ```ignore
+/// wdo_sdk::export_object!(Counter);
+/// ```
+#[macro_export]
+macro_rules! export_object {
+    ($object:ty) => {
+        const _: () = {
+            ::std::thread_local! {
+                static OBJECT: ::core::cell::RefCell<::core::option::Option<$object>> =
+                    const { ::core::cell::RefCell::new(::core::option::Option::None) };
+            }
+
+            struct Exports;
+
+            impl $crate::__private::FetchHandler for Exports {
+                fn fetch(request: $crate::__private::WitRequest) -> $crate::__private::WitResponse {
+                    $crate::__private::fetch(&OBJECT, request)
+                }
+            }
+
+            $crate::__private::export! { Exports with_types_in $crate::bindings }
+        };
+    };
+}
+
+/// The instance of an exported object; `None` until its first event.
+pub type Slot<T> = LocalKey<RefCell<Option<T>>>;
+
+/// Runs `handler` on the instance in `slot`, creating it first if this is its first event.
+fn with_object<T: DurableObject, R>(
+    slot: &'static Slot<T>,
+    handler: impl FnOnce(&mut T) -> R,
+) -> R {
+    slot.with(|cell| {
+        let mut object = cell.borrow_mut();
+        handler(object.get_or_insert_with(|| T::new(State::new())))
+    })
+}
+
+/// The `fetch-handler.fetch` export.
+pub fn fetch<T: DurableObject>(slot: &'static Slot<T>, request: wit::Request) -> wit::Response {
+    let request = Request::from(request);
+    with_object(slot, |object| object.fetch(request))
+        .unwrap_or_else(Response::from)
+        .into()
+}

@@ -1,0 +1,276 @@
+//! `wdo.toml`: one typed configuration with defaults, loaded from TOML; the command line
+//! overrides single fields (see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Errors in the configuration file or its values. They name the field that is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Public HTTP listener.
+    pub listen: SocketAddr,
+    /// Admin listener (metrics). Loopback by default.
+    pub admin_listen: SocketAddr,
+    /// Where objects' databases live: `<data-dir>/<namespace>/<id>.sqlite`.
+    pub data_dir: PathBuf,
+    /// Where compiled components are cached; defaults to `<data-dir>/.cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// An object with no event for this long is evicted.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// At most this many live objects per host; the least recently used idle ones are
+    /// evicted first when a new one must start.
+    pub max_live_objects: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_size: usize,
+    /// Events queued per object before it answers 503.
+    pub inbox_depth: usize,
+    /// Events that may share one commit.
+    pub max_group_commit: usize,
+    /// How long a shutdown waits for turns in flight.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    #[serde(rename = "namespace")]
+    pub namespaces: Vec<NamespaceConfig>,
+    /// The directory relative paths in this config are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8787".parse().expect("valid address"),
+            admin_listen: "127.0.0.1:9787".parse().expect("valid address"),
+            data_dir: PathBuf::from(".wdo/data"),
+            cache_dir: None,
+            idle_timeout: Duration::from_secs(10),
+            max_live_objects: 1000,
+            max_body_size: 32 << 20,
+            inbox_depth: 1024,
+            max_group_commit: 64,
+            shutdown_grace: Duration::from_secs(30),
+            namespaces: Vec::new(),
+            base_dir: PathBuf::from("."),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// fsync before every response (SQLite synchronous=FULL).
+    #[default]
+    Full,
+    /// Commit before the response, but let the OS decide when to fsync (synchronous=NORMAL):
+    /// a power loss may lose the last commits, a process crash does not.
+    Relaxed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NamespaceConfig {
+    /// URL segment and directory name: `[a-z0-9][a-z0-9_-]*`.
+    pub name: String,
+    /// The component file (`.wasm`).
+    pub component: PathBuf,
+    /// Shell command `wdo build` runs (in the config's directory) to produce `component`.
+    #[serde(default)]
+    pub build: Option<String>,
+    #[serde(default)]
+    pub durability: Durability,
+    /// Linear memory limit per instance, bytes.
+    #[serde(default = "default_memory_limit")]
+    pub memory_limit: usize,
+    /// Time limit per event.
+    #[serde(default = "default_cpu_limit", with = "humantime_serde")]
+    pub cpu_limit: Duration,
+}
+
+fn default_memory_limit() -> usize {
+    128 << 20
+}
+
+fn default_cpu_limit() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative paths in it are relative to its directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|e| match e {
+            ConfigError::Invalid(message) => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })?;
+        config.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that serde cannot: names, bounds, duplicates.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.idle_timeout.is_zero() {
+            return bad("idle-timeout must be greater than 0".into());
+        }
+        if self.max_live_objects == 0 {
+            return bad("max-live-objects must be at least 1".into());
+        }
+        if self.inbox_depth == 0 {
+            return bad("inbox-depth must be at least 1".into());
+        }
+        if self.max_group_commit == 0 {
+            return bad("max-group-commit must be at least 1".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for ns in &self.namespaces {
+            if !valid_namespace_name(&ns.name) {
+                return bad(format!(
+                    "namespace name {:?} must match [a-z0-9][a-z0-9_-]* and be at most 64 characters",
+                    ns.name
+                ));
+            }
+            if !seen.insert(ns.name.as_str()) {
+                return bad(format!("namespace {:?} is declared twice", ns.name));
+            }
+            if ns.memory_limit < (1 << 20) {
+                return bad(format!(
+                    "namespace {:?}: memory-limit must be at least 1 MiB",
+                    ns.name
+                ));
+            }
+            if ns.cpu_limit.is_zero() {
+                return bad(format!(
+                    "namespace {:?}: cpu-limit must be greater than 0",
+                    ns.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A path from the config, resolved against the config file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => self.data_dir.join(".cache"),
+        }
+    }
+
+    /// The defaults, as TOML (`wdo config --defaults`).
+    pub fn defaults_toml() -> String {
+        let mut text = toml::to_string_pretty(&Config::default()).expect("defaults serialize");
+        text.push_str(
+            "\n# One table per namespace:\n# [[namespace]]\n# name = \"counter\"\n\
+             # component = \"examples/dist/counter.wasm\"\n# build = \"examples/build-rust.sh counter\"\n\
+             # durability = \"full\"      # or \"relaxed\"\n# memory-limit = 134217728\n# cpu-limit = \"30s\"\n",
+        );
+        text
+    }
+}
+
+pub fn valid_namespace_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = toml::to_string(&Config::default()).unwrap();
+        let parsed = Config::parse(&text).unwrap();
+        assert_eq!(parsed.idle_timeout, Duration::from_secs(10));
+        assert_eq!(parsed.max_body_size, 32 << 20);
+    }
+
+    #[test]
+    fn humantime_durations_and_namespaces_parse() {
+        let config = Config::parse(
+            r#"
+            idle-timeout = "500ms"
+            [[namespace]]
+            name = "counter"
+            component = "c.wasm"
+            durability = "relaxed"
+            cpu-limit = "2s"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.idle_timeout, Duration::from_millis(500));
+        assert_eq!(config.namespaces[0].durability, Durability::Relaxed);
+        assert_eq!(config.namespaces[0].cpu_limit, Duration::from_secs(2));
+        assert_eq!(config.namespaces[0].memory_limit, 128 << 20);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_names_are_rejected_with_the_field_named() {
+        let err = Config::parse("idle-timout = \"1s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("idle-timout"), "{err}");
+        let err = Config::parse("[[namespace]]\nname = \"Bad Name\"\ncomponent = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Bad Name"), "{err}");
+        let err = Config::parse("idle-timeout = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("idle-timeout"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_namespaces_are_rejected() {
+        let text = "[[namespace]]\nname = \"a\"\ncomponent = \"x\"\n[[namespace]]\nname = \"a\"\ncomponent = \"y\"";
+        assert!(Config::parse(text)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+    }
+}

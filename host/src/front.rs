@@ -1,0 +1,184 @@
+//! The public HTTP front: routes a request to its object and turns the object's answer
+//! (or failure) into an HTTP response.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
+use hyper::{Request, Response, StatusCode};
+use tokio::sync::oneshot;
+
+use crate::actor::{Event, TurnError};
+use crate::bindings;
+use crate::host::Host;
+use crate::http_util::{error_response, json_response, Body};
+use crate::ids::ObjectId;
+use crate::metrics::{ns, RequestLabels};
+use crate::registry::DispatchError;
+use crate::router::{route, Target};
+
+pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let (namespace, response) = answer(&host, request).await;
+    if let Some(namespace) = namespace {
+        let metrics = &host.metrics;
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                namespace: namespace.clone(),
+                status: response.status().as_u16(),
+            })
+            .inc();
+        metrics
+            .request_duration
+            .get_or_create(&ns(&namespace))
+            .observe(started.elapsed().as_secs_f64());
+    }
+    response
+}
+
+/// The response, and the namespace it belongs to (for metrics) if the path named one.
+async fn answer(host: &Host, request: Request<Incoming>) -> (Option<String>, Response<Body>) {
+    let (parts, body) = request.into_parts();
+    let route = match route(parts.uri.path(), parts.uri.query()) {
+        Ok(route) => route,
+        Err(e) => return (None, error_response(StatusCode::BAD_REQUEST, e)),
+    };
+    let Some((index, namespace)) = host.namespace(route.namespace) else {
+        let message = format!("unknown namespace {:?}", route.namespace);
+        return (None, error_response(StatusCode::NOT_FOUND, message));
+    };
+    let label = Some(namespace.name.to_string());
+    let (id, name): (ObjectId, Option<&str>) = match &route.target {
+        Target::Name(name) => (namespace.id_key.id_from_name(name), Some(name.as_str())),
+        Target::Id(text) => match namespace.id_key.parse(text) {
+            Ok(id) => (id, None),
+            Err(e) => return (label, error_response(StatusCode::BAD_REQUEST, e)),
+        },
+    };
+    let max = host.config.max_body_size;
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {max} bytes"),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return (label, too_large());
+    }
+    let body = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return (label, too_large()),
+        Err(e) => {
+            return (
+                label,
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}"),
+                ),
+            )
+        }
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let guest_request = bindings::Request {
+        method: parts.method.as_str().to_owned(),
+        url: route.url,
+        headers,
+        body: body.to_vec(),
+    };
+    let (reply, answer) = oneshot::channel();
+    let event = Event::Fetch {
+        request: guest_request,
+        reply,
+    };
+    if let Err(e) = host.registry.dispatch(&namespace, index, id, name, event) {
+        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &e);
+        if matches!(e, DispatchError::Overloaded | DispatchError::HostFull(_)) {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        return (label, response);
+    }
+    let response = match answer.await {
+        Ok(Ok(response)) => guest_response(response),
+        Ok(Err(e)) => turn_error_response(&e),
+        Err(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the object stopped before answering",
+        ),
+    };
+    (label, response)
+}
+
+fn turn_error_response(error: &TurnError) -> Response<Body> {
+    let error_id = match error {
+        TurnError::GuestFailed { error_id } | TurnError::Storage { error_id } => error_id,
+    };
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &serde_json::json!({ "error": error.to_string(), "errorId": error_id }),
+    )
+}
+
+/// The guest's response, checked: a bad status or header is the guest's bug, answered 500.
+fn guest_response(response: bindings::Response) -> Response<Body> {
+    let Ok(status) = StatusCode::from_u16(response.status) else {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the object answered with an invalid status {}",
+                response.status
+            ),
+        );
+    };
+    let mut out = Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() = status;
+    for (name, value) in response.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the object answered with an invalid header {name:?}"),
+            );
+        };
+        // Framing is the host's business: the body's real length wins.
+        if is_hop_by_hop(&name) {
+            continue;
+        }
+        out.headers_mut().append(name, value);
+    }
+    out
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "upgrade"
+            | "te"
+            | "trailer"
+    )
+}

@@ -1,0 +1,92 @@
+//! The host: everything with the lifetime of the process, built from a `Config`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::engine::{new_engine, EpochTicker};
+use crate::metrics::Metrics;
+use crate::namespace::{new_linker, Namespace};
+use crate::registry::Registry;
+
+pub struct Host {
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    pub registry: Arc<Registry>,
+    namespaces: Vec<Arc<Namespace>>,
+    by_name: HashMap<String, usize>,
+    _ticker: EpochTicker,
+    _lock: File,
+}
+
+impl Host {
+    /// Locks the data directory, compiles (or loads from cache) every namespace's component.
+    pub fn start(config: Config) -> anyhow::Result<Host> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+        let lock = lock_data_dir(&config)?;
+        let max_memory = config
+            .namespaces
+            .iter()
+            .map(|ns| ns.memory_limit)
+            .max()
+            .unwrap_or(128 << 20);
+        let engine = new_engine(config.max_live_objects, max_memory)?;
+        let ticker = EpochTicker::start(&engine);
+        let linker = new_linker(&engine)?;
+        let mut namespaces = Vec::new();
+        let mut by_name = HashMap::new();
+        for ns in &config.namespaces {
+            let namespace = Namespace::load(&engine, &linker, &config, ns)?;
+            by_name.insert(ns.name.clone(), namespaces.len());
+            namespaces.push(Arc::new(namespace));
+        }
+        let metrics = Arc::new(Metrics::default());
+        let registry = Registry::new(config.clone(), metrics.clone());
+        Ok(Host {
+            config,
+            metrics,
+            registry,
+            namespaces,
+            by_name,
+            _ticker: ticker,
+            _lock: lock,
+        })
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<(usize, Arc<Namespace>)> {
+        let index = *self.by_name.get(name)?;
+        Some((index, self.namespaces[index].clone()))
+    }
+
+    pub fn namespaces(&self) -> &[Arc<Namespace>] {
+        &self.namespaces
+    }
+}
+
+/// One host per data directory: a second one would break "one instance per object".
+fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
+    let path = config.data_dir.join("wdo.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "data directory {} is in use by another wdo process (lock file {})",
+            config.data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}

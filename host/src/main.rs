@@ -1,0 +1,153 @@
+//! The `wdo` command: serve, build, dev, config.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use wdo::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "wdo",
+    version,
+    about = "WebAssembly Durable Objects: a self-hostable runtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the namespaces of the config.
+    Serve(ServeArgs),
+    /// Run each namespace's build command.
+    Build {
+        #[arg(long, default_value = "wdo.toml")]
+        config: PathBuf,
+        /// Only these namespaces.
+        namespaces: Vec<String>,
+    },
+    /// Build, then serve.
+    Dev(ServeArgs),
+    /// Print the configuration.
+    Config {
+        /// Print the defaults of every setting.
+        #[arg(long)]
+        defaults: bool,
+        #[arg(long, default_value = "wdo.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "wdo.toml")]
+    config: PathBuf,
+    /// Public address, e.g. 127.0.0.1:8787 (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Admin (metrics) address.
+    #[arg(long)]
+    admin_listen: Option<std::net::SocketAddr>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Evict objects idle this long, e.g. 500ms, 10s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    idle_timeout: Option<Duration>,
+    #[arg(long)]
+    max_live_objects: Option<usize>,
+}
+
+impl ServeArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(&self.config)?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(admin) = self.admin_listen {
+            config.admin_listen = admin;
+        }
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        } else {
+            config.data_dir = config.resolve(&config.data_dir);
+        }
+        if let Some(timeout) = self.idle_timeout {
+            config.idle_timeout = timeout;
+        }
+        if let Some(max) = self.max_live_objects {
+            config.max_live_objects = max;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args.load()?),
+        Command::Dev(args) => {
+            let config = args.load()?;
+            wdo::build::build_all(&config, &[])?;
+            serve(config)
+        }
+        Command::Build { config, namespaces } => {
+            wdo::build::build_all(&Config::load(&config)?, &namespaces)
+        }
+        Command::Config { defaults, config } => {
+            if defaults {
+                print!("{}", Config::defaults_toml());
+            } else {
+                print!("{}", toml::to_string_pretty(&Config::load(&config)?)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let admin = tokio::net::TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (admin)", config.admin_listen))?;
+        let public_addr = listener.local_addr()?;
+        let admin_addr = admin.local_addr()?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown.clone()));
+        let namespaces: Vec<String> = config.namespaces.iter().map(|ns| ns.name.clone()).collect();
+        let host = tokio::task::spawn_blocking(move || wdo::host::Host::start(config)).await??;
+        // Printed once the host is ready; tests and scripts read this line.
+        println!(
+            "wdo listening on http://{public_addr} (admin http://{admin_addr}) namespaces: {}",
+            namespaces.join(", ")
+        );
+        wdo::server::run(std::sync::Arc::new(host), listener, admin, shutdown).await
+    })
+}
+
+/// First SIGTERM or Ctrl-C: graceful shutdown. Second: exit at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("shutdown requested; a second signal exits at once");
+    shutdown.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::warn!("second signal: exiting without draining");
+    std::process::exit(130);
+}

@@ -1,0 +1,116 @@
+//! Prometheus metrics, served as text on the admin listener's `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NamespaceLabel {
+    pub namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub namespace: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub activations: Family<NamespaceLabel, Counter>,
+    pub evictions: Family<NamespaceLabel, Counter>,
+    pub live_objects: Family<NamespaceLabel, Gauge>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_duration: Family<NamespaceLabel, Histogram>,
+    pub commit_duration: Family<NamespaceLabel, Histogram>,
+    pub events_per_commit: Family<NamespaceLabel, Histogram>,
+    pub traps: Family<NamespaceLabel, Counter>,
+}
+
+fn seconds_histogram() -> Histogram {
+    // 50 us .. ~13 s
+    Histogram::new(exponential_buckets(0.00005, 2.0, 19))
+}
+
+fn count_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 10))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let activations = Family::default();
+        let evictions = Family::default();
+        let live_objects = Family::default();
+        let requests = Family::default();
+        let request_duration = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let commit_duration = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let events_per_commit = Family::new_with_constructor(count_histogram as fn() -> Histogram);
+        let traps = Family::default();
+        registry.register(
+            "wdo_activations",
+            "Objects activated (instance created from storage)",
+            activations.clone(),
+        );
+        registry.register(
+            "wdo_evictions",
+            "Objects evicted (idle or least recently used)",
+            evictions.clone(),
+        );
+        registry.register("wdo_live_objects", "Objects live now", live_objects.clone());
+        registry.register(
+            "wdo_requests",
+            "HTTP requests answered, by status",
+            requests.clone(),
+        );
+        registry.register(
+            "wdo_request_duration_seconds",
+            "Time from request to response",
+            request_duration.clone(),
+        );
+        registry.register(
+            "wdo_commit_duration_seconds",
+            "Time to commit (and fsync) one batch of events",
+            commit_duration.clone(),
+        );
+        registry.register(
+            "wdo_events_per_commit",
+            "Events sharing one commit (group commit)",
+            events_per_commit.clone(),
+        );
+        registry.register(
+            "wdo_guest_failures",
+            "Events that trapped or hit a limit, rolled back",
+            traps.clone(),
+        );
+        Metrics {
+            registry,
+            activations,
+            evictions,
+            live_objects,
+            requests,
+            request_duration,
+            commit_duration,
+            events_per_commit,
+            traps,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String");
+        text
+    }
+}
+
+pub fn ns(namespace: &str) -> NamespaceLabel {
+    NamespaceLabel {
+        namespace: namespace.to_string(),
+    }
+}

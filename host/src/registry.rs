@@ -1,0 +1,226 @@
+//! The registry of live objects: at most one actor per (namespace, id), created on demand,
+//! retired when idle, and the least recently used idle ones evicted when the host is full.
+//!
+//! Every send into an actor's inbox happens under the registry lock, and an actor retires
+//! itself only under that lock with an empty inbox, so no event is ever lost between an
+//! eviction and the next activation. A new actor of the same object waits until the old one
+//! has closed its database and instance.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+
+use crate::actor::{Actor, Event};
+use crate::config::Config;
+use crate::host_api::ObjectInfo;
+use crate::ids::ObjectId;
+use crate::metrics::Metrics;
+use crate::namespace::Namespace;
+
+/// (namespace index, object id)
+pub type Key = (usize, ObjectId);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("Durable Object is overloaded. Too many requests queued.")]
+    Overloaded,
+    #[error("too many live objects: every one of the {0} allowed is busy")]
+    HostFull(usize),
+    #[error("the host is shutting down")]
+    ShuttingDown,
+}
+
+struct Entry {
+    inbox: mpsc::Sender<Event>,
+    generation: u64,
+    last_used: Instant,
+    /// Events sent and not yet answered.
+    pending: usize,
+    /// Resolves (with an error) once the actor has closed.
+    closed: oneshot::Receiver<()>,
+}
+
+#[derive(Default)]
+struct Inner {
+    live: HashMap<Key, Entry>,
+    /// Actors that were retired but may still be closing.
+    closing: HashMap<Key, oneshot::Receiver<()>>,
+    next_generation: u64,
+}
+
+pub struct Registry {
+    inner: Mutex<Inner>,
+    shutting_down: AtomicBool,
+    pub(crate) config: Config,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) tasks: TaskTracker,
+}
+
+impl Registry {
+    pub fn new(config: Config, metrics: Arc<Metrics>) -> Arc<Registry> {
+        Arc::new(Registry {
+            inner: Mutex::new(Inner::default()),
+            shutting_down: AtomicBool::new(false),
+            config,
+            metrics,
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    /// Delivers an event to the object, activating it if needed.
+    pub fn dispatch(
+        self: &Arc<Self>,
+        namespace: &Arc<Namespace>,
+        ns_index: usize,
+        id: ObjectId,
+        name: Option<&str>,
+        event: Event,
+    ) -> Result<(), DispatchError> {
+        if self.is_shutting_down() {
+            return Err(DispatchError::ShuttingDown);
+        }
+        let key = (ns_index, id);
+        let mut inner = self.inner.lock().expect("registry lock");
+        let needs_actor = match inner.live.get(&key) {
+            Some(entry) => entry.inbox.is_closed(),
+            None => true,
+        };
+        if needs_actor {
+            self.start_actor(&mut inner, key, namespace, name)?;
+        }
+        let entry = inner.live.get_mut(&key).expect("entry exists");
+        match entry.inbox.try_send(event) {
+            Ok(()) => {
+                entry.pending += 1;
+                entry.last_used = Instant::now();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Err(DispatchError::Overloaded),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(DispatchError::Overloaded),
+        }
+    }
+
+    fn start_actor(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        key: Key,
+        namespace: &Arc<Namespace>,
+        name: Option<&str>,
+    ) -> Result<(), DispatchError> {
+        if let Some(old) = inner.live.remove(&key) {
+            inner.closing.insert(key, old.closed);
+        }
+        if inner.live.len() >= self.config.max_live_objects {
+            self.evict_least_recently_used(inner)?;
+        }
+        let (sender, receiver) = mpsc::channel(self.config.inbox_depth);
+        let (alive, closed) = oneshot::channel();
+        inner.next_generation += 1;
+        let generation = inner.next_generation;
+        let id_text: Arc<str> = key.1.to_string().into();
+        let actor = Actor {
+            key,
+            generation,
+            namespace: namespace.clone(),
+            info: Arc::new(ObjectInfo {
+                namespace: namespace.name.clone(),
+                id: key.1,
+                id_text,
+                name: name.map(str::to_owned),
+            }),
+            registry: self.clone(),
+            inbox: receiver,
+            previous: inner.closing.remove(&key),
+            _alive: alive,
+        };
+        self.tasks.spawn(actor.run());
+        inner.live.insert(
+            key,
+            Entry {
+                inbox: sender,
+                generation,
+                last_used: Instant::now(),
+                pending: 0,
+                closed,
+            },
+        );
+        Ok(())
+    }
+
+    fn evict_least_recently_used(&self, inner: &mut Inner) -> Result<(), DispatchError> {
+        let victim = inner
+            .live
+            .iter()
+            .filter(|(_, e)| e.pending == 0)
+            .min_by_key(|(_, e)| e.last_used)
+            .map(|(key, _)| *key)
+            .ok_or(DispatchError::HostFull(self.config.max_live_objects))?;
+        let entry = inner.live.remove(&victim).expect("victim exists");
+        // Dropping the sender ends the actor once its (empty) inbox is drained.
+        inner.closing.insert(victim, entry.closed);
+        prune_closed(&mut inner.closing);
+        Ok(())
+    }
+
+    /// Called by an actor that has been idle for the idle timeout: retires it if nothing
+    /// is queued for it. The actor ends when it sees its inbox closed.
+    pub(crate) fn retire_if_idle(&self, key: Key, generation: u64, inbox: &mpsc::Receiver<Event>) {
+        let mut inner = self.inner.lock().expect("registry lock");
+        let idle = matches!(inner.live.get(&key), Some(e) if e.generation == generation && e.pending == 0)
+            && inbox.is_empty();
+        if idle {
+            let entry = inner.live.remove(&key).expect("checked above");
+            inner.closing.insert(key, entry.closed);
+            prune_closed(&mut inner.closing);
+        }
+    }
+
+    /// Removes an actor's entry (it failed to start).
+    pub(crate) fn remove(&self, key: Key, generation: u64) {
+        let mut inner = self.inner.lock().expect("registry lock");
+        if matches!(inner.live.get(&key), Some(e) if e.generation == generation) {
+            let entry = inner.live.remove(&key).expect("checked above");
+            inner.closing.insert(key, entry.closed);
+        }
+    }
+
+    /// An actor answered `count` events.
+    pub(crate) fn events_done(&self, key: Key, count: usize) {
+        let mut inner = self.inner.lock().expect("registry lock");
+        if let Some(entry) = inner.live.get_mut(&key) {
+            entry.pending = entry.pending.saturating_sub(count);
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.inner.lock().expect("registry lock").live.len()
+    }
+
+    /// Stops accepting events; every actor finishes what is queued, commits and closes.
+    /// Resolves when all have closed.
+    pub async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        {
+            let mut inner = self.inner.lock().expect("registry lock");
+            inner.live.clear();
+            inner.closing.clear();
+        }
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Forgets retired actors that have finished closing.
+fn prune_closed(closing: &mut HashMap<Key, oneshot::Receiver<()>>) {
+    if closing.len() > 256 {
+        closing.retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+    }
+}

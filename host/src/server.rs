@@ -1,0 +1,101 @@
+//! Accept loops and graceful shutdown: stop accepting, let requests in flight finish, let
+//! every object commit what it has queued, then return.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::host::Host;
+use crate::http_util::Body;
+
+/// Serves the public and admin listeners until `shutdown` is cancelled, then drains.
+pub async fn run(
+    host: Arc<Host>,
+    listener: TcpListener,
+    admin: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let public = serve(
+        listener,
+        host.clone(),
+        crate::front::handle,
+        &graceful,
+        shutdown.clone(),
+    );
+    let admin_loop = serve(
+        admin,
+        host.clone(),
+        crate::admin::handle,
+        &graceful,
+        shutdown.clone(),
+    );
+    tokio::join!(public, admin_loop);
+    let grace = host.config.shutdown_grace;
+    tracing::info!("shutting down: finishing requests in flight (up to {grace:?})");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after {grace:?}");
+    }
+    if tokio::time::timeout(grace, host.registry.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some objects were still busy after {grace:?}");
+    }
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn serve<F, Fut>(
+    listener: TcpListener,
+    host: Arc<Host>,
+    handler: F,
+    graceful: &GracefulShutdown,
+    shutdown: CancellationToken,
+) where
+    F: Fn(Arc<Host>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let host = host.clone();
+        let service = service_fn(move |request| {
+            let host = host.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler(host, request).await) }
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended with an error: {e}");
+            }
+        });
+    }
+}

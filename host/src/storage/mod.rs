@@ -1,0 +1,258 @@
+//! An object's private store: one SQLite file with the key-value table `_wdo_kv`.
+//!
+//! This module knows SQLite and nothing of wasm; `host_api.rs` adapts it to the WIT
+//! `storage` interface. Transaction layering, outermost first:
+//!
+//! ```text
+//! BEGIN                      one per batch of events (group commit), see `actor.rs`
+//!   SAVEPOINT turn           one per event: a trap rolls back only this event
+//!     SAVEPOINT tx<N>        explicit, nestable transactions of the guest
+//! ```
+
+mod kv;
+mod list;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::config::Durability;
+
+pub use list::ListOptions;
+
+/// Limits of the key-value API, as Cloudflare's.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    pub max_batch_keys: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_key_bytes: 2048,
+            max_value_bytes: 2 << 20,
+            max_batch_keys: 128,
+        }
+    }
+}
+
+/// What a guest did wrong, or what went wrong underneath. The guest sees the message.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    TransactionClosed(String),
+    #[error("storage failure: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// One explicit transaction of the guest.
+#[derive(Debug)]
+struct Frame {
+    id: u64,
+    rolled_back: bool,
+}
+
+pub struct ObjectStorage {
+    conn: Connection,
+    limits: Limits,
+    frames: Vec<Frame>,
+    next_frame: u64,
+    in_turn: bool,
+}
+
+/// Deepest nesting of explicit transactions, as Cloudflare's blockConcurrencyWhile.
+const MAX_NESTING: usize = 64;
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS _wdo_kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;";
+
+impl ObjectStorage {
+    /// Opens (creating if needed) an object's database in WAL mode.
+    pub fn open(path: &Path, durability: Durability, limits: Limits) -> Result<ObjectStorage> {
+        let conn = Connection::open(path)?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
+        ))?;
+        Self::with_connection(conn, limits)
+    }
+
+    /// A private in-memory store, for tests.
+    pub fn open_in_memory(limits: Limits) -> Result<ObjectStorage> {
+        Self::with_connection(Connection::open_in_memory()?, limits)
+    }
+
+    fn with_connection(conn: Connection, limits: Limits) -> Result<ObjectStorage> {
+        conn.execute_batch(SCHEMA)?;
+        Ok(ObjectStorage {
+            conn,
+            limits,
+            frames: Vec::new(),
+            next_frame: 1,
+            in_turn: false,
+        })
+    }
+
+    // ---- batches and turns (used by the actor) ----
+
+    /// Opens the transaction that a batch of events shares.
+    pub fn begin_batch(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    /// Commits the batch: with synchronous=FULL this is where the fsync happens.
+    /// Blocking: call it from a blocking thread.
+    pub fn commit_batch(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Abandons the batch (after a failed commit, say).
+    pub fn rollback_batch(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.frames.clear();
+        self.in_turn = false;
+    }
+
+    pub fn begin_turn(&mut self) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT turn")?;
+        self.frames.clear();
+        self.in_turn = true;
+        Ok(())
+    }
+
+    /// Ends a turn: keeps its writes if `keep`, else rolls them back. Explicit transactions
+    /// the guest left open are rolled back either way: only a commit keeps their writes.
+    pub fn end_turn(&mut self, keep: bool) -> Result<()> {
+        if !self.in_turn {
+            return Ok(());
+        }
+        self.in_turn = false;
+        if let Some(first) = self.frames.first() {
+            let name = savepoint(first.id);
+            if keep {
+                self.conn
+                    .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+            }
+            self.frames.clear();
+        }
+        if keep {
+            self.conn.execute_batch("RELEASE turn")?;
+        } else {
+            self.conn.execute_batch("ROLLBACK TO turn; RELEASE turn")?;
+        }
+        Ok(())
+    }
+
+    // ---- explicit transactions (the guest's) ----
+
+    /// Begins a transaction nested in the innermost open one; returns its handle.
+    pub fn txn_begin(&mut self) -> Result<u64> {
+        self.check_open("begin a transaction")?;
+        if self.frames.len() >= MAX_NESTING {
+            return Err(StorageError::LimitExceeded(format!(
+                "transactions are nested too deeply (at most {MAX_NESTING})"
+            )));
+        }
+        let id = self.next_frame;
+        self.next_frame += 1;
+        self.conn
+            .execute_batch(&format!("SAVEPOINT {}", savepoint(id)))?;
+        self.frames.push(Frame {
+            id,
+            rolled_back: false,
+        });
+        Ok(id)
+    }
+
+    pub fn txn_commit(&mut self, id: u64) -> Result<()> {
+        let index = self.innermost(id, "commit")?;
+        self.frames.remove(index);
+        self.conn
+            .execute_batch(&format!("RELEASE {}", savepoint(id)))?;
+        Ok(())
+    }
+
+    pub fn txn_rollback(&mut self, id: u64) -> Result<()> {
+        let index = self.innermost(id, "roll back")?;
+        let name = savepoint(id);
+        self.conn
+            .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        // The frame stays until the guest drops it, so that later calls fail.
+        self.frames[index].rolled_back = true;
+        Ok(())
+    }
+
+    /// The guest dropped a transaction handle: roll back what was not committed.
+    /// Dropping an outer transaction also ends the ones nested in it.
+    pub fn txn_drop(&mut self, id: u64) -> Result<()> {
+        let Some(index) = self.frames.iter().position(|f| f.id == id) else {
+            return Ok(());
+        };
+        let first_open = self.frames[index..].iter().find(|f| !f.rolled_back);
+        if let Some(frame) = first_open {
+            let name = savepoint(frame.id);
+            self.conn
+                .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        }
+        self.frames.truncate(index);
+        Ok(())
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        !self.frames.is_empty()
+    }
+
+    fn innermost(&self, id: u64, action: &str) -> Result<usize> {
+        let Some(index) = self.frames.iter().position(|f| f.id == id) else {
+            return Err(StorageError::TransactionClosed(format!(
+                "Cannot {action}: the transaction has already ended"
+            )));
+        };
+        if self.frames[index].rolled_back {
+            return Err(StorageError::TransactionClosed(format!(
+                "Cannot {action} on rolled back transaction"
+            )));
+        }
+        if index + 1 != self.frames.len() {
+            return Err(StorageError::InvalidArgument(format!(
+                "Cannot {action} a transaction while a transaction nested in it is still open"
+            )));
+        }
+        Ok(index)
+    }
+
+    /// Fails once the innermost transaction was rolled back, until the guest drops it.
+    fn check_open(&self, op: &str) -> Result<()> {
+        if self.frames.iter().any(|f| f.rolled_back) {
+            return Err(StorageError::TransactionClosed(format!(
+                "Cannot {op} on rolled back transaction"
+            )));
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn savepoint(id: u64) -> String {
+    format!("tx{id}")
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests, and integration tests that build the example
+# guests and start the real `wdo` binary. Release profile only, so wasmtime is built once.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+need_guest_targets
+need_cargo_component
+cd "$repo"
+echo "test: cargo test --release (target dir $CARGO_TARGET_DIR)"
+# The workspace's default member is the host; the guests are built by the tests themselves.
+cargo test --release "$@"

@@ -1,0 +1,116 @@
+//! The probe: an object for the host's integration tests. Each path does one thing the
+//! host must handle: echo what the object saw, burn CPU, allocate, print, trap after a
+//! write, answer nonsense, exercise storage limits through the WIT boundary.
+
+use serde_json::json;
+use wdo_sdk::{export_object, DurableObject, Error, ListOptions, Request, Response, State};
+
+struct Probe {
+    state: State,
+    /// Events this instance has handled: shows when an instance was replaced.
+    events: u64,
+    hoard: Vec<Vec<u8>>,
+}
+
+fn number(request: &Request, name: &str) -> Result<u64, Error> {
+    request
+        .query(name)
+        .ok_or_else(|| Error::bad_request(format!("missing query parameter {name}")))?
+        .parse()
+        .map_err(|_| Error::bad_request(format!("{name} must be a number")))
+}
+
+impl DurableObject for Probe {
+    fn new(state: State) -> Self {
+        Probe {
+            state,
+            events: 0,
+            hoard: Vec::new(),
+        }
+    }
+
+    fn fetch(&mut self, request: Request) -> Result<Response, Error> {
+        self.events += 1;
+        let storage = self.state.storage();
+        match request.path() {
+            "/echo" => Ok(Response::json(&json!({
+                "method": request.method(),
+                "url": request.url(),
+                "headers": request.headers(),
+                "bodyLength": request.body().len(),
+                "id": self.state.id(),
+                "name": self.state.name(),
+                "namespace": self.state.namespace(),
+                "instanceEvents": self.events,
+            }))
+            .with_header("x-probe", "yes")
+            .with_status(number(&request, "status").unwrap_or(200) as u16)),
+            "/print" => {
+                println!("probe says {}", request.query("text").unwrap_or_default());
+                eprintln!("probe warns {}", request.query("text").unwrap_or_default());
+                Ok(Response::json(&json!({"printed": true})))
+            }
+            "/spin" => {
+                let ms = number(&request, "ms")?;
+                let start = std::time::Instant::now();
+                while start.elapsed().as_millis() < u128::from(ms) {
+                    std::hint::spin_loop();
+                }
+                Ok(Response::json(&json!({"spun": ms})))
+            }
+            "/loop" => {
+                storage.put("loop", &true)?;
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "/alloc" => {
+                let mb = number(&request, "mb")?;
+                storage.put("alloc", &mb)?;
+                for _ in 0..mb {
+                    self.hoard.push(vec![1u8; 1 << 20]);
+                }
+                Ok(Response::json(&json!({"allocated": mb})))
+            }
+            "/put" => {
+                let key = request.query("key").unwrap_or_else(|| "k".into());
+                let value = request.text()?.to_owned();
+                storage.put(&key, &value)?;
+                Ok(Response::json(&json!({"ok": true})))
+            }
+            "/get" => {
+                let key = request.query("key").unwrap_or_else(|| "k".into());
+                Ok(Response::json(
+                    &json!({"value": storage.get::<serde_json::Value>(&key)?}),
+                ))
+            }
+            "/put-then-trap" => {
+                storage.put("trap", &"written before the trap")?;
+                panic!("probe: trapping on purpose after a write");
+            }
+            "/sizes" => {
+                // Storage limits as a guest meets them: each error is a value, not a trap.
+                let key_len = number(&request, "key")? as usize;
+                let value_len = number(&request, "value")? as usize;
+                let batch = number(&request, "batch")? as usize;
+                let outcome = |r: Result<(), wdo_sdk::StorageError>| match r {
+                    Ok(()) => json!("ok"),
+                    Err(e) => json!(e.message()),
+                };
+                let key = "k".repeat(key_len);
+                let entries: Vec<(String, u8)> = (0..batch).map(|i| (format!("b{i}"), 1)).collect();
+                Ok(Response::json(&json!({
+                    "key": outcome(storage.put_raw(&key, b"1")),
+                    "value": outcome(storage.put_raw("v", &vec![b'x'; value_len])),
+                    "batch": outcome(storage.put_many(&entries)),
+                    "listZero": outcome(storage.list_raw(ListOptions::new().limit(0)).map(|_| ())),
+                })))
+            }
+            "/bad-status" => Ok(Response::new(1000)),
+            _ => Ok(Response::not_found()),
+        }
+    }
+}
+
+export_object!(Probe);

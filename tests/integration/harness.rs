@@ -1,0 +1,310 @@
+//! Test harness: builds the guest components once, starts the real `wdo` binary on port 0
+//! with a fresh data directory, and speaks HTTP to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn guest_target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir).join("guests"),
+        None => repo_root().join("target/guests"),
+    }
+}
+
+/// Builds the examples (with `wdo build`, as a user would) and the probe, once per run.
+pub fn components() -> &'static Components {
+    static BUILT: OnceLock<Components> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = repo_root();
+        let status = Command::new(env!("CARGO_BIN_EXE_wdo"))
+            .args(["build", "--config"])
+            .arg(root.join("wdo.toml"))
+            .status()
+            .expect("run wdo build");
+        assert!(status.success(), "wdo build failed");
+        let target = guest_target_dir();
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "wdo-test-probe",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build for the probe");
+        assert!(status.success(), "building the probe guest failed");
+        Components {
+            counter: root.join("examples/dist/counter.wasm"),
+            ratelimit: root.join("examples/dist/ratelimit.wasm"),
+            bank: root.join("examples/dist/bank.wasm"),
+            probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
+        }
+    })
+}
+
+pub struct Components {
+    pub counter: PathBuf,
+    pub ratelimit: PathBuf,
+    pub bank: PathBuf,
+    pub probe: PathBuf,
+}
+
+/// Settings for one test server; fields are written into its `wdo.toml`.
+#[derive(Clone)]
+pub struct Options {
+    pub idle_timeout: &'static str,
+    pub extra: String,
+    /// Per-namespace settings appended to every namespace table.
+    pub namespace_extra: String,
+    /// (namespace, component) pairs in addition to the defaults.
+    pub namespaces: Vec<(String, PathBuf)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let c = components();
+        Options {
+            idle_timeout: "10s",
+            extra: String::new(),
+            namespace_extra: String::new(),
+            namespaces: vec![
+                ("counter".into(), c.counter.clone()),
+                ("ratelimit".into(), c.ratelimit.clone()),
+                ("bank".into(), c.bank.clone()),
+                ("probe".into(), c.probe.clone()),
+            ],
+        }
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub admin: String,
+    pub options: Options,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Server {
+            child: None,
+            dir,
+            base: String::new(),
+            admin: String::new(),
+            options,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap(),
+        };
+        server.launch();
+        server
+    }
+
+    fn write_config(&self) -> PathBuf {
+        let mut text = format!(
+            "data-dir = {:?}\ncache-dir = {:?}\nidle-timeout = {:?}\n{}\n",
+            self.dir.path().join("data"),
+            guest_target_dir().join("wdo-test-cache"),
+            self.options.idle_timeout,
+            self.options.extra
+        );
+        for (name, component) in &self.options.namespaces {
+            text.push_str(&format!(
+                "[[namespace]]\nname = {name:?}\ncomponent = {component:?}\n{}\n",
+                self.options.namespace_extra
+            ));
+        }
+        let path = self.dir.path().join("wdo.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Starts the process and waits for its "listening" line.
+    fn launch(&mut self) {
+        let config = self.write_config();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("wdo.log"))
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wdo"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start wdo");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with("wdo listening on http://"),
+            "wdo did not start: {line:?}\n{}",
+            self.log()
+        );
+        let mut words = line.split_whitespace();
+        self.base = words.nth(3).unwrap().to_string();
+        self.admin = words.nth(1).unwrap().trim_end_matches(')').to_string();
+        self.child = Some(child);
+    }
+
+    /// The host's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("wdo.log")).unwrap_or_default()
+    }
+
+    /// Graceful stop (SIGTERM), then start again on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let status = wait_timeout(&mut child, Duration::from_secs(30));
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "wdo did not exit cleanly after SIGTERM: {status:?}"
+            );
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn restart_after_kill(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("GET");
+        decode(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        decode(response).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        decode(response).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// The value of one sample, e.g. `wdo_activations_total{namespace="counter"}`; 0 if absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(sample)
+                    .and_then(|rest| rest.trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub async fn decode(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes (for state that settles asynchronously,
+/// such as eviction); returns whether it held.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

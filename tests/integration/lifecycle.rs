@@ -1,0 +1,242 @@
+//! Activation, eviction, restarts, crashes, the live-object cap and the data-dir lock.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{eventually, Options, Server};
+
+const ACTIVATIONS: &str = "wdo_activations_total{namespace=\"counter\"}";
+const EVICTIONS: &str = "wdo_evictions_total{namespace=\"counter\"}";
+const LIVE: &str = "wdo_live_objects{namespace=\"counter\"}";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_first_requests_make_exactly_one_activation() {
+    let server = Server::start();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let client = server.client.clone();
+        let url = server.url("/counter/race/increment");
+        tasks.push(tokio::spawn(async move {
+            client.get(url).send().await.unwrap().status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(server.metric(ACTIVATIONS).await, 1.0);
+    assert_eq!(server.metric(LIVE).await, 1.0);
+    assert_eq!(
+        server.get("/counter/race/get").await,
+        (200, json!({"count": 50}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_object_is_evicted_and_its_state_survives() {
+    let server = Server::start_with(Options {
+        idle_timeout: "300ms",
+        ..Options::default()
+    });
+    server.get("/counter/e/increment").await;
+    server.get("/counter/e/increment").await;
+    let evicted = eventually(Duration::from_secs(10), || async {
+        server.metric(EVICTIONS).await >= 1.0
+    })
+    .await;
+    assert!(evicted, "the idle object was not evicted");
+    assert_eq!(server.metric(LIVE).await, 0.0);
+    assert_eq!(
+        server.get("/counter/e/get").await,
+        (200, json!({"count": 2}))
+    );
+    assert_eq!(
+        server.metric(ACTIVATIONS).await,
+        2.0,
+        "re-created from storage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_object_is_not_evicted() {
+    let server = Server::start_with(Options {
+        idle_timeout: "400ms",
+        ..Options::default()
+    });
+    for _ in 0..8 {
+        server.get("/counter/busy/increment").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.metric(EVICTIONS).await, 0.0);
+    assert_eq!(server.metric(ACTIVATIONS).await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_survives_a_restart() {
+    let mut server = Server::start();
+    for _ in 0..3 {
+        server.get("/counter/r/increment").await;
+    }
+    server
+        .post("/bank/r/deposit", json!({"user": "u", "amount": 7}))
+        .await;
+    server.restart();
+    assert_eq!(
+        server.get("/counter/r/get").await,
+        (200, json!({"count": 3}))
+    );
+    assert_eq!(
+        server.get("/bank/r/balance/u").await,
+        (200, json!({"balance": 7}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_under_load_loses_no_acknowledged_increment() {
+    let mut server = Server::start();
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let highest = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let client = server.client.clone();
+        let url = server.url("/counter/crash/increment");
+        let (acknowledged, highest) = (acknowledged.clone(), highest.clone());
+        workers.push(tokio::spawn(async move {
+            // Bounded: stops at the first failure (the kill) or after 5,000 requests.
+            for _ in 0..5_000 {
+                let Ok(response) = client.post(&url).send().await else {
+                    break;
+                };
+                let Ok(value) = response.json::<serde_json::Value>().await else {
+                    break;
+                };
+                let Some(count) = value["count"].as_u64() else {
+                    break;
+                };
+                acknowledged.fetch_add(1, Ordering::SeqCst);
+                highest.fetch_max(count, Ordering::SeqCst);
+            }
+        }));
+    }
+    let loaded = eventually(Duration::from_secs(30), || async {
+        acknowledged.load(Ordering::SeqCst) >= 200
+    })
+    .await;
+    assert!(loaded, "the load did not get going");
+    server.kill9();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let acked = acknowledged.load(Ordering::SeqCst);
+    let highest = highest.load(Ordering::SeqCst);
+    server.restart_after_kill();
+    let (status, value) = server.get("/counter/crash/get").await;
+    assert_eq!(status, 200);
+    let count = value["count"].as_u64().unwrap();
+    assert!(
+        count >= acked,
+        "{acked} increments were acknowledged but only {count} survived"
+    );
+    assert!(
+        count >= highest,
+        "a count of {highest} was acknowledged but only {count} survived"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_least_recently_used_idle_object_is_evicted_at_the_cap() {
+    let server = Server::start_with(Options {
+        extra: "max-live-objects = 2".into(),
+        ..Options::default()
+    });
+    for name in ["one", "two", "three", "one"] {
+        server.get(&format!("/counter/{name}/increment")).await;
+    }
+    assert!(server.metric(LIVE).await <= 2.0);
+    assert!(server.metric(EVICTIONS).await >= 2.0);
+    assert_eq!(
+        server.get("/counter/one/get").await,
+        (200, json!({"count": 2}))
+    );
+    assert_eq!(
+        server.get("/counter/two/get").await,
+        (200, json!({"count": 1}))
+    );
+    assert_eq!(
+        server.get("/counter/three/get").await,
+        (200, json!({"count": 1}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_host_cannot_open_the_same_data_dir() {
+    let server = Server::start();
+    let output = Command::new(env!("CARGO_BIN_EXE_wdo"))
+        .args(["serve", "--config"])
+        .arg(server.dir.path().join("wdo.toml"))
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in use by another wdo process"), "{stderr}");
+    // The first host is unharmed.
+    assert_eq!(server.get("/counter/a/increment").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_lets_requests_in_flight_finish_and_commit() {
+    let mut server = Server::start();
+    let client = server.client.clone();
+    let url = server.url("/probe/slow/spin?ms=700");
+    let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.stop();
+    assert_eq!(
+        in_flight.await.unwrap(),
+        200,
+        "the request in flight was answered"
+    );
+    assert!(server.log().contains("shut down"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_from_the_admin_api_address_objects_and_foreign_ids_are_rejected() {
+    let server = Server::start();
+    let response = server
+        .client
+        .post(format!("{}/v1/namespaces/counter/unique-id", server.admin))
+        .send()
+        .await
+        .unwrap();
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    assert_eq!(
+        server.get(&format!("/counter/@{id}/increment")).await,
+        (200, json!({"count": 1}))
+    );
+    assert_eq!(
+        server.get(&format!("/counter/@{id}/get")).await,
+        (200, json!({"count": 1}))
+    );
+    let (status, value) = server.get(&format!("/bank/@{id}/balance/x")).await;
+    assert_eq!(status, 400, "an id of another namespace: {value}");
+    assert!(value["error"]
+        .as_str()
+        .unwrap()
+        .contains("not valid for this namespace"));
+    let (status, value) = server.get("/counter/@1234/get").await;
+    assert_eq!(status, 400);
+    assert!(value["error"].as_str().unwrap().contains("64 hex digits"));
+    // The probe reports the id and name it was given.
+    let (_, seen) = server.get("/probe/named/echo").await;
+    assert_eq!(seen["name"], json!("named"));
+    assert_eq!(seen["namespace"], json!("probe"));
+    assert_eq!(seen["id"].as_str().unwrap().len(), 64);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real `wdo` binary, real components, real HTTP on loopback.
+
+mod bank;
+mod cargo_component;
+mod counter;
+mod front;
+mod harness;
+mod lifecycle;
+mod probe;
+mod ratelimit;
