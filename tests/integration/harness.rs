@@ -54,6 +54,7 @@ pub fn components() -> &'static Components {
             counter: root.join("examples/dist/counter.wasm"),
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
+            queue: root.join("examples/dist/queue.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
         }
     })
@@ -63,6 +64,7 @@ pub struct Components {
     pub counter: PathBuf,
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
+    pub queue: PathBuf,
     pub probe: PathBuf,
 }
 
@@ -88,6 +90,7 @@ impl Default for Options {
                 ("counter".into(), c.counter.clone()),
                 ("ratelimit".into(), c.ratelimit.clone()),
                 ("bank".into(), c.bank.clone()),
+                ("queue".into(), c.queue.clone()),
                 ("probe".into(), c.probe.clone()),
             ],
         }
