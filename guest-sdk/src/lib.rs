@@ -59,6 +59,7 @@ mod request;
 mod response;
 mod state;
 mod storage;
+mod websocket;
 
 pub use error::{Error, StorageError, StorageErrorCode};
 pub use object::{AlarmInfo, DurableObject};
@@ -66,6 +67,7 @@ pub use request::Request;
 pub use response::Response;
 pub use state::State;
 pub use storage::{ListOptions, Storage};
+pub use websocket::{Message, WebSocket};
 
 /// The current time in Unix milliseconds (the host's wall clock), as alarms take it.
 pub fn now_ms() -> u64 {
@@ -82,6 +84,10 @@ pub mod __private {
         AlarmInfo as WitAlarmInfo, Guest as AlarmHandler,
     };
     pub use crate::bindings::exports::wdo::object::fetch_handler::Guest as FetchHandler;
+    pub use crate::bindings::exports::wdo::object::websocket_handler::Guest as WebSocketHandler;
     pub use crate::bindings::wdo::object::types::{Request as WitRequest, Response as WitResponse};
-    pub use crate::object::{alarm, fetch, Slot};
+    pub use crate::bindings::wdo::object::websocket::Message as WitMessage;
+    pub use crate::object::{
+        alarm, fetch, websocket_close, websocket_error, websocket_message, Slot,
+    };
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// How long a shutdown waits for turns in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Largest WebSocket message a client may send, in bytes; a larger one closes the
+    /// socket with 1009.
+    pub max_websocket_message: usize,
     /// First wait before retrying a failed alarm; doubles with each retry.
     #[serde(with = "humantime_serde")]
     pub alarm_retry_base: Duration,
@@ -71,6 +74,7 @@ impl Default for Config {
             max_group_commit: 64,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
+            max_websocket_message: 32 << 20,
             namespaces: Vec::new(),
             base_dir: PathBuf::from("."),
         }

@@ -13,6 +13,8 @@
 //!   commit, output gate), [`instance`] (the wasm instance), [`storage`] (SQLite
 //!   key-value, alarm row and transactions), [`alarms`] (the scheduler; index sync in
 //!   `alarm_sync.rs`);
+//! - sockets: [`websocket`] (the hub that owns every socket, connection tasks; the guest
+//!   API in `host_websocket.rs`);
 //! - event: [`host_api`] (the store data and the WIT imports), [`guest_log`].
 //!
 //! ```no_run
@@ -36,6 +38,7 @@ pub mod front;
 pub mod guest_log;
 pub mod host;
 pub mod host_api;
+mod host_websocket;
 pub mod http_util;
 pub mod ids;
 pub mod instance;
@@ -46,6 +49,7 @@ pub mod registry;
 pub mod router;
 pub mod server;
 pub mod storage;
+pub mod websocket;
 
 use std::sync::Arc;
 

@@ -55,6 +55,7 @@ pub fn components() -> &'static Components {
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
             queue: root.join("examples/dist/queue.wasm"),
+            chat: root.join("examples/dist/chat.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
         }
     })
@@ -65,6 +66,7 @@ pub struct Components {
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
     pub queue: PathBuf,
+    pub chat: PathBuf,
     pub probe: PathBuf,
 }
 
@@ -91,6 +93,7 @@ impl Default for Options {
                 ("ratelimit".into(), c.ratelimit.clone()),
                 ("bank".into(), c.bank.clone()),
                 ("queue".into(), c.queue.clone()),
+                ("chat".into(), c.chat.clone()),
                 ("probe".into(), c.probe.clone()),
             ],
         }
@@ -211,6 +214,11 @@ impl Server {
     pub fn restart_after_kill(&mut self) {
         self.kill9();
         self.launch();
+    }
+
+    /// `ws://` URL of a path.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -9,3 +9,4 @@ mod harness;
 mod lifecycle;
 mod probe;
 mod ratelimit;
+mod websockets;
