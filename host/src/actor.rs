@@ -213,6 +213,9 @@ impl Actor {
         let storage_failed = live
             .as_mut()
             .and_then(|l| l.store.data_mut().storage_failed.take());
+        let rollback = live
+            .as_mut()
+            .and_then(|l| l.store.data_mut().rollback_requested.take());
         let outcome = match (result, storage_failed) {
             (Ok(response), None) => Ok(response),
             (Ok(_), Some(failure)) => Err(anyhow::anyhow!(
@@ -220,12 +223,17 @@ impl Actor {
             )),
             (Err(e), _) => Err(e),
         };
-        let keep = outcome.is_ok();
+        let keep = outcome.is_ok() && rollback.is_none();
         if let Err(e) = storage.lock().expect("storage lock").end_turn(keep) {
             let error_id = new_error_id();
             tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot end a turn: {e}");
             *live = None;
             return Err(TurnError::Storage { error_id });
+        }
+        if let (Ok(_), Some(reason)) = (&outcome, rollback) {
+            // The guest's answer stands, but its memory may reflect the undone writes.
+            *live = None;
+            tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, "the object rolled its event back: {reason}");
         }
         outcome.map_err(|e| {
             *live = None;
@@ -288,6 +296,7 @@ impl Actor {
             ticks_used: 0,
             ticks_allowed: 1,
             storage_failed: None,
+            rollback_requested: None,
         };
         let mut store = Store::new(self.namespace.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use self::wdo::object::types::{Request, Response};
+pub use self::wdo::object::{sql, state, storage, turn};
 pub use exports::wdo::object::fetch_handler;
-pub use wdo::object::types::{Request, Response};
-pub use wdo::object::{state, storage};

@@ -39,6 +39,8 @@ pub struct ObjectCtx {
     pub ticks_allowed: u64,
     /// Set when the storage engine itself failed during this event: the turn must not commit.
     pub storage_failed: Option<String>,
+    /// Set when the guest asked (`turn.rollback`) to roll this event's writes back.
+    pub rollback_requested: Option<String>,
 }
 
 impl WasiView for ObjectCtx {
@@ -51,7 +53,7 @@ impl WasiView for ObjectCtx {
 }
 
 impl ObjectCtx {
-    fn storage(&self) -> MutexGuard<'_, ObjectStorage> {
+    pub(crate) fn storage(&self) -> MutexGuard<'_, ObjectStorage> {
         self.storage.lock().expect("object storage lock")
     }
 
@@ -62,7 +64,7 @@ impl ObjectCtx {
                 StorageError::InvalidArgument(_) => storage::ErrorCode::InvalidArgument,
                 StorageError::LimitExceeded(_) => storage::ErrorCode::LimitExceeded,
                 StorageError::TransactionClosed(_) => storage::ErrorCode::TransactionClosed,
-                StorageError::Sqlite(_) => {
+                StorageError::Sqlite(_) | StorageError::Aborted(_) => {
                     tracing::error!(namespace = %self.info.namespace, object = %self.info.id_text, "storage failure: {e}");
                     self.storage_failed = Some(e.to_string());
                     storage::ErrorCode::Internal

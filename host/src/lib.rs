@@ -10,8 +10,9 @@
 //!   [`front`] and [`router`] (public HTTP), [`admin`], [`metrics`];
 //! - namespace: [`namespace`] (component, `InstancePre`, id key), [`metadata`], [`ids`];
 //! - object: [`registry`] (one actor per object, eviction), [`actor`] (turns, group
-//!   commit, output gate), [`storage`] (SQLite key-value and transactions);
-//! - event: [`host_api`] (the store data and the WIT imports), [`guest_log`].
+//!   commit, output gate), [`storage`] (SQLite key-value, guest SQL and transactions);
+//! - event: [`host_api`] (the store data and the WIT imports), [`host_sql`] (the `sql`
+//!   import), [`host_turn`] (the `turn` import), [`guest_log`].
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -32,6 +33,8 @@ pub mod front;
 pub mod guest_log;
 pub mod host;
 pub mod host_api;
+pub mod host_sql;
+pub mod host_turn;
 pub mod http_util;
 pub mod ids;
 pub mod metadata;
