@@ -54,6 +54,7 @@ pub fn components() -> &'static Components {
             counter: root.join("examples/dist/counter.wasm"),
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
+            notes: root.join("examples/dist/notes.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
         }
     })
@@ -63,6 +64,7 @@ pub struct Components {
     pub counter: PathBuf,
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
+    pub notes: PathBuf,
     pub probe: PathBuf,
 }
 
@@ -88,6 +90,7 @@ impl Default for Options {
                 ("counter".into(), c.counter.clone()),
                 ("ratelimit".into(), c.ratelimit.clone()),
                 ("bank".into(), c.bank.clone()),
+                ("notes".into(), c.notes.clone()),
                 ("probe".into(), c.probe.clone()),
             ],
         }
@@ -227,6 +230,16 @@ impl Server {
             .send()
             .await
             .expect("POST");
+        decode(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE");
         decode(response).await
     }
 

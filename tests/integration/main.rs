@@ -6,5 +6,7 @@ mod counter;
 mod front;
 mod harness;
 mod lifecycle;
+mod notes;
 mod probe;
 mod ratelimit;
+mod sql;
