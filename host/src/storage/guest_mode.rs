@@ -58,7 +58,6 @@ impl SqlGuard {
             (Limit::SQLITE_LIMIT_LENGTH, limits.max_sql_value_bytes),
             (Limit::SQLITE_LIMIT_SQL_LENGTH, limits.max_sql_bytes),
             (Limit::SQLITE_LIMIT_VARIABLE_NUMBER, limits.max_sql_params),
-            (Limit::SQLITE_LIMIT_ATTACHED, 0),
         ];
         let mut saved = Vec::with_capacity(wanted.len());
         for (limit, value) in wanted {

@@ -39,7 +39,6 @@ use rusqlite::{ffi, Connection};
 use crate::config::Durability;
 use guest_mode::SqlGuard;
 
-pub use authorizer::RESERVED_PREFIX;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
 

@@ -228,9 +228,11 @@ impl ObjectStorage {
                 }
                 bound = true;
             }
-            let reserved_before = match self.guard.take_altered() {
-                true => Some(self.reserved_names()?),
-                false => None,
+            // A rename may take a reserved name, which the authorizer cannot see.
+            let reserved_before = if self.guard.take_altered() {
+                Some(self.reserved_names()?)
+            } else {
+                None
             };
             output.columns = statement
                 .column_names()
