@@ -48,8 +48,13 @@
 //!   answered 500. Panics are not caught.
 //! - [`Storage`] stores JSON values under string keys;
 //!   [`Storage::transaction`] nests explicit transactions inside the turn.
+//! - [`Sql`] (from [`Storage::sql`]) runs SQL on the same database, in the same
+//!   transactions; rows decode with serde.
 //! - A handler's `Err(`[`Error`]`)` is answered with its status and `{"error": message}`.
-//!   It is an ordinary answer, not a rollback: the turn's writes are still committed.
+//!   An error made by the handler ([`Error::bad_request`], ...) is an ordinary answer: the
+//!   turn's writes are still committed. A storage or SQL error propagated with `?` also
+//!   rolls the turn back (see [`Error`]), so a failed write never leaves the writes before
+//!   it half-done.
 
 #[doc(hidden)]
 pub mod bindings;
@@ -57,14 +62,17 @@ mod error;
 mod object;
 mod request;
 mod response;
+mod sql;
+mod sql_decode;
 mod state;
 mod storage;
 mod websocket;
 
-pub use error::{Error, StorageError, StorageErrorCode};
+pub use error::{Error, SqlError, SqlErrorCode, StorageError, StorageErrorCode};
 pub use object::{AlarmInfo, DurableObject};
 pub use request::Request;
 pub use response::Response;
+pub use sql::{Cursor, Row, Sql, SqlValue};
 pub use state::State;
 pub use storage::{ListOptions, Storage};
 pub use websocket::{Message, WebSocket};

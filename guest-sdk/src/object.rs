@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::bindings::wdo::object::types as wit;
+use crate::bindings::wdo::object::{turn, types as wit};
 use crate::{Error, Message, Request, Response, State, WebSocket};
 
 /// A Durable Object: one instance per object id, handling its events one at a time.
@@ -26,9 +26,9 @@ pub trait DurableObject: Sized + 'static {
     /// Handles an HTTP request. `Err(e)` is answered with `e`'s status and the JSON body
     /// `{"error": message}`. A panic traps: the host rolls the turn back and answers 500.
     ///
-    /// Returning `Err` is an ordinary answer: the turn still commits, so writes made before
-    /// it are kept. Make writes that must not be left half-done atomic with
-    /// [`Storage::transaction`](crate::Storage::transaction).
+    /// Returning an `Err` the handler made is an ordinary answer: the turn still commits, so
+    /// writes made before it are kept. An `Err` that came from a storage or SQL call (through
+    /// `?`) rolls the turn back instead; see [`Error::with_rollback`].
     fn fetch(&mut self, request: Request) -> Result<Response, Error>;
 
     /// Runs when the object's alarm is due (see [`Storage::set_alarm`](crate::Storage::set_alarm)).
@@ -161,7 +161,12 @@ fn with_object<T: DurableObject, R>(
 pub fn fetch<T: DurableObject>(slot: &'static Slot<T>, request: wit::Request) -> wit::Response {
     let request = Request::from(request);
     with_object(slot, |object| object.fetch(request))
-        .unwrap_or_else(Response::from)
+        .unwrap_or_else(|error| {
+            if error.rolls_back() {
+                turn::rollback(error.message());
+            }
+            Response::from(error)
+        })
         .into()
 }
 

@@ -1,6 +1,6 @@
 //! Who this object is, and its storage.
 
-use crate::bindings::wdo::object::state as wit;
+use crate::bindings::wdo::object::{state as wit, turn};
 use crate::websocket::{self, Message, WebSocket};
 use crate::{Error, Request, Storage, StorageError};
 
@@ -32,7 +32,7 @@ impl State {
         wit::namespace()
     }
 
-    /// The object's private, transactional key-value store.
+    /// The object's private, transactional key-value store (and its SQL).
     pub fn storage(&self) -> Storage {
         Storage::new()
     }
@@ -81,5 +81,13 @@ impl State {
 
     pub fn clear_auto_response(&self) -> Result<(), StorageError> {
         websocket::set_auto_response(None)
+    }
+
+    /// Rolls back every write of the current event when its handler returns, as a trap
+    /// would, while still sending the handler's response. The instance is then replaced by
+    /// a fresh one for the next event. Returning an `Err` that came from a storage or SQL
+    /// call does this by itself. `reason` goes to the host's log.
+    pub fn roll_back_turn(&self, reason: &str) {
+        turn::rollback(reason);
     }
 }

@@ -451,26 +451,32 @@ impl Actor {
             )),
             (Err(e), _) => Err(e),
         };
-        // Sockets: a kept turn's sends wait for the commit; a failed turn's never happen.
+        // The guest may answer normally yet ask for its writes to be undone.
+        let rollback = live
+            .instance
+            .as_mut()
+            .and_then(Instance::take_rollback_request);
+        let keep = result.is_ok() && rollback.is_none();
+        // Sockets: a kept turn's sends wait for the commit; an undone turn's never happen.
         let effects = live
             .instance
             .as_mut()
             .map(Instance::take_effects)
             .unwrap_or_default();
-        if result.is_ok() {
+        if keep {
             live.outbox.extend(effects.outbox);
             live.accepted.extend(effects.accepted);
         } else if let Some(socket) = effects.accepted {
             self.registry.hub.remove(socket);
         }
-        if let Err(e) = live
-            .storage
-            .lock()
-            .expect("storage lock")
-            .end_turn(result.is_ok())
-        {
+        if let Err(e) = live.storage.lock().expect("storage lock").end_turn(keep) {
             live.instance = None;
             return Err(self.storage_error("cannot end a turn", &e));
+        }
+        if let (Ok(_), Some(reason)) = (&result, rollback) {
+            // The guest's answer stands, but its memory may reflect the undone writes.
+            live.instance = None;
+            tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, "the object rolled its event back: {reason}");
         }
         result.map_err(|e| {
             live.instance = None;

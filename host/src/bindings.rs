@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
 
 pub use self::exports::wdo::object::{alarm_handler, fetch_handler, websocket_handler};
 pub use self::wdo::object::types::{Request, Response};
-pub use self::wdo::object::{alarm, state, storage, websocket};
+pub use self::wdo::object::{alarm, sql, state, storage, turn, websocket};
 
 /// Where a component's handlers are, found once per namespace.
 pub struct ExportIndices {

@@ -51,6 +51,8 @@ pub struct ObjectCtx {
     pub hub: Arc<Hub>,
     /// The current event's WebSocket accept and sends, held until it commits.
     pub effects: TurnEffects,
+    /// Set when the guest asked (`turn.rollback`) to roll this event's writes back.
+    pub rollback_requested: Option<String>,
 }
 
 impl WasiView for ObjectCtx {
@@ -63,7 +65,7 @@ impl WasiView for ObjectCtx {
 }
 
 impl ObjectCtx {
-    fn storage(&self) -> MutexGuard<'_, ObjectStorage> {
+    pub(crate) fn storage(&self) -> MutexGuard<'_, ObjectStorage> {
         self.storage.lock().expect("object storage lock")
     }
 
@@ -74,7 +76,7 @@ impl ObjectCtx {
                 StorageError::InvalidArgument(_) => storage::ErrorCode::InvalidArgument,
                 StorageError::LimitExceeded(_) => storage::ErrorCode::LimitExceeded,
                 StorageError::TransactionClosed(_) => storage::ErrorCode::TransactionClosed,
-                StorageError::Sqlite(_) => {
+                StorageError::Sqlite(_) | StorageError::Aborted(_) => {
                     tracing::error!(namespace = %self.info.namespace, object = %self.info.id_text, "storage failure: {e}");
                     self.storage_failed = Some(e.to_string());
                     storage::ErrorCode::Internal

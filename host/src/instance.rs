@@ -65,6 +65,7 @@ impl Instance {
             storage_failed: None,
             hub: hub.clone(),
             effects: TurnEffects::default(),
+            rollback_requested: None,
         };
         let mut store = Store::new(namespace.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
@@ -101,7 +102,13 @@ impl Instance {
         ctx.ticks_allowed = ticks_for(namespace);
         ctx.storage_failed = None;
         ctx.effects = TurnEffects::default();
+        ctx.rollback_requested = None;
         self.store.set_epoch_deadline(1);
+    }
+
+    /// Why the guest asked (`turn.rollback`) to roll the event's writes back, if it did.
+    pub fn take_rollback_request(&mut self) -> Option<String> {
+        self.store.data_mut().rollback_requested.take()
     }
 
     /// The event's WebSocket accept and sends, to apply or discard.

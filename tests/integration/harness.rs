@@ -56,6 +56,7 @@ pub fn components() -> &'static Components {
             bank: root.join("examples/dist/bank.wasm"),
             queue: root.join("examples/dist/queue.wasm"),
             chat: root.join("examples/dist/chat.wasm"),
+            notes: root.join("examples/dist/notes.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
         }
     })
@@ -67,6 +68,7 @@ pub struct Components {
     pub bank: PathBuf,
     pub queue: PathBuf,
     pub chat: PathBuf,
+    pub notes: PathBuf,
     pub probe: PathBuf,
 }
 
@@ -94,6 +96,7 @@ impl Default for Options {
                 ("bank".into(), c.bank.clone()),
                 ("queue".into(), c.queue.clone()),
                 ("chat".into(), c.chat.clone()),
+                ("notes".into(), c.notes.clone()),
                 ("probe".into(), c.probe.clone()),
             ],
         }
@@ -238,6 +241,16 @@ impl Server {
             .send()
             .await
             .expect("POST");
+        decode(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE");
         decode(response).await
     }
 

@@ -7,6 +7,8 @@ mod counter;
 mod front;
 mod harness;
 mod lifecycle;
+mod notes;
 mod probe;
 mod ratelimit;
+mod sql;
 mod websockets;

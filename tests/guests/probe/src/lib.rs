@@ -1,6 +1,8 @@
 //! The probe: an object for the host's integration tests. Each path does one thing the
 //! host must handle: echo what the object saw, burn CPU, allocate, print, trap after a
-//! write, answer nonsense, exercise storage limits through the WIT boundary.
+//! write, answer nonsense, exercise storage limits and SQL through the WIT boundary.
+
+mod sql;
 
 use serde_json::json;
 use wdo_sdk::{
@@ -181,6 +183,7 @@ impl DurableObject for Probe {
                 storage.delete_all()?;
                 Ok(Response::json(&json!({"ok": true})))
             }
+            path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),
         }
     }
