@@ -81,6 +81,8 @@ pub struct Options {
     pub namespace_extra: String,
     /// (namespace, component) pairs in addition to the defaults.
     pub namespaces: Vec<(String, PathBuf)>,
+    /// Where compiled components are cached; by default one directory shared by all tests.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -99,6 +101,7 @@ impl Default for Options {
                 ("notes".into(), c.notes.clone()),
                 ("probe".into(), c.probe.clone()),
             ],
+            cache_dir: None,
         }
     }
 }
@@ -138,7 +141,10 @@ impl Server {
         let mut text = format!(
             "data-dir = {:?}\ncache-dir = {:?}\nidle-timeout = {:?}\n{}\n",
             self.dir.path().join("data"),
-            guest_target_dir().join("wdo-test-cache"),
+            self.options
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| guest_target_dir().join("wdo-test-cache")),
             self.options.idle_timeout,
             self.options.extra
         );

@@ -248,3 +248,22 @@ async fn ids_from_the_admin_api_address_objects_and_foreign_ids_are_rejected() {
     assert_eq!(seen["namespace"], json!("probe"));
     assert_eq!(seen["id"].as_str().unwrap().len(), 64);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compiled_components_are_cached_so_a_restart_does_not_recompile() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Options::default()
+    });
+    let compiled = |log: &str| log.matches("compiled component").count();
+    let first = compiled(&server.log());
+    assert!(
+        first >= 4,
+        "a fresh cache compiles every component: {first}"
+    );
+    assert!(std::fs::read_dir(cache.path()).unwrap().count() >= first);
+    server.restart();
+    assert_eq!(compiled(&server.log()), first, "the restart compiled again");
+    assert_eq!(server.get("/counter/c/increment").await.0, 200);
+}
