@@ -227,20 +227,20 @@ async fn retries_count_up_back_off_and_stop_after_six() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_newer_set_alarm_cancels_pending_retries() {
     let server = Server::start_with(Options {
-        extra: "alarm-retry-base = \"2s\"".into(),
+        extra: "alarm-retry-base = \"4s\"".into(),
         ..Options::default()
     });
     server.get("/probe/n/alarm/fail?times=1").await;
     server.get("/probe/n/alarm/set?in=0").await;
     assert!(eventually(WAIT, || async { attempts(&server, "n").len() == 1 }).await);
-    // The first attempt failed; a retry waits ~2 s. A new alarm replaces it, with a fresh count.
+    // The first attempt failed; a retry waits ~4 s. A new alarm replaces it, with a fresh count.
     server.get("/probe/n/alarm/fail?times=0").await;
     let (_, set) = server.get("/probe/n/alarm/set?in=300").await;
     assert!(eventually(WAIT, || async { !fired(&server, "n").await.is_empty() }).await);
     let log = fired(&server, "n").await;
     assert_eq!(log[0]["scheduledMs"], set["scheduled"]);
     assert_eq!(log[0]["retryCount"], json!(0));
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     assert_eq!(
         fired(&server, "n").await.len(),
         1,
@@ -260,7 +260,7 @@ async fn an_alarm_on_an_evicted_object_wakes_it() {
         idle_timeout: "200ms",
         ..Options::default()
     });
-    server.get("/probe/sleeper/alarm/set?in=1500").await;
+    server.get("/probe/sleeper/alarm/set?in=3000").await;
     let evicted = eventually(WAIT, || async {
         server
             .metric("wdo_evictions_total{namespace=\"probe\"}")
@@ -316,8 +316,8 @@ async fn an_alarm_survives_kill_9() {
 #[tokio::test(flavor = "multi_thread")]
 async fn setting_twice_fires_once_at_the_later_time() {
     let server = Server::start();
-    server.get("/probe/twice/alarm/set?in=300").await;
-    let (_, later) = server.get("/probe/twice/alarm/set?in=1200").await;
+    server.get("/probe/twice/alarm/set?in=3000").await;
+    let (_, later) = server.get("/probe/twice/alarm/set?in=4000").await;
     assert!(eventually(WAIT, || async { !fired(&server, "twice").await.is_empty() }).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let log = fired(&server, "twice").await;
@@ -329,11 +329,11 @@ async fn setting_twice_fires_once_at_the_later_time() {
 #[tokio::test(flavor = "multi_thread")]
 async fn set_then_delete_never_fires() {
     let server = Server::start();
-    server.get("/probe/del/alarm/set?in=300").await;
+    server.get("/probe/del/alarm/set?in=2000").await;
     server.get("/probe/del/alarm/delete").await;
-    server.get("/probe/del2/alarm/set?in=300").await;
+    server.get("/probe/del2/alarm/set?in=2000").await;
     server.get("/probe/del2/delete-all").await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(fired(&server, "del").await.is_empty());
     assert_eq!(
         server.get("/probe/del2/alarm/get").await.1,

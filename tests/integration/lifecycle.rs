@@ -62,11 +62,13 @@ async fn an_idle_object_is_evicted_and_its_state_survives() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_object_is_not_evicted() {
+    // Generous margins: each gap between requests must stay under the idle timeout even on
+    // a loaded machine.
     let server = Server::start_with(Options {
-        idle_timeout: "400ms",
+        idle_timeout: "3s",
         ..Options::default()
     });
-    for _ in 0..8 {
+    for _ in 0..10 {
         server.get("/counter/busy/increment").await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -199,9 +201,14 @@ async fn a_second_host_cannot_open_the_same_data_dir() {
 async fn shutdown_lets_requests_in_flight_finish_and_commit() {
     let mut server = Server::start();
     let client = server.client.clone();
-    let url = server.url("/probe/slow/spin?ms=700");
+    assert_eq!(
+        server.get("/probe/slow/echo").await.0,
+        200,
+        "activate first"
+    );
+    let url = server.url("/probe/slow/spin?ms=2000");
     let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap().status() });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     server.stop();
     assert_eq!(
         in_flight.await.unwrap(),
