@@ -3,6 +3,7 @@
 mod alarms;
 mod bank;
 mod cargo_component;
+mod cli;
 mod counter;
 mod front;
 mod harness;
