@@ -1,0 +1,127 @@
+//! wdo-bench: the benchmark harness of issue 7. It starts the real `wdo` binary (and, with
+//! `--compare-workerd`, Cloudflare's `workerd` serving the same counter written in JS) on
+//! loopback with a temporary data directory, drives them with its own closed-loop HTTP/1.1
+//! load generator, prints throughput and p50/p99 latency per scenario, and stops them.
+//!
+//! Layout:
+//! - [`load`]: the load generator (hyper client, keep-alive connections, bounded runs);
+//! - [`scenarios`]: the scenarios of the issue, identical for both runtimes;
+//! - [`servers`]: the servers as child processes (start, restart, stop, CPU and RSS);
+//! - [`setup`]: building `wdo` and the counter component, installing workerd from npm;
+//! - [`report`] and [`stats`]: percentiles and the tables printed.
+//!
+//! ```text
+//! cargo run --release -p wdo-bench -- all --compare-workerd   # the numbers in BENCHMARKS.md
+//! cargo run --release -p wdo-bench -- 1 2 --perf-dir /tmp/p   # two scenarios, profiled
+//! cargo run --release -p wdo-bench -- smoke                   # a few hundred requests
+//! ```
+
+pub mod load;
+pub mod report;
+pub mod scenarios;
+pub mod servers;
+pub mod setup;
+pub mod stats;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::report::Report;
+use crate::scenarios::{Scenario, Sizes};
+use crate::servers::{Launch, Server};
+
+/// What to run, and against what.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub scenarios: Vec<Scenario>,
+    pub sizes: Sizes,
+    /// Smoke mode: small sizes, and no targets judged.
+    pub smoke: bool,
+    pub compare_workerd: bool,
+    /// The `wdo` binary; by default the release build, built if missing or stale.
+    pub wdo: Option<PathBuf>,
+    /// The workerd binary; by default installed from npm into the cache directory.
+    pub workerd: Option<PathBuf>,
+    /// The counter component; by default built from `examples/counter`.
+    pub component: Option<PathBuf>,
+    /// Record a `perf` profile of the server during each measured run, into this directory.
+    pub perf_dir: Option<PathBuf>,
+}
+
+impl Options {
+    /// The smoke mode that `cargo test` runs: every scenario, a few hundred requests.
+    pub fn smoke() -> Options {
+        Options {
+            scenarios: Scenario::ALL.to_vec(),
+            sizes: Sizes::smoke(),
+            smoke: true,
+            compare_workerd: false,
+            wdo: None,
+            workerd: None,
+            component: None,
+            perf_dir: None,
+        }
+    }
+}
+
+/// Runs the scenarios against wdo, then (if asked) against workerd, one server at a time.
+pub async fn run(options: &Options) -> anyhow::Result<Report> {
+    let machine = setup::machine();
+    let wdo = setup::wdo_binary(options.wdo.as_deref())?;
+    let component = setup::counter_component(options.component.as_deref())?;
+    if let Some(dir) = &options.perf_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut measurements = Vec::new();
+    let launch = Launch::Wdo {
+        binary: wdo.clone(),
+        component,
+        cache_dir: setup::cache_dir().join("cwasm"),
+    };
+    eprintln!("bench: wdo {}", wdo.display());
+    let mut server = Server::start(launch)?;
+    measurements.extend(
+        scenarios::run(
+            &mut server,
+            &options.scenarios,
+            &options.sizes,
+            options.perf_dir.as_deref(),
+        )
+        .await
+        .context("wdo")?,
+    );
+    server.stop();
+    drop(server);
+    let mut workerd_version = None;
+    if options.compare_workerd {
+        let binary = setup::workerd_binary(options.workerd.as_deref())?;
+        workerd_version = setup::version_of(&binary);
+        eprintln!("bench: workerd {}", binary.display());
+        let mut server = Server::start(Launch::Workerd {
+            binary,
+            config: setup::workerd_config(),
+        })?;
+        measurements.extend(
+            scenarios::run(
+                &mut server,
+                &options.scenarios,
+                &options.sizes,
+                options.perf_dir.as_deref(),
+            )
+            .await
+            .context("workerd")?,
+        );
+        server.stop();
+    }
+    Ok(Report {
+        machine,
+        load_after: setup::load_average(),
+        wdo_binary: wdo,
+        workerd_version,
+        smoke: options.smoke,
+        scenarios: options.scenarios.clone(),
+        sizes: options.sizes.clone(),
+        measurements,
+    })
+}

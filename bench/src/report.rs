@@ -1,0 +1,170 @@
+//! The printed result: one Markdown table per run with both runtimes side by side, the
+//! ratio, and the issue's targets judged (full runs only).
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use crate::scenarios::{Measurement, Scenario, Sizes};
+use crate::servers::Runtime;
+use crate::stats::{ms, rate, table};
+
+pub struct Report {
+    pub machine: String,
+    /// Load average when the run ended (the machine may be shared).
+    pub load_after: String,
+    pub wdo_binary: PathBuf,
+    pub workerd_version: Option<String>,
+    pub smoke: bool,
+    pub scenarios: Vec<Scenario>,
+    pub sizes: Sizes,
+    pub measurements: Vec<Measurement>,
+}
+
+const ROWS: [(&str, &str); 8] = [
+    ("1", "1. one object, increment"),
+    ("2-create", "2. (creating the 10,000 objects)"),
+    ("2", "2. 10,000 random objects, increment"),
+    ("3", "3. cold activation, first get (1 conn)"),
+    ("4", "4. sequential get, 1 conn"),
+    ("6.1", "6. as 1, durability relaxed"),
+    ("6.2-create", "6. (creating, relaxed)"),
+    ("6.2", "6. as 2, durability relaxed"),
+];
+
+impl Report {
+    pub fn find(&self, runtime: Runtime, id: &str) -> Option<&Measurement> {
+        self.measurements
+            .iter()
+            .find(|m| m.runtime == runtime && m.id == id)
+    }
+
+    pub fn render(&self) -> String {
+        let compare = self.workerd_version.is_some();
+        let mut header = vec!["scenario", "wdo req/s", "wdo p50", "wdo p99", "wdo CPU/req"];
+        if compare {
+            header.extend([
+                "workerd req/s",
+                "workerd p50",
+                "workerd p99",
+                "workerd CPU/req",
+                "wdo vs workerd",
+            ]);
+        }
+        if !self.smoke {
+            header.push("target");
+        }
+        let mut rows = Vec::new();
+        for (id, label) in ROWS {
+            let wdo = self.find(Runtime::Wdo, id);
+            let workerd = self.find(Runtime::Workerd, id);
+            if wdo.is_none() && workerd.is_none() {
+                continue;
+            }
+            let mut row = vec![label.to_string()];
+            row.extend(cells(wdo));
+            if compare {
+                row.extend(cells(workerd));
+                row.push(match (wdo, workerd) {
+                    (Some(a), Some(b)) if id == "3" => ratio(
+                        b.summary.p50().as_secs_f64(),
+                        a.summary.p50().as_secs_f64(),
+                        "faster p50",
+                    ),
+                    (Some(a), Some(b)) => {
+                        ratio(a.summary.throughput(), b.summary.throughput(), "req/s")
+                    }
+                    _ => "n/a (no such setting)".into(),
+                });
+            }
+            if !self.smoke {
+                row.push(target(id, wdo));
+            }
+            rows.push(row);
+        }
+        if self.scenarios.contains(&Scenario::WebSockets) {
+            let mut row = vec!["5. websockets (10,000 sockets, broadcast)".to_string()];
+            row.push("not yet: websockets".into());
+            row.resize(header.len(), String::new());
+            rows.push(row);
+        }
+        let mut out = String::new();
+        let _ = writeln!(out, "machine: {}", self.machine);
+        let _ = writeln!(out, "load average at the end: {}", self.load_after);
+        let _ = writeln!(out, "wdo: {}", self.wdo_binary.display());
+        if let Some(v) = &self.workerd_version {
+            let _ = writeln!(
+                out,
+                "workerd: {v} (npm workerd@{})",
+                crate::setup::WORKERD_VERSION
+            );
+        }
+        let s = &self.sizes;
+        let _ =
+            writeln!(
+            out,
+            "sizes: {} conns; 1: {} requests after {} warm-up; 2: {} requests over {} objects; \
+             3: {} objects; 4: {} requests; each run at most {:?}\n",
+            s.connections, s.hot_requests, s.hot_warmup, s.many_requests, s.objects,
+            s.cold_objects, s.round_trips, s.max_duration
+        );
+        out.push_str(&table(&header, &rows));
+        let mut detail = Vec::new();
+        for m in &self.measurements {
+            detail.push(vec![
+                format!("{} {}", m.runtime.name(), m.id),
+                m.summary.ok.to_string(),
+                format!("{:.2} s", m.summary.elapsed.as_secs_f64()),
+                m.server_cpu
+                    .map_or("?".into(), |c| format!("{:.2} s", c.as_secs_f64())),
+                m.server_rss
+                    .map_or("?".into(), |r| format!("{:.0} MB", r as f64 / 1e6)),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&table(
+            &["run", "requests", "time", "server CPU", "server RSS after"],
+            &detail,
+        ));
+        out
+    }
+
+    /// Whether every measured target of the issue holds.
+    pub fn targets_met(&self) -> bool {
+        ["1", "2", "3"]
+            .iter()
+            .all(|id| !target(id, self.find(Runtime::Wdo, id)).starts_with("missed"))
+    }
+}
+
+fn cells(m: Option<&Measurement>) -> Vec<String> {
+    match m {
+        Some(m) => vec![
+            rate(m.summary.throughput()),
+            ms(m.summary.p50()),
+            ms(m.summary.p99()),
+            m.cpu_per_request()
+                .map_or("?".into(), |c| format!("{} us", c.as_micros())),
+        ],
+        None => vec!["n/a".into(); 4],
+    }
+}
+
+fn ratio(ours: f64, theirs: f64, unit: &str) -> String {
+    if theirs <= 0.0 {
+        return "n/a".into();
+    }
+    format!("{:.1}x {unit}", ours / theirs)
+}
+
+fn target(id: &str, m: Option<&Measurement>) -> String {
+    let Some(m) = m else {
+        return String::new();
+    };
+    let judge = |ok: bool, what: &str| format!("{} ({what})", if ok { "met" } else { "missed" });
+    match id {
+        "1" => judge(m.summary.throughput() >= 20_000.0, ">= 20,000 req/s"),
+        "2" => judge(m.summary.throughput() >= 5_000.0, ">= 5,000 req/s"),
+        "3" => judge(m.summary.p50().as_secs_f64() <= 0.001, "p50 <= 1 ms"),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,328 @@
+//! The scenarios of issue 7, run against one server (wdo or workerd) with the same requests.
+//!
+//! | id  | what |
+//! |-----|------|
+//! | 1   | one object, 16 keep-alive connections, `POST /counter/hot/increment` |
+//! | 2   | 10,000 existing objects chosen at random, 16 connections, increment (mostly cold activations); creating them first is measured too |
+//! | 3   | cold activation: 1,000 objects are written, the server restarted, then the first `GET` of each is timed on one connection |
+//! | 4   | one connection, sequential `GET /counter/s4/get`: the round-trip overhead |
+//! | 5   | websockets: not yet (wdo has no websockets) |
+//! | 6.1, 6.2 | 1 and 2 on a namespace with `durability = "relaxed"` (wdo only: workerd has no such switch) |
+//!
+//! Every write is durable before its answer (fsync) except in 6. A scenario is bounded by a
+//! request count and a time limit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::Method;
+
+use crate::load::{get_json, Load, Objects};
+use crate::servers::{Runtime, Server};
+use crate::stats::Summary;
+
+/// The scenarios of the issue, by number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    HotObject = 1,
+    ManyObjects = 2,
+    ColdActivation = 3,
+    RoundTrip = 4,
+    WebSockets = 5,
+    Relaxed = 6,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::HotObject,
+        Scenario::ManyObjects,
+        Scenario::ColdActivation,
+        Scenario::RoundTrip,
+        Scenario::WebSockets,
+        Scenario::Relaxed,
+    ];
+
+    pub fn from_number(n: u8) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| *s as u8 == n)
+    }
+}
+
+/// How big each scenario is.
+#[derive(Debug, Clone)]
+pub struct Sizes {
+    pub connections: usize,
+    pub hot_warmup: u64,
+    pub hot_requests: u64,
+    pub objects: u64,
+    pub many_requests: u64,
+    pub cold_objects: u64,
+    pub round_trips: u64,
+    /// The time limit of each measured run.
+    pub max_duration: Duration,
+}
+
+impl Sizes {
+    /// The sizes of the issue.
+    pub fn full() -> Sizes {
+        Sizes {
+            connections: 16,
+            hot_warmup: 2_000,
+            hot_requests: 200_000,
+            objects: 10_000,
+            many_requests: 40_000,
+            cold_objects: 1_000,
+            round_trips: 20_000,
+            max_duration: Duration::from_secs(20),
+        }
+    }
+
+    /// A few hundred requests in all: checks that the harness and the servers work.
+    pub fn smoke() -> Sizes {
+        Sizes {
+            connections: 4,
+            hot_warmup: 10,
+            hot_requests: 100,
+            objects: 50,
+            many_requests: 100,
+            cold_objects: 20,
+            round_trips: 50,
+            max_duration: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// "1", "2", "3", "4", "6.1", "6.2".
+    pub id: &'static str,
+    pub runtime: Runtime,
+    pub summary: Summary,
+    /// The server's CPU time during the run (user + system).
+    pub server_cpu: Option<Duration>,
+    /// The server's resident memory after the run.
+    pub server_rss: Option<u64>,
+}
+
+impl Measurement {
+    /// Server CPU per successful request.
+    pub fn cpu_per_request(&self) -> Option<Duration> {
+        let cpu = self.server_cpu?;
+        (self.summary.ok > 0).then(|| cpu / self.summary.ok as u32)
+    }
+}
+
+/// Runs `which` against `server`, in an order that keeps each scenario's objects its own
+/// and puts the restart of scenario 3 last. Failed requests fail the run.
+pub async fn run(
+    server: &mut Server,
+    which: &[Scenario],
+    sizes: &Sizes,
+    perf_dir: Option<&Path>,
+) -> anyhow::Result<Vec<Measurement>> {
+    let runtime = server.runtime();
+    let mut results = Vec::new();
+    let perf =
+        |id: &str| perf_dir.map(|dir| dir.join(format!("{}-{id}.perf.data", runtime.name())));
+    let load = |addr, objects, connections, requests, method| Load {
+        addr,
+        method,
+        objects,
+        connections,
+        requests,
+        max_duration: sizes.max_duration,
+    };
+    let wants = |s: Scenario| which.contains(&s);
+
+    if wants(Scenario::RoundTrip) {
+        let path = "/counter/s4/get";
+        get_json(server.addr, path)
+            .await
+            .context("scenario 4: first get")?;
+        let l = load(
+            server.addr,
+            Objects::One(path.into()),
+            1,
+            sizes.round_trips,
+            Method::GET,
+        );
+        results.push(measure(server, "4", l, perf("4").as_deref()).await?);
+    }
+    for (scenario, namespace, hot_id, many_id) in [
+        (Scenario::HotObject, "counter", "1", "2"),
+        (Scenario::Relaxed, "counter-relaxed", "6.1", "6.2"),
+    ] {
+        let relaxed = scenario == Scenario::Relaxed;
+        if relaxed && (!wants(Scenario::Relaxed) || runtime == Runtime::Workerd) {
+            continue;
+        }
+        if wants(Scenario::HotObject) || relaxed {
+            let path = format!("/{namespace}/hot/increment");
+            let one = || Objects::One(path.clone());
+            let warm = load(
+                server.addr,
+                one(),
+                sizes.connections,
+                sizes.hot_warmup,
+                Method::POST,
+            );
+            warm.run().await?.check("warm-up")?;
+            let l = load(
+                server.addr,
+                one(),
+                sizes.connections,
+                sizes.hot_requests,
+                Method::POST,
+            );
+            let m = measure(server, hot_id, l, perf(hot_id).as_deref()).await?;
+            // Every answered increment must be in the count: nothing lost, nothing doubled.
+            let count = get_json(server.addr, &format!("/{namespace}/hot/get")).await?["count"]
+                .as_u64()
+                .context("count is a number")?;
+            let expected = sizes.hot_warmup + m.summary.ok;
+            anyhow::ensure!(
+                count == expected,
+                "scenario {hot_id} ({}): the count is {count}, expected {expected}",
+                runtime.name()
+            );
+            results.push(m);
+        }
+        if wants(Scenario::ManyObjects) || relaxed {
+            // The objects exist first, so that the measured run is activations of stored
+            // objects (most not live: wdo keeps 1,000 live by default). Creating them is
+            // measured too, as its own row.
+            let create_id = if relaxed { "6.2-create" } else { "2-create" };
+            let each = Objects::Each {
+                prefix: format!("/{namespace}/obj-"),
+                suffix: "/increment".into(),
+            };
+            let mut create = load(
+                server.addr,
+                each,
+                sizes.connections,
+                sizes.objects,
+                Method::POST,
+            );
+            create.max_duration = Duration::from_secs(300);
+            let created = measure(server, create_id, create, perf(create_id).as_deref()).await?;
+            anyhow::ensure!(
+                created.summary.ok == sizes.objects,
+                "scenario {many_id}: only {} of {} objects were created in time",
+                created.summary.ok,
+                sizes.objects
+            );
+            results.push(created);
+            let objects = Objects::Random {
+                prefix: format!("/{namespace}/obj-"),
+                count: sizes.objects,
+                suffix: "/increment".into(),
+            };
+            let l = load(
+                server.addr,
+                objects,
+                sizes.connections,
+                sizes.many_requests,
+                Method::POST,
+            );
+            results.push(measure(server, many_id, l, perf(many_id).as_deref()).await?);
+        }
+    }
+    if wants(Scenario::ColdActivation) {
+        let each = |suffix: &str| Objects::Each {
+            prefix: "/counter/cold-".into(),
+            suffix: suffix.into(),
+        };
+        let mut create = load(
+            server.addr,
+            each("/increment"),
+            sizes.connections,
+            sizes.cold_objects,
+            Method::POST,
+        );
+        create.max_duration = Duration::from_secs(300);
+        let created = create.run().await?;
+        created.check("scenario 3: creating the objects")?;
+        anyhow::ensure!(
+            created.ok == sizes.cold_objects,
+            "scenario 3: only {} of {} objects were created in time",
+            created.ok,
+            sizes.cold_objects
+        );
+        // A fresh process on the same data: every object is cold, its file on disk.
+        server.restart()?;
+        let l = load(
+            server.addr,
+            each("/get"),
+            1,
+            sizes.cold_objects,
+            Method::GET,
+        );
+        results.push(measure(server, "3", l, perf("3").as_deref()).await?);
+    }
+    Ok(results)
+}
+
+async fn measure(
+    server: &Server,
+    id: &'static str,
+    load: Load,
+    perf: Option<&Path>,
+) -> anyhow::Result<Measurement> {
+    let cpu_before = server.cpu_time();
+    let profiler = match (perf, server.pid()) {
+        (Some(path), Some(pid)) => Some(Profiler::start(path, pid)?),
+        _ => None,
+    };
+    let summary = load.run().await;
+    if let Some(profiler) = profiler {
+        profiler.stop();
+    }
+    let summary = summary?;
+    summary.check(&format!("scenario {id} ({})", server.runtime().name()))?;
+    let server_cpu = match (cpu_before, server.cpu_time()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    Ok(Measurement {
+        id,
+        runtime: server.runtime(),
+        summary,
+        server_cpu,
+        server_rss: server.rss_bytes(),
+    })
+}
+
+/// `perf record` attached to the server for the length of one run.
+struct Profiler {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Profiler {
+    fn start(path: &Path, pid: u32) -> anyhow::Result<Profiler> {
+        let child = Command::new("perf")
+            .args(["record", "-F", "499", "--call-graph", "dwarf,32768", "-o"])
+            .arg(path)
+            .args(["-p", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot run perf (is linux-perf installed?)")?;
+        // perf needs a moment to attach to every thread.
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(Profiler {
+            child,
+            path: path.to_owned(),
+        })
+    }
+
+    fn stop(mut self) {
+        // SAFETY: plain kill(2) on our own child's pid; SIGINT makes perf write its file.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+        eprintln!("bench: profile written to {}", self.path.display());
+    }
+}

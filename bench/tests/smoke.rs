@@ -1,0 +1,25 @@
+//! The harness in smoke mode against the real `wdo` binary and the counter example: a few
+//! hundred requests over every scenario. It asserts only that every request succeeded (and
+//! that no increment was lost); timings are printed, never judged, so a loaded machine
+//! cannot make it fail.
+
+#[test]
+fn smoke_mode_serves_every_scenario_without_a_failed_request() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime
+        .block_on(wdo_bench::run(&wdo_bench::Options::smoke()))
+        .expect("the smoke run failed");
+    println!("{}", report.render());
+    for id in ["1", "2", "3", "4", "6.1", "6.2"] {
+        let m = report
+            .find(wdo_bench::servers::Runtime::Wdo, id)
+            .unwrap_or_else(|| panic!("scenario {id} did not run"));
+        assert!(
+            m.summary.ok > 0 && m.summary.failures == 0,
+            "scenario {id}: {m:?}"
+        );
+    }
+}
