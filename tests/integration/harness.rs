@@ -23,7 +23,10 @@ fn guest_target_dir() -> PathBuf {
     }
 }
 
-/// Builds the examples (with `wdo build`, as a user would) and the probe, once per run.
+/// Builds the examples (with `wdo build`, as a user would; for the JavaScript and Python
+/// ones this also installs their toolchains on a fresh machine) and the probe, once per run,
+/// then starts one server so that every component is compiled into the shared cache before
+/// tests start servers in parallel.
 pub fn components() -> &'static Components {
     static BUILT: OnceLock<Components> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -50,20 +53,45 @@ pub fn components() -> &'static Components {
             .status()
             .expect("run cargo build for the probe");
         assert!(status.success(), "building the probe guest failed");
-        Components {
+        let components = Components {
             counter: root.join("examples/dist/counter.wasm"),
+            counter_js: root.join("examples/dist/counter-js.wasm"),
+            counter_py: root.join("examples/dist/counter-py.wasm"),
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
-        }
+        };
+        // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
+        // the cache keeps them); done here once rather than by every test's server at once.
+        Server::start_with(Options::with_namespaces(components.namespaces()));
+        components
     })
 }
 
 pub struct Components {
     pub counter: PathBuf,
+    pub counter_js: PathBuf,
+    pub counter_py: PathBuf,
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
     pub probe: PathBuf,
+}
+
+impl Components {
+    /// Every component under the namespace tests address it by.
+    pub fn namespaces(&self) -> Vec<(String, PathBuf)> {
+        [
+            ("counter", &self.counter),
+            ("counter-js", &self.counter_js),
+            ("counter-py", &self.counter_py),
+            ("ratelimit", &self.ratelimit),
+            ("bank", &self.bank),
+            ("probe", &self.probe),
+        ]
+        .into_iter()
+        .map(|(name, path)| (name.to_string(), path.clone()))
+        .collect()
+    }
 }
 
 /// Settings for one test server; fields are written into its `wdo.toml`.
@@ -77,20 +105,20 @@ pub struct Options {
     pub namespaces: Vec<(String, PathBuf)>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        let c = components();
+impl Options {
+    fn with_namespaces(namespaces: Vec<(String, PathBuf)>) -> Self {
         Options {
             idle_timeout: "10s",
             extra: String::new(),
             namespace_extra: String::new(),
-            namespaces: vec![
-                ("counter".into(), c.counter.clone()),
-                ("ratelimit".into(), c.ratelimit.clone()),
-                ("bank".into(), c.bank.clone()),
-                ("probe".into(), c.probe.clone()),
-            ],
+            namespaces,
         }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::with_namespaces(components().namespaces())
     }
 }
 
