@@ -53,6 +53,24 @@ pub fn components() -> &'static Components {
             .status()
             .expect("run cargo build for the probe");
         assert!(status.success(), "building the probe guest failed");
+        // The SDK probes, with the toolchains `wdo build` just installed for the examples.
+        let sdk_js = target.join("sdk-js.wasm");
+        run_build(
+            Command::new("node")
+                .arg(root.join("guest-sdk/js/bin/wdo-js.mjs"))
+                .arg("build")
+                .arg(root.join("tests/guests/sdk-js/object.js"))
+                .args(["--class", "SdkProbe", "--out"])
+                .arg(&sdk_js),
+        );
+        let sdk_py = target.join("sdk-py.wasm");
+        run_build(
+            Command::new(root.join("guest-sdk/python/.venv/bin/python"))
+                .arg(root.join("guest-sdk/python/build.py"))
+                .arg(root.join("tests/guests/sdk-py/object.py"))
+                .args(["--class", "SdkProbe", "--out"])
+                .arg(&sdk_py),
+        );
         let components = Components {
             counter: root.join("examples/dist/counter.wasm"),
             counter_js: root.join("examples/dist/counter-js.wasm"),
@@ -60,12 +78,21 @@ pub fn components() -> &'static Components {
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
+            sdk_js,
+            sdk_py,
         };
         // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
         // the cache keeps them); done here once rather than by every test's server at once.
         Server::start_with(Options::with_namespaces(components.namespaces()));
         components
     })
+}
+
+fn run_build(command: &mut Command) {
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
 }
 
 pub struct Components {
@@ -75,6 +102,8 @@ pub struct Components {
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
     pub probe: PathBuf,
+    pub sdk_js: PathBuf,
+    pub sdk_py: PathBuf,
 }
 
 impl Components {
@@ -87,6 +116,8 @@ impl Components {
             ("ratelimit", &self.ratelimit),
             ("bank", &self.bank),
             ("probe", &self.probe),
+            ("sdk-js", &self.sdk_js),
+            ("sdk-py", &self.sdk_py),
         ]
         .into_iter()
         .map(|(name, path)| (name.to_string(), path.clone()))

@@ -8,3 +8,4 @@ mod harness;
 mod lifecycle;
 mod probe;
 mod ratelimit;
+mod sdk;

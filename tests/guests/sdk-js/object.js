@@ -1,0 +1,78 @@
+// Exercises the JavaScript SDK's API through HTTP; tests/integration/sdk.rs drives it (and
+// the same contract in Python, ../sdk-py).
+import { DurableObject } from "@wdo/sdk";
+
+export class SdkProbe extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    // Runs before the first event: the loaded value is there when fetch runs.
+    ctx.blockConcurrencyWhile(async () => {
+      this.loaded = (await ctx.storage.get("loaded")) ?? 0;
+    });
+  }
+
+  async fetch(request) {
+    const url = new URL(request.url);
+    const storage = this.ctx.storage;
+    switch (url.pathname) {
+      case "/get": {
+        const keys = url.searchParams.get("keys").split(",");
+        const found = await storage.get(keys);
+        return Response.json(Object.fromEntries(keys.map((k) => [k, found.has(k) ? found.get(k) : null])));
+      }
+      case "/txn": {
+        const { fail } = await request.json();
+        try {
+          await storage.transaction(async (txn) => {
+            await txn.put("a", 1);
+            await storage.put("b", { two: [2] });
+            if (fail) throw new Error("boom");
+          });
+          return Response.json({ committed: true });
+        } catch (error) {
+          return Response.json({ committed: false, error: error.message });
+        }
+      }
+      case "/rollback": {
+        const result = await storage.transaction(async (txn) => {
+          await txn.put("r", 1);
+          txn.rollback();
+          return "kept";
+        });
+        return Response.json({ result });
+      }
+      case "/trap":
+        await storage.put("t", 1);
+        throw new Error("deliberate failure");
+      case "/list": {
+        await storage.put({ "p:1": 1, "p:2": 2, "q:1": 3 });
+        const all = await storage.list({ prefix: "p:" });
+        const last = await storage.list({ prefix: "p:", reverse: true, limit: 1 });
+        return Response.json({ keys: [...all.keys()], last: [...last.entries()] });
+      }
+      case "/echo": {
+        let body;
+        try {
+          body = await request.json();
+        } catch (error) {
+          return Response.json({ error: `invalid JSON body: ${error.message}` }, { status: 400 });
+        }
+        return Response.json(
+          {
+            method: request.method,
+            path: url.pathname,
+            x: url.searchParams.get("x"),
+            header: request.headers.get("X-Test"),
+            body,
+            idLength: this.ctx.id.toString().length,
+            name: this.ctx.id.name,
+            loaded: this.loaded,
+          },
+          { status: 201, headers: { "x-answer": "42" } },
+        );
+      }
+      default:
+        return new Response("Not Found", { status: 404 });
+    }
+  }
+}

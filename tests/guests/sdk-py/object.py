@@ -1,0 +1,57 @@
+"""Exercises the Python SDK's API through HTTP; tests/integration/sdk.rs drives it (and the
+same contract in JavaScript, ../sdk-js)."""
+
+from wdo import DurableObject, HttpError, Response
+
+
+class SdkProbe(DurableObject):
+    def __init__(self, ctx, env):
+        super().__init__(ctx, env)
+        self.loaded = ctx.storage.get("loaded", 0)
+
+    async def fetch(self, request):
+        storage = self.ctx.storage
+        if request.path == "/get":
+            keys = request.query["keys"].split(",")
+            found = storage.get_many(keys)
+            return Response.json({key: found.get(key) for key in keys})
+        if request.path == "/txn":
+            fail = request.json()["fail"]
+            try:
+                with storage.transaction():
+                    storage.put("a", 1)
+                    storage.put("b", {"two": [2]})
+                    if fail:
+                        raise RuntimeError("boom")
+                return Response.json({"committed": True})
+            except RuntimeError as error:
+                return Response.json({"committed": False, "error": str(error)})
+        if request.path == "/rollback":
+            with storage.transaction() as txn:
+                storage.put("r", 1)
+                txn.rollback()
+            return Response.json({"result": "kept"})
+        if request.path == "/trap":
+            storage.put("t", 1)
+            raise RuntimeError("deliberate failure")
+        if request.path == "/list":
+            storage.put_many({"p:1": 1, "p:2": 2, "q:1": 3})
+            last = storage.list(prefix="p:", reverse=True, limit=1)
+            return Response.json({"keys": list(storage.list(prefix="p:")), "last": list(last.items())})
+        if request.path == "/echo":
+            body = request.json()
+            return Response.json(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "x": request.query.get("x"),
+                    "header": request.headers.get("X-Test"),
+                    "body": body,
+                    "idLength": len(self.ctx.id),
+                    "name": self.ctx.name,
+                    "loaded": self.loaded,
+                },
+                status=201,
+                headers={"x-answer": "42"},
+            )
+        raise HttpError(404, "not found")

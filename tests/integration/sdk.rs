@@ -1,0 +1,144 @@
+//! The JavaScript and Python SDKs through the real host: transactions, rollback on an
+//! uncaught exception, listing, requests and responses. The same probe object is written in
+//! both languages (tests/guests/sdk-js, tests/guests/sdk-py) with one HTTP contract.
+
+use serde_json::json;
+
+use crate::harness::Server;
+
+macro_rules! sdk_contract {
+    ($($language:ident => $namespace:literal),* $(,)?) => {$(
+        mod $language {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn a_transaction_commits_when_its_callback_succeeds() {
+                super::a_transaction_commits_when_its_callback_succeeds($namespace).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn a_transaction_rolls_back_when_its_callback_throws() {
+                super::a_transaction_rolls_back_when_its_callback_throws($namespace).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn an_explicit_rollback_undoes_the_writes_and_keeps_the_result() {
+                super::an_explicit_rollback_undoes_the_writes_and_keeps_the_result($namespace)
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn an_uncaught_exception_answers_500_and_rolls_the_event_back() {
+                super::an_uncaught_exception_answers_500_and_rolls_the_event_back($namespace)
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn list_selects_by_prefix_in_key_order_and_reverse() {
+                super::list_selects_by_prefix_in_key_order_and_reverse($namespace).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn the_object_sees_the_request_and_shapes_the_response() {
+                super::the_object_sees_the_request_and_shapes_the_response($namespace).await;
+            }
+        }
+    )*};
+}
+
+sdk_contract!(js => "sdk-js", python => "sdk-py");
+
+async fn a_transaction_commits_when_its_callback_succeeds(ns: &str) {
+    let server = Server::start();
+    assert_eq!(
+        server
+            .post(&format!("/{ns}/t/txn"), json!({"fail": false}))
+            .await,
+        (200, json!({"committed": true}))
+    );
+    assert_eq!(
+        server.get(&format!("/{ns}/t/get?keys=a,b")).await,
+        (200, json!({"a": 1, "b": {"two": [2]}}))
+    );
+}
+
+async fn a_transaction_rolls_back_when_its_callback_throws(ns: &str) {
+    let server = Server::start();
+    assert_eq!(
+        server
+            .post(&format!("/{ns}/t/txn"), json!({"fail": true}))
+            .await,
+        (200, json!({"committed": false, "error": "boom"}))
+    );
+    assert_eq!(
+        server.get(&format!("/{ns}/t/get?keys=a,b")).await,
+        (200, json!({"a": null, "b": null})),
+        "both writes, through the transaction and through storage, were undone"
+    );
+}
+
+async fn an_explicit_rollback_undoes_the_writes_and_keeps_the_result(ns: &str) {
+    let server = Server::start();
+    assert_eq!(
+        server.post(&format!("/{ns}/t/rollback"), json!(null)).await,
+        (200, json!({"result": "kept"}))
+    );
+    assert_eq!(
+        server.get(&format!("/{ns}/t/get?keys=r")).await,
+        (200, json!({"r": null}))
+    );
+}
+
+async fn an_uncaught_exception_answers_500_and_rolls_the_event_back(ns: &str) {
+    let server = Server::start();
+    let (status, body) = server.post(&format!("/{ns}/t/trap"), json!(null)).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(
+        server.get(&format!("/{ns}/t/get?keys=t")).await,
+        (200, json!({"t": null})),
+        "the write before the exception was rolled back, and a fresh instance answers"
+    );
+    assert!(
+        server.log().contains("deliberate failure"),
+        "the exception is in the host's log:\n{}",
+        server.log()
+    );
+}
+
+async fn list_selects_by_prefix_in_key_order_and_reverse(ns: &str) {
+    let server = Server::start();
+    assert_eq!(
+        server.get(&format!("/{ns}/l/list")).await,
+        (200, json!({"keys": ["p:1", "p:2"], "last": [["p:2", 2]]}))
+    );
+}
+
+async fn the_object_sees_the_request_and_shapes_the_response(ns: &str) {
+    let server = Server::start();
+    let response = server
+        .client
+        .put(server.url(&format!("/{ns}/alice/echo?x=a%20b")))
+        .header("x-test", "hello")
+        .body(r#"{"n": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-answer"], "42");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({
+            "method": "PUT", "path": "/echo", "x": "a b", "header": "hello",
+            "body": {"n": 1}, "idLength": 64, "name": "alice", "loaded": 0,
+        })
+    );
+    let (status, body) = server
+        .post_raw(&format!("/{ns}/alice/echo"), "{not json")
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("invalid JSON body")),
+        "{body}"
+    );
+}
