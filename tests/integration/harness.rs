@@ -53,16 +53,24 @@ pub fn components() -> &'static Components {
             .status()
             .expect("run cargo build for the probe");
         assert!(status.success(), "building the probe guest failed");
-        // The SDK probes, with the toolchains `wdo build` just installed for the examples.
-        let sdk_js = target.join("sdk-js.wasm");
-        run_build(
-            Command::new("node")
-                .arg(root.join("guest-sdk/js/bin/wdo-js.mjs"))
-                .arg("build")
-                .arg(root.join("tests/guests/sdk-js/object.js"))
-                .args(["--class", "SdkProbe", "--out"])
-                .arg(&sdk_js),
-        );
+        // The JavaScript and Python test guests, with the toolchains `wdo build` just
+        // installed for the examples.
+        let build_js = |module: &str, class: &str, out: &str| {
+            let out = target.join(out);
+            run_build(
+                Command::new("node")
+                    .arg(root.join("guest-sdk/js/bin/wdo-js.mjs"))
+                    .arg("build")
+                    .arg(root.join(module))
+                    .args(["--class", class, "--out"])
+                    .arg(&out),
+            );
+            out
+        };
+        let sdk_js = build_js("tests/guests/sdk-js/object.js", "SdkProbe", "sdk-js.wasm");
+        let seed = "tests/guests/seed-ts/seed.ts";
+        let seed_counter = build_js(seed, "Counter", "seed-counter.wasm");
+        let seed_ratelimiter = build_js(seed, "RateLimiter", "seed-ratelimiter.wasm");
         let sdk_py = target.join("sdk-py.wasm");
         run_build(
             Command::new(root.join("guest-sdk/python/.venv/bin/python"))
@@ -80,6 +88,8 @@ pub fn components() -> &'static Components {
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
             sdk_js,
             sdk_py,
+            seed_counter,
+            seed_ratelimiter,
         };
         // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
         // the cache keeps them); done here once rather than by every test's server at once.
@@ -104,6 +114,9 @@ pub struct Components {
     pub probe: PathBuf,
     pub sdk_js: PathBuf,
     pub sdk_py: PathBuf,
+    /// Cloudflare's documented Counter and RateLimiter, in TypeScript.
+    pub seed_counter: PathBuf,
+    pub seed_ratelimiter: PathBuf,
 }
 
 impl Components {
@@ -118,6 +131,8 @@ impl Components {
             ("probe", &self.probe),
             ("sdk-js", &self.sdk_js),
             ("sdk-py", &self.sdk_py),
+            ("seed-counter", &self.seed_counter),
+            ("seed-ratelimiter", &self.seed_ratelimiter),
         ]
         .into_iter()
         .map(|(name, path)| (name.to_string(), path.clone()))

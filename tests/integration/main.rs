@@ -2,6 +2,7 @@
 
 mod bank;
 mod cargo_component;
+mod cloudflare_seed;
 mod counter;
 mod front;
 mod harness;
