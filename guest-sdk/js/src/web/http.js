@@ -9,10 +9,19 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
 const NULL_BODY_STATUSES = [101, 204, 205, 304];
 
+// Names already validated and lower-cased: a Map lookup is much cheaper than a regular
+// expression in QuickJS, and an object uses few distinct header names.
+const validNames = new Map();
+
 function headerName(name) {
   const text = String(name);
-  if (!TOKEN.test(text)) throw new TypeError(`Invalid header name: ${JSON.stringify(text)}`);
-  return text.toLowerCase();
+  let lower = validNames.get(text);
+  if (lower === undefined) {
+    if (!TOKEN.test(text)) throw new TypeError(`Invalid header name: ${JSON.stringify(text)}`);
+    lower = text.toLowerCase();
+    if (validNames.size < 1024) validNames.set(text, lower);
+  }
+  return lower;
 }
 
 function headerValue(value) {
