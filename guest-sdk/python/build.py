@@ -63,9 +63,9 @@ def main() -> None:
         sys.exit(f"build.py: --class {args.class_name!r} is not a Python class name")
 
     entry = (
-        "from wdo.object import fetch_handler_for\n"
+        "from wdo.object import handlers_for\n"
         f"from {args.module.stem} import {args.class_name}\n\n"
-        f"FetchHandler = fetch_handler_for({args.class_name})\n"
+        f"FetchHandler, AlarmHandler = handlers_for({args.class_name})\n"
     )
     stamp = args.out.with_name(args.out.name + ".inputs")
     digest = inputs_hash(args, entry)

@@ -61,17 +61,27 @@ mod state;
 mod storage;
 
 pub use error::{Error, StorageError, StorageErrorCode};
-pub use object::DurableObject;
+pub use object::{AlarmInfo, DurableObject};
 pub use request::Request;
 pub use response::Response;
 pub use state::State;
 pub use storage::{ListOptions, Storage};
 
+/// The current time in Unix milliseconds (the host's wall clock), as alarms take it.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Used by [`export_object!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::export;
+    pub use crate::bindings::exports::wdo::object::alarm_handler::{
+        AlarmInfo as WitAlarmInfo, Guest as AlarmHandler,
+    };
     pub use crate::bindings::exports::wdo::object::fetch_handler::Guest as FetchHandler;
     pub use crate::bindings::wdo::object::types::{Request as WitRequest, Response as WitResponse};
-    pub use crate::object::{fetch, Slot};
+    pub use crate::object::{alarm, fetch, Slot};
 }

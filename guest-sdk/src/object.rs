@@ -30,6 +30,28 @@ pub trait DurableObject: Sized + 'static {
     /// it are kept. Make writes that must not be left half-done atomic with
     /// [`Storage::transaction`](crate::Storage::transaction).
     fn fetch(&mut self, request: Request) -> Result<Response, Error>;
+
+    /// Runs when the object's alarm is due (see [`Storage::set_alarm`](crate::Storage::set_alarm)).
+    /// While it runs, [`Storage::get_alarm`](crate::Storage::get_alarm) returns `None` unless
+    /// it sets a new alarm. On `Ok` the alarm is done; on `Err` (or a panic) the turn is
+    /// rolled back and the alarm retried with exponential backoff (2 s, 4 s, 8 s, ..., at
+    /// most 6 retries), `info.retry_count` telling how many attempts failed before.
+    ///
+    /// The default does nothing.
+    fn alarm(&mut self, info: AlarmInfo) -> Result<(), Error> {
+        let _ = info;
+        Ok(())
+    }
+}
+
+/// About the alarm being run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlarmInfo {
+    /// How many earlier attempts of this alarm failed.
+    pub retry_count: u32,
+    pub is_retry: bool,
+    /// The time the alarm was set for, Unix milliseconds.
+    pub scheduled_ms: u64,
 }
 
 /// Exports a [`DurableObject`] implementation as the component's handlers.
@@ -53,6 +75,14 @@ macro_rules! export_object {
             impl $crate::__private::FetchHandler for Exports {
                 fn fetch(request: $crate::__private::WitRequest) -> $crate::__private::WitResponse {
                     $crate::__private::fetch(&OBJECT, request)
+                }
+            }
+
+            impl $crate::__private::AlarmHandler for Exports {
+                fn alarm(
+                    info: $crate::__private::WitAlarmInfo,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::alarm(&OBJECT, info)
                 }
             }
 
@@ -81,4 +111,17 @@ pub fn fetch<T: DurableObject>(slot: &'static Slot<T>, request: wit::Request) ->
     with_object(slot, |object| object.fetch(request))
         .unwrap_or_else(Response::from)
         .into()
+}
+
+/// The `alarm-handler.alarm` export.
+pub fn alarm<T: DurableObject>(
+    slot: &'static Slot<T>,
+    info: crate::bindings::exports::wdo::object::alarm_handler::AlarmInfo,
+) -> Result<(), String> {
+    let info = AlarmInfo {
+        retry_count: info.retry_count,
+        is_retry: info.is_retry,
+        scheduled_ms: info.scheduled_ms,
+    };
+    with_object(slot, |object| object.alarm(info)).map_err(|e| e.message().to_owned())
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// How long a shutdown waits for turns in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// First wait before retrying a failed alarm; doubles with each retry.
+    #[serde(with = "humantime_serde")]
+    pub alarm_retry_base: Duration,
     #[serde(rename = "namespace")]
     pub namespaces: Vec<NamespaceConfig>,
     /// The directory relative paths in this config are resolved against.
@@ -67,6 +70,7 @@ impl Default for Config {
             inbox_depth: 1024,
             max_group_commit: 64,
             shutdown_grace: Duration::from_secs(30),
+            alarm_retry_base: Duration::from_secs(2),
             namespaces: Vec::new(),
             base_dir: PathBuf::from("."),
         }
@@ -152,6 +156,9 @@ impl Config {
         }
         if self.inbox_depth == 0 {
             return bad("inbox-depth must be at least 1".into());
+        }
+        if self.alarm_retry_base.is_zero() {
+            return bad("alarm-retry-base must be greater than 0".into());
         }
         if self.max_group_commit == 0 {
             return bad("max-group-commit must be at least 1".into());

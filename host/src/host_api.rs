@@ -9,7 +9,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{state, storage};
+use crate::bindings::{alarm, state, storage};
 use crate::ids::ObjectId;
 use crate::storage::{ListOptions, ObjectStorage, StorageError};
 
@@ -168,6 +168,23 @@ impl storage::HostTransaction for ObjectCtx {
         let result = self.storage().txn_drop(id);
         let _ = self.answer(result);
         Ok(())
+    }
+}
+
+impl alarm::Host for ObjectCtx {
+    fn get_alarm(&mut self) -> GuestResult<Option<u64>> {
+        let result = self.storage().get_alarm();
+        Ok(self.answer(result))
+    }
+
+    fn set_alarm(&mut self, scheduled_ms: u64) -> GuestResult<()> {
+        let result = self.storage().set_alarm(scheduled_ms);
+        Ok(self.answer(result))
+    }
+
+    fn delete_alarm(&mut self) -> GuestResult<()> {
+        let result = self.storage().delete_alarm();
+        Ok(self.answer(result))
     }
 }
 

@@ -10,7 +10,9 @@
 //!   [`front`] and [`router`] (public HTTP), [`admin`], [`metrics`];
 //! - namespace: [`namespace`] (component, `InstancePre`, id key), [`metadata`], [`ids`];
 //! - object: [`registry`] (one actor per object, eviction), [`actor`] (turns, group
-//!   commit, output gate), [`storage`] (SQLite key-value and transactions);
+//!   commit, output gate), [`instance`] (the wasm instance), [`storage`] (SQLite
+//!   key-value, alarm row and transactions), [`alarms`] (the scheduler; index sync in
+//!   `alarm_sync.rs`);
 //! - event: [`host_api`] (the store data and the WIT imports), [`guest_log`].
 //!
 //! ```no_run
@@ -24,6 +26,8 @@
 
 pub mod actor;
 pub mod admin;
+mod alarm_sync;
+pub mod alarms;
 pub mod bindings;
 pub mod build;
 pub mod config;
@@ -34,6 +38,7 @@ pub mod host;
 pub mod host_api;
 pub mod http_util;
 pub mod ids;
+pub mod instance;
 pub mod metadata;
 pub mod metrics;
 pub mod namespace;

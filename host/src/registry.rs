@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Actor, Event};
+use crate::alarms::Scheduler;
 use crate::config::Config;
 use crate::host_api::ObjectInfo;
 use crate::ids::ObjectId;
@@ -58,16 +59,18 @@ pub struct Registry {
     pub(crate) config: Config,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) tasks: TaskTracker,
+    pub(crate) scheduler: Arc<Scheduler>,
 }
 
 impl Registry {
-    pub fn new(config: Config, metrics: Arc<Metrics>) -> Arc<Registry> {
+    pub fn new(config: Config, metrics: Arc<Metrics>, scheduler: Arc<Scheduler>) -> Arc<Registry> {
         Arc::new(Registry {
             inner: Mutex::new(Inner::default()),
             shutting_down: AtomicBool::new(false),
             config,
             metrics,
             tasks: TaskTracker::new(),
+            scheduler,
         })
     }
 

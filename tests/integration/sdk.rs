@@ -1,10 +1,12 @@
 //! The JavaScript and Python SDKs through the real host: transactions, rollback on an
-//! uncaught exception, listing, requests and responses. The same probe object is written in
+//! uncaught exception, alarms, listing, requests and responses. The same probe object is written in
 //! both languages (tests/guests/sdk-js, tests/guests/sdk-py) with one HTTP contract.
+
+use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::Server;
+use crate::harness::{eventually, Options, Server};
 
 macro_rules! sdk_contract {
     ($($language:ident => $namespace:literal),* $(,)?) => {$(
@@ -29,6 +31,14 @@ macro_rules! sdk_contract {
             async fn an_uncaught_exception_answers_500_and_rolls_the_event_back() {
                 super::an_uncaught_exception_answers_500_and_rolls_the_event_back($namespace)
                     .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn an_alarm_fires_and_a_failed_attempt_is_rolled_back_and_retried() {
+                super::an_alarm_fires_and_a_failed_attempt_is_rolled_back_and_retried(
+                    $namespace,
+                )
+                .await;
             }
 
             #[tokio::test(flavor = "multi_thread")]
@@ -101,6 +111,28 @@ async fn an_uncaught_exception_answers_500_and_rolls_the_event_back(ns: &str) {
         "the exception is in the host's log:\n{}",
         server.log()
     );
+}
+
+async fn an_alarm_fires_and_a_failed_attempt_is_rolled_back_and_retried(ns: &str) {
+    let server = Server::start_with(Options {
+        extra: "alarm-retry-base = \"100ms\"".into(),
+        ..Options::default()
+    });
+    assert_eq!(
+        server.post(&format!("/{ns}/al/alarm"), json!(null)).await,
+        (200, json!({"set": true}))
+    );
+    let path = format!("/{ns}/al/get?keys=alarmed,attempt:0,attempt:1");
+    let expected = json!({
+        "alarmed": {"retryCount": 1, "isRetry": true, "scheduled": true},
+        "attempt:0": null,
+        "attempt:1": true,
+    });
+    let done = eventually(Duration::from_secs(20), || async {
+        server.get(&path).await == (200, expected.clone())
+    })
+    .await;
+    assert!(done, "{:?}\n{}", server.get(&path).await, server.log());
 }
 
 async fn list_selects_by_prefix_in_key_order_and_reverse(ns: &str) {

@@ -52,14 +52,17 @@ function toWitResponse(response) {
   return { status: response.status, headers: response.headers._pairs(), body: response._bytes || new Uint8Array(0) };
 }
 
-/// The `fetch-handler` export for instances of `ObjectClass`.
+/// The component's exports (one object per exported WIT interface) for instances of
+/// `ObjectClass`.
 export function exportObject(ObjectClass, env = {}) {
   if (typeof ObjectClass !== "function") {
     throw new TypeError("exportObject: expected the object's class");
   }
   let instance = null;
 
-  function run(event, handler) {
+  // `failAsResult`: an exception is the event's error result (alarms: retried, instance
+  // kept) rather than a trap.
+  function run(event, handler, failAsResult = false) {
     try {
       if (instance === null) {
         const ctx = new DurableObjectState();
@@ -78,18 +81,40 @@ export function exportObject(ObjectClass, env = {}) {
       return settle(promise, `${ObjectClass.name}.${event}()`);
     } catch (error) {
       console.error(`Uncaught exception in ${ObjectClass.name}.${event}():`, error);
-      throw error;
+      // A thrown string is the export's `err` result; anything else traps.
+      throw failAsResult && instance !== null ? String(error && error.message ? error.message : error) : error;
     }
   }
 
   return {
-    fetch(request) {
-      return run("fetch", (object) => {
-        if (typeof object.fetch !== "function") {
-          throw new TypeError(`${ObjectClass.name} has no fetch() method`);
-        }
-        return WdoPromise.resolve(object.fetch(fromWitRequest(request))).then(toWitResponse);
-      });
+    fetchHandler: {
+      fetch(request) {
+        return run("fetch", (object) => {
+          if (typeof object.fetch !== "function") {
+            throw new TypeError(`${ObjectClass.name} has no fetch() method`);
+          }
+          return WdoPromise.resolve(object.fetch(fromWitRequest(request))).then(toWitResponse);
+        });
+      },
+    },
+    alarmHandler: {
+      alarm(info) {
+        run(
+          "alarm",
+          (object) => {
+            if (typeof object.alarm !== "function") {
+              console.warn(`${ObjectClass.name} has no alarm() method: the alarm is dropped`);
+              return undefined;
+            }
+            return object.alarm({
+              retryCount: info.retryCount,
+              isRetry: info.isRetry,
+              scheduledTime: Number(info.scheduledMs),
+            });
+          },
+          true,
+        );
+      },
     },
   };
 }

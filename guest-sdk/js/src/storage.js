@@ -7,6 +7,7 @@
 // value must be JSON-serializable: a Map, Set, Date or undefined inside it does not survive
 // the trip as it would with Cloudflare's structured clone.
 
+import * as witAlarm from "wdo:object/alarm@0.1.0";
 import * as wit from "wdo:object/storage@0.1.0";
 import { utf8Decode, utf8Encode } from "./web/encoding.js";
 
@@ -146,7 +147,7 @@ export class DurableObjectStorage {
     });
   }
 
-  /// Deletes every key. Not allowed inside a transaction.
+  /// Deletes every key, and the alarm. Not allowed inside a transaction.
   deleteAll(_options) {
     return settled(() => {
       this._check("deleteAll");
@@ -195,6 +196,35 @@ export class DurableObjectStorage {
     }
     txn._finish(true);
     return value;
+  }
+
+  /// The alarm's time (Unix ms), or null. Null while `alarm()` runs, unless it set a new one.
+  getAlarm(_options) {
+    return settled(() => {
+      this._check("getAlarm");
+      const time = host(() => witAlarm.getAlarm());
+      return time === null || time === undefined ? null : Number(time);
+    });
+  }
+
+  /// Sets (overwrites) the object's one alarm: a Date or Unix ms. Part of the event's
+  /// transaction: if that rolls back, so does the alarm.
+  setAlarm(scheduledTime, _options) {
+    return settled(() => {
+      this._check("setAlarm");
+      const ms = scheduledTime instanceof Date ? scheduledTime.getTime() : Number(scheduledTime);
+      if (!(ms > 0)) throw new TypeError("setAlarm() cannot be called with an alarm time <= 0");
+      host(() => witAlarm.setAlarm(Math.floor(ms)));
+      return undefined;
+    });
+  }
+
+  deleteAlarm(_options) {
+    return settled(() => {
+      this._check("deleteAlarm");
+      host(() => witAlarm.deleteAlarm());
+      return undefined;
+    });
   }
 
   /// Resolves when earlier writes are durable. The host commits every event before its

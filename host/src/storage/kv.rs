@@ -99,7 +99,8 @@ impl ObjectStorage {
         })
     }
 
-    /// Deletes every key. Refused inside an explicit transaction, as in Cloudflare.
+    /// Deletes every key and the alarm. Refused inside an explicit transaction, as in
+    /// Cloudflare.
     pub fn delete_all(&mut self) -> Result<()> {
         self.check_open("delete all")?;
         if self.in_transaction() {
@@ -108,7 +109,7 @@ impl ObjectStorage {
             ));
         }
         self.conn.execute("DELETE FROM _wdo_kv", [])?;
-        Ok(())
+        self.clear_alarm()
     }
 
     /// Runs `f` so that either all of its writes happen or none.

@@ -9,6 +9,7 @@
 //!     SAVEPOINT tx<N>        explicit, nestable transactions of the guest
 //! ```
 
+mod alarm;
 mod kv;
 mod list;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 
 use crate::config::Durability;
 
+pub use alarm::EARLIEST_ALARM_MS;
 pub use list::ListOptions;
 
 /// Limits of the key-value API, as Cloudflare's.
@@ -68,6 +70,8 @@ pub struct ObjectStorage {
     frames: Vec<Frame>,
     next_frame: u64,
     in_turn: bool,
+    /// Set whenever the alarm row may have changed; see `take_alarm_touched`.
+    alarm_touched: bool,
 }
 
 /// Deepest nesting of explicit transactions, as Cloudflare's blockConcurrencyWhile.
@@ -96,12 +100,14 @@ impl ObjectStorage {
 
     fn with_connection(conn: Connection, limits: Limits) -> Result<ObjectStorage> {
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(alarm::ALARM_SCHEMA)?;
         Ok(ObjectStorage {
             conn,
             limits,
             frames: Vec::new(),
             next_frame: 1,
             in_turn: false,
+            alarm_touched: false,
         })
     }
 

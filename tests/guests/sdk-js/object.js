@@ -44,6 +44,10 @@ export class SdkProbe extends DurableObject {
       case "/trap":
         await storage.put("t", 1);
         throw new Error("deliberate failure");
+      case "/alarm": {
+        await storage.setAlarm(Date.now() + 50);
+        return Response.json({ set: (await storage.getAlarm()) !== null });
+      }
       case "/list": {
         await storage.put({ "p:1": 1, "p:2": 2, "q:1": 3 });
         const all = await storage.list({ prefix: "p:" });
@@ -74,5 +78,16 @@ export class SdkProbe extends DurableObject {
       default:
         return new Response("Not Found", { status: 404 });
     }
+  }
+
+  // Fails its first attempt (after a write, which must be rolled back), succeeds on the retry.
+  async alarm(info) {
+    await this.ctx.storage.put(`attempt:${info.retryCount}`, true);
+    if (info.retryCount === 0) throw new Error("first attempt fails");
+    await this.ctx.storage.put("alarmed", {
+      retryCount: info.retryCount,
+      isRetry: info.isRetry,
+      scheduled: info.scheduledTime > 0,
+    });
   }
 }

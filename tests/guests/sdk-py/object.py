@@ -1,6 +1,8 @@
 """Exercises the Python SDK's API through HTTP; tests/integration/sdk.rs drives it (and the
 same contract in JavaScript, ../sdk-js)."""
 
+import time
+
 from wdo import DurableObject, HttpError, Response
 
 
@@ -34,6 +36,9 @@ class SdkProbe(DurableObject):
         if request.path == "/trap":
             storage.put("t", 1)
             raise RuntimeError("deliberate failure")
+        if request.path == "/alarm":
+            storage.set_alarm(time.time() * 1000 + 50)
+            return Response.json({"set": storage.get_alarm() is not None})
         if request.path == "/list":
             storage.put_many({"p:1": 1, "p:2": 2, "q:1": 3})
             last = storage.list(prefix="p:", reverse=True, limit=1)
@@ -55,3 +60,13 @@ class SdkProbe(DurableObject):
                 headers={"x-answer": "42"},
             )
         raise HttpError(404, "not found")
+
+    # Fails its first attempt (after a write, which must be rolled back), succeeds on the retry.
+    def alarm(self, info):
+        self.ctx.storage.put(f"attempt:{info.retry_count}", True)
+        if info.retry_count == 0:
+            raise RuntimeError("first attempt fails")
+        self.ctx.storage.put(
+            "alarmed",
+            {"retryCount": info.retry_count, "isRetry": info.is_retry, "scheduled": info.scheduled_time > 0},
+        )

@@ -18,10 +18,11 @@ exception that escapes ``fetch`` traps: the host rolls the event's writes back a
 """
 
 from .http import Headers, HttpError, Request, Response
-from .object import DurableObject, DurableObjectState
+from .object import AlarmInfo, DurableObject, DurableObjectState
 from .storage import Storage, StorageError, Transaction
 
 __all__ = [
+    "AlarmInfo",
     "DurableObject",
     "DurableObjectState",
     "Headers",

@@ -2,15 +2,17 @@
 
 One instance serves one object id. It is created at the start of its first event, then
 every event calls a method on it. ``build.py`` generates the entry module that calls
-``fetch_handler_for(YourClass)``; new kinds of events (alarms, WebSocket messages) will be
-new exports made the same way, calling methods the class may define.
+``handlers_for(YourClass)``; new kinds of events (WebSocket messages) will be new export
+classes made the same way, calling methods the class may define.
 """
 
 import sys
 import traceback
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
+from componentize_py_types import Err
 from wit_world import exports
+from wit_world.exports.alarm_handler import AlarmInfo as AlarmHandlerInfo
 from wit_world.imports import state as wit_state
 from wit_world.imports import types as wit_types
 
@@ -46,6 +48,22 @@ class DurableObject:
     def fetch(self, request: Request) -> Response:
         return Response.json({"error": "not found"}, status=404)
 
+    def alarm(self, info: "AlarmInfo") -> None:
+        """Runs when the object's alarm is due (``ctx.storage.set_alarm``). An exception
+        rolls the event back and the alarm is retried with backoff (2 s, 4 s, ...; at most
+        6 retries). The default does nothing."""
+
+
+class AlarmInfo:
+    """About the alarm being run."""
+
+    def __init__(self, retry_count: int, is_retry: bool, scheduled_time: int):
+        #: How many earlier attempts of this alarm failed.
+        self.retry_count = retry_count
+        self.is_retry = is_retry
+        #: The time the alarm was set for, Unix milliseconds.
+        self.scheduled_time = scheduled_time
+
 
 def _run(result: Any) -> Any:
     """The value of a handler's result, running it to completion if it is a coroutine.
@@ -74,8 +92,9 @@ def _from_wit(request: wit_types.Request) -> Request:
     return Request(request.method, f"http://{host}{request.url}", request.headers, request.body)
 
 
-def fetch_handler_for(cls: type, env: Optional[dict] = None) -> type:
-    """The ``fetch-handler`` export class for objects of ``cls``."""
+def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type]:
+    """The export classes (``FetchHandler``, ``AlarmHandler``) for objects of ``cls``,
+    sharing one instance."""
     holder = {}
 
     def instance() -> Any:
@@ -97,4 +116,15 @@ def fetch_handler_for(cls: type, env: Optional[dict] = None) -> type:
                 traceback.print_exc()
                 raise
 
-    return FetchHandler
+    class AlarmHandler(exports.AlarmHandler):
+        def alarm(self, info: AlarmHandlerInfo) -> None:
+            object_ = instance()
+            try:
+                _run(object_.alarm(AlarmInfo(info.retry_count, info.is_retry, info.scheduled_ms)))
+            except Exception as error:
+                # The alarm's error result: the host rolls back and retries; the instance stays.
+                print(f"Uncaught exception in {cls.__name__}.alarm():", file=sys.stderr)
+                traceback.print_exc()
+                raise Err(f"{type(error).__name__}: {error}") from None
+
+    return FetchHandler, AlarmHandler

@@ -9,7 +9,11 @@ language. Every call joins the event's implicit transaction, and the innermost o
 import json
 from typing import Any, Dict, Iterable, Mapping, Optional
 
+from datetime import datetime
+from typing import Union
+
 from componentize_py_types import Err
+from wit_world.imports import alarm as wit_alarm
 from wit_world.imports import storage as wit
 
 
@@ -98,8 +102,23 @@ class Storage:
         return {key: _decode(key, data) for key, data in _host(wit.list, options)}
 
     def delete_all(self) -> None:
-        """Deletes every key. Not allowed inside a transaction."""
+        """Deletes every key, and the alarm. Not allowed inside a transaction."""
         _host(wit.delete_all)
+
+    def get_alarm(self) -> Optional[int]:
+        """The alarm's time (Unix ms), or None. None while ``alarm`` runs, unless it set a new one."""
+        return _host(wit_alarm.get_alarm)
+
+    def set_alarm(self, scheduled: Union[int, float, datetime]) -> None:
+        """Sets (overwrites) the object's one alarm: Unix ms or an aware ``datetime``. Part
+        of the event's transaction: if that rolls back, so does the alarm."""
+        ms = int(scheduled.timestamp() * 1000) if isinstance(scheduled, datetime) else int(scheduled)
+        if ms <= 0:
+            raise ValueError("set_alarm() needs a time after 1970 (Unix milliseconds)")
+        _host(wit_alarm.set_alarm, ms)
+
+    def delete_alarm(self) -> None:
+        _host(wit_alarm.delete_alarm)
 
     def transaction(self) -> "Transaction":
         """An explicit transaction, as a context manager::
