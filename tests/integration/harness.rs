@@ -94,7 +94,9 @@ pub fn components() -> &'static Components {
         };
         // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
         // the cache keeps them); done here once rather than by every test's server at once.
-        Server::start_with(Options::with_namespaces(components.namespaces()));
+        drop(Server::start_with(Options::with_namespaces(
+            components.namespaces(),
+        )));
         components
     })
 }
