@@ -78,6 +78,14 @@ impl Request {
     }
 
     /// The body bytes.
+    /// Whether this is a WebSocket upgrade request (`Upgrade: websocket`).
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.header("upgrade").is_some_and(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        })
+    }
+
     pub fn body(&self) -> &[u8] {
         &self.body
     }

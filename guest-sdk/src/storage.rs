@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::bindings::wdo::object::storage as wit;
-use crate::StorageError;
+use crate::{Sql, StorageError};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -73,7 +73,14 @@ impl Storage {
         decode_entries(self.list_raw(options)?)
     }
 
-    /// Deletes every key, and the alarm. Not allowed inside an explicit transaction.
+    /// SQL on the same database, in the same transactions.
+    pub fn sql(&self) -> Sql {
+        Sql::new()
+    }
+
+    /// Deletes every key, every table and view made with [`sql`](Self::sql), and the alarm,
+    /// atomically.
+    /// Not allowed inside an explicit transaction.
     pub fn delete_all(&self) -> Result<()> {
         Ok(wit::delete_all()?)
     }

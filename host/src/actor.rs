@@ -20,15 +20,42 @@ use crate::metrics::ns;
 use crate::namespace::Namespace;
 use crate::registry::{Key, Registry};
 use crate::storage::ObjectStorage;
+use crate::websocket::{Outbound, SocketId, WsMessage};
 
 /// An event for an object.
 pub enum Event {
     Fetch {
         request: Request,
-        reply: oneshot::Sender<Result<Response, TurnError>>,
+        /// A WebSocket upgrade request, which the object may accept.
+        upgrade: bool,
+        reply: oneshot::Sender<Result<FetchReply, TurnError>>,
     },
     /// The scheduler found the object's alarm due.
-    Alarm { entry: AlarmEntry },
+    Alarm {
+        entry: AlarmEntry,
+    },
+    WebSocket {
+        socket: SocketId,
+        event: WsEvent,
+    },
+}
+
+/// The answer to a fetch: the object's response, and the socket it accepted, if any.
+pub struct FetchReply {
+    pub response: Response,
+    pub accepted: Option<SocketId>,
+}
+
+/// Something a client did on a socket.
+#[derive(Debug, Clone)]
+pub enum WsEvent {
+    Message(WsMessage),
+    Close {
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    },
+    Error(String),
 }
 
 /// Why an event produced no response of the guest's. Its writes were rolled back.
@@ -70,6 +97,11 @@ pub(crate) struct Live {
     pub instance: Option<Instance>,
     /// The alarm as the index and scheduler know it.
     pub known_alarm: Option<u64>,
+    /// The batch's socket sends and accepts, released or undone with its commit.
+    pub outbox: Vec<(SocketId, Outbound)>,
+    pub accepted: Vec<SocketId>,
+    /// Sockets whose close the batch handled: forgotten after the commit.
+    pub closed: Vec<SocketId>,
 }
 
 impl Actor {
@@ -122,6 +154,9 @@ impl Actor {
             storage: Arc::new(Mutex::new(storage)),
             instance: None,
             known_alarm: alarm,
+            outbox: Vec::new(),
+            accepted: Vec::new(),
+            closed: Vec::new(),
         })
     }
 
@@ -167,11 +202,18 @@ impl Actor {
         let mut alarm_outcomes = Vec::new();
         for event in batch.drain(..) {
             match event {
-                Event::Fetch { request, reply } => {
-                    let outcome = self.fetch_turn(live, &request).await;
+                Event::Fetch {
+                    request,
+                    upgrade,
+                    reply,
+                } => {
+                    let outcome = self.fetch_turn(live, &request, upgrade).await;
                     replies.push((reply, outcome));
                 }
                 Event::Alarm { entry } => alarm_outcomes.push(self.alarm_turn(live, entry).await),
+                Event::WebSocket { socket, event } => {
+                    self.websocket_turn(live, socket, &event).await
+                }
             }
         }
         let new_alarm = self
@@ -197,6 +239,12 @@ impl Actor {
             .observe((replies.len() + alarm_outcomes.len()) as f64);
         match committed {
             Ok(()) => {
+                let hub = &self.registry.hub;
+                hub.flush(std::mem::take(&mut live.outbox));
+                live.accepted.clear();
+                for socket in live.closed.drain(..) {
+                    hub.remove(socket);
+                }
                 for (reply, outcome) in replies {
                     let _ = reply.send(outcome);
                 }
@@ -212,6 +260,11 @@ impl Actor {
                 for (reply, _) in replies {
                     let _ = reply.send(Err(error.clone()));
                 }
+                let hub = &self.registry.hub;
+                live.outbox.clear();
+                for socket in live.accepted.drain(..).chain(live.closed.drain(..)) {
+                    hub.remove(socket);
+                }
                 self.alarm_after_failed_commit(live, &alarm_outcomes).await;
             }
         }
@@ -223,6 +276,11 @@ impl Actor {
             Event::Fetch { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
+            Event::WebSocket {
+                socket,
+                event: WsEvent::Close { .. },
+            } => self.registry.hub.remove(socket),
+            Event::WebSocket { .. } => {}
             // Put back for a later try.
             Event::Alarm { entry } => self.registry.scheduler.schedule(
                 self.key,
@@ -236,13 +294,50 @@ impl Actor {
     }
 
     /// A fetch in its own savepoint.
-    async fn fetch_turn(&self, live: &mut Live, request: &Request) -> Result<Response, TurnError> {
+    async fn fetch_turn(
+        &self,
+        live: &mut Live,
+        request: &Request,
+        upgrade: bool,
+    ) -> Result<FetchReply, TurnError> {
         self.begin_turn(live)?;
         let result = match self.instance(live).await {
-            Ok(instance) => instance.fetch(&self.namespace, request).await,
+            Ok(instance) => instance.fetch(&self.namespace, request, upgrade).await,
             Err(e) => Err(e),
         };
-        self.end_turn(live, result)
+        let accepted = live.instance.as_ref().and_then(Instance::accepted);
+        let response = self.end_turn(live, result)?;
+        Ok(FetchReply { response, accepted })
+    }
+
+    /// A socket event in its own savepoint. A failure rolls it back; nothing is retried.
+    async fn websocket_turn(&self, live: &mut Live, socket: SocketId, event: &WsEvent) {
+        if matches!(event, WsEvent::Close { .. }) {
+            live.closed.push(socket);
+        }
+        if self.begin_turn(live).is_err() {
+            return;
+        }
+        let woke = live.instance.is_none();
+        let result = match self.instance(live).await {
+            Ok(instance) => instance.websocket(&self.namespace, socket, event).await,
+            Err(e) => Err(e),
+        };
+        if woke {
+            self.registry
+                .metrics
+                .websocket_wakeups
+                .get_or_create(&ns(&self.namespace.name))
+                .inc();
+        }
+        let result = match result {
+            Ok(None | Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(message))) => Err(anyhow::anyhow!(
+                "the WebSocket handler returned an error: {message}"
+            )),
+            Err(e) => Err(e),
+        };
+        let _ = self.end_turn(live, result);
     }
 
     /// An alarm in its own savepoint: `get-alarm` sees none while the handler runs.
@@ -356,14 +451,32 @@ impl Actor {
             )),
             (Err(e), _) => Err(e),
         };
-        if let Err(e) = live
-            .storage
-            .lock()
-            .expect("storage lock")
-            .end_turn(result.is_ok())
-        {
+        // The guest may answer normally yet ask for its writes to be undone.
+        let rollback = live
+            .instance
+            .as_mut()
+            .and_then(Instance::take_rollback_request);
+        let keep = result.is_ok() && rollback.is_none();
+        // Sockets: a kept turn's sends wait for the commit; an undone turn's never happen.
+        let effects = live
+            .instance
+            .as_mut()
+            .map(Instance::take_effects)
+            .unwrap_or_default();
+        if keep {
+            live.outbox.extend(effects.outbox);
+            live.accepted.extend(effects.accepted);
+        } else if let Some(socket) = effects.accepted {
+            self.registry.hub.remove(socket);
+        }
+        if let Err(e) = live.storage.lock().expect("storage lock").end_turn(keep) {
             live.instance = None;
             return Err(self.storage_error("cannot end a turn", &e));
+        }
+        if let (Ok(_), Some(reason)) = (&result, rollback) {
+            // The guest's answer stands, but its memory may reflect the undone writes.
+            live.instance = None;
+            tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, "the object rolled its event back: {reason}");
         }
         result.map_err(|e| {
             live.instance = None;
@@ -378,7 +491,15 @@ impl Actor {
 
     async fn instance<'a>(&self, live: &'a mut Live) -> anyhow::Result<&'a mut Instance> {
         if live.instance.is_none() {
-            live.instance = Some(Instance::new(&self.namespace, &self.info, &live.storage).await?);
+            live.instance = Some(
+                Instance::new(
+                    &self.namespace,
+                    &self.info,
+                    &live.storage,
+                    &self.registry.hub,
+                )
+                .await?,
+            );
         }
         Ok(live.instance.as_mut().expect("instance just created"))
     }

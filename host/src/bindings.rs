@@ -17,20 +17,22 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::exports::wdo::object::{alarm_handler, fetch_handler};
+pub use self::exports::wdo::object::{alarm_handler, fetch_handler, websocket_handler};
 pub use self::wdo::object::types::{Request, Response};
-pub use self::wdo::object::{alarm, state, storage};
+pub use self::wdo::object::{alarm, sql, state, storage, turn, websocket};
 
 /// Where a component's handlers are, found once per namespace.
 pub struct ExportIndices {
     fetch: fetch_handler::GuestIndices,
     alarm: Option<alarm_handler::GuestIndices>,
+    websocket: Option<websocket_handler::GuestIndices>,
 }
 
 /// One instance's handlers.
 pub struct Exports {
     pub fetch: fetch_handler::Guest,
     pub alarm: Option<alarm_handler::Guest>,
+    pub websocket: Option<websocket_handler::Guest>,
 }
 
 impl ExportIndices {
@@ -38,6 +40,7 @@ impl ExportIndices {
         Ok(ExportIndices {
             fetch: fetch_handler::GuestIndices::new(pre)?,
             alarm: alarm_handler::GuestIndices::new(pre).ok(),
+            websocket: websocket_handler::GuestIndices::new(pre).ok(),
         })
     }
 
@@ -55,6 +58,14 @@ impl ExportIndices {
             Some(indices) => Some(indices.load(&mut store, instance)?),
             None => None,
         };
-        Ok(Exports { fetch, alarm })
+        let websocket = match &self.websocket {
+            Some(indices) => Some(indices.load(&mut store, instance)?),
+            None => None,
+        };
+        Ok(Exports {
+            fetch,
+            alarm,
+            websocket,
+        })
     }
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// How long a shutdown waits for turns in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Largest WebSocket message a client may send, in bytes; a larger one closes the
+    /// socket with 1009.
+    pub max_websocket_message: usize,
     /// First wait before retrying a failed alarm; doubles with each retry.
     #[serde(with = "humantime_serde")]
     pub alarm_retry_base: Duration,
@@ -71,6 +74,7 @@ impl Default for Config {
             max_group_commit: 64,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
+            max_websocket_message: 32 << 20,
             namespaces: Vec::new(),
             base_dir: PathBuf::from("."),
         }
@@ -106,11 +110,22 @@ pub struct NamespaceConfig {
     /// Time limit per event.
     #[serde(default = "default_cpu_limit", with = "humantime_serde")]
     pub cpu_limit: Duration,
+    /// Largest size of an object's database file, bytes (key-value data and SQL tables).
+    /// A write past it fails its event, which is rolled back; committed data stays.
+    #[serde(default = "default_max_database_size")]
+    pub max_database_size: u64,
 }
 
 fn default_memory_limit() -> usize {
     128 << 20
 }
+
+fn default_max_database_size() -> u64 {
+    10 << 30
+}
+
+/// Smallest `max-database-size`: room for the host's own tables and a few pages of data.
+pub const MIN_DATABASE_SIZE: u64 = 32 << 10;
 
 fn default_cpu_limit() -> Duration {
     Duration::from_secs(30)
@@ -186,6 +201,12 @@ impl Config {
                     ns.name
                 ));
             }
+            if ns.max_database_size < MIN_DATABASE_SIZE {
+                return bad(format!(
+                    "namespace {:?}: max-database-size must be at least {MIN_DATABASE_SIZE} bytes",
+                    ns.name
+                ));
+            }
         }
         Ok(())
     }
@@ -212,7 +233,8 @@ impl Config {
         text.push_str(
             "\n# One table per namespace:\n# [[namespace]]\n# name = \"counter\"\n\
              # component = \"examples/dist/counter.wasm\"\n# build = \"examples/build-rust.sh counter\"\n\
-             # durability = \"full\"      # or \"relaxed\"\n# memory-limit = 134217728\n# cpu-limit = \"30s\"\n",
+             # durability = \"full\"      # or \"relaxed\"\n# memory-limit = 134217728\n# cpu-limit = \"30s\"\n\
+             # max-database-size = 10737418240\n",
         );
         text
     }
@@ -254,6 +276,22 @@ mod tests {
         assert_eq!(config.namespaces[0].durability, Durability::Relaxed);
         assert_eq!(config.namespaces[0].cpu_limit, Duration::from_secs(2));
         assert_eq!(config.namespaces[0].memory_limit, 128 << 20);
+        assert_eq!(config.namespaces[0].max_database_size, 10 << 30);
+    }
+
+    #[test]
+    fn max_database_size_is_bytes_with_a_floor() {
+        let config = Config::parse(
+            "[[namespace]]\nname = \"a\"\ncomponent = \"x\"\nmax-database-size = 65536",
+        )
+        .unwrap();
+        assert_eq!(config.namespaces[0].max_database_size, 65536);
+        let err = Config::parse(
+            "[[namespace]]\nname = \"a\"\ncomponent = \"x\"\nmax-database-size = 1024",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("max-database-size"), "{err}");
     }
 
     #[test]

@@ -7,12 +7,15 @@ use anyhow::Context;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::bindings::{alarm_handler, Exports, Request, Response};
+use crate::actor::WsEvent;
+use crate::bindings::{alarm_handler, websocket, Exports, Request, Response};
 use crate::engine::EPOCH_TICK;
 use crate::guest_log::GuestLog;
 use crate::host_api::{ObjectCtx, ObjectInfo};
+use crate::host_websocket::TurnEffects;
 use crate::namespace::Namespace;
 use crate::storage::ObjectStorage;
+use crate::websocket::{Hub, SocketId};
 
 pub struct Instance {
     store: Store<ObjectCtx>,
@@ -33,6 +36,7 @@ impl Instance {
         namespace: &Namespace,
         info: &Arc<ObjectInfo>,
         storage: &Arc<Mutex<ObjectStorage>>,
+        hub: &Arc<Hub>,
     ) -> anyhow::Result<Instance> {
         let wasi = WasiCtxBuilder::new()
             .stdout(GuestLog::new(
@@ -59,6 +63,9 @@ impl Instance {
             ticks_used: 0,
             ticks_allowed: 1,
             storage_failed: None,
+            hub: hub.clone(),
+            effects: TurnEffects::default(),
+            rollback_requested: None,
         };
         let mut store = Store::new(namespace.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
@@ -94,7 +101,24 @@ impl Instance {
         ctx.ticks_used = 0;
         ctx.ticks_allowed = ticks_for(namespace);
         ctx.storage_failed = None;
+        ctx.effects = TurnEffects::default();
+        ctx.rollback_requested = None;
         self.store.set_epoch_deadline(1);
+    }
+
+    /// Why the guest asked (`turn.rollback`) to roll the event's writes back, if it did.
+    pub fn take_rollback_request(&mut self) -> Option<String> {
+        self.store.data_mut().rollback_requested.take()
+    }
+
+    /// The event's WebSocket accept and sends, to apply or discard.
+    pub fn take_effects(&mut self) -> TurnEffects {
+        std::mem::take(&mut self.store.data_mut().effects)
+    }
+
+    /// The socket the current fetch accepted, if any.
+    pub fn accepted(&self) -> Option<SocketId> {
+        self.store.data().effects.accepted
     }
 
     /// Whether storage itself failed during the event (the turn must be rolled back).
@@ -102,12 +126,15 @@ impl Instance {
         self.store.data_mut().storage_failed.take()
     }
 
+    /// `upgrade`: the request may be accepted as a WebSocket.
     pub async fn fetch(
         &mut self,
         namespace: &Namespace,
         request: &Request,
+        upgrade: bool,
     ) -> anyhow::Result<Response> {
         self.start_event(namespace);
+        self.store.data_mut().effects.upgrade_allowed = upgrade;
         Ok(self
             .exports
             .fetch
@@ -128,6 +155,44 @@ impl Instance {
             Ok(()) => AlarmResult::Done,
             Err(message) => AlarmResult::Failed(message),
         })
+    }
+}
+
+impl Instance {
+    /// Runs a socket event; `None` if the object has no WebSocket handler.
+    pub async fn websocket(
+        &mut self,
+        namespace: &Namespace,
+        socket: SocketId,
+        event: &WsEvent,
+    ) -> anyhow::Result<Option<Result<(), String>>> {
+        self.start_event(namespace);
+        let Some(handler) = &self.exports.websocket else {
+            return Ok(None);
+        };
+        let result = match event {
+            WsEvent::Message(message) => {
+                let message = websocket::Message::from(message.clone());
+                handler
+                    .call_websocket_message(&mut self.store, socket, &message)
+                    .await?
+            }
+            WsEvent::Close {
+                code,
+                reason,
+                was_clean,
+            } => {
+                handler
+                    .call_websocket_close(&mut self.store, socket, *code, reason, *was_clean)
+                    .await?
+            }
+            WsEvent::Error(error) => {
+                handler
+                    .call_websocket_error(&mut self.store, socket, error)
+                    .await?
+            }
+        };
+        Ok(Some(result))
     }
 }
 

@@ -24,6 +24,13 @@ pub struct AlarmLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WsLabels {
+    pub namespace: String,
+    /// "in" (from clients) or "out" (to clients).
+    pub direction: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub activations: Family<NamespaceLabel, Counter>,
@@ -38,6 +45,9 @@ pub struct Metrics {
     pub alarms_scheduled: Family<NamespaceLabel, Gauge>,
     pub alarms_dropped: Family<NamespaceLabel, Counter>,
     pub alarm_delay: Family<NamespaceLabel, Histogram>,
+    pub websockets_open: Family<NamespaceLabel, Gauge>,
+    pub websocket_messages: Family<WsLabels, Counter>,
+    pub websocket_wakeups: Family<NamespaceLabel, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -64,6 +74,24 @@ impl Default for Metrics {
         let alarms_scheduled = Family::default();
         let alarms_dropped = Family::default();
         let alarm_delay = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let websockets_open = Family::default();
+        let websocket_messages = Family::default();
+        let websocket_wakeups = Family::default();
+        registry.register(
+            "wdo_websockets_open",
+            "WebSockets connected now",
+            websockets_open.clone(),
+        );
+        registry.register(
+            "wdo_websocket_messages",
+            "WebSocket messages, by direction (in, out)",
+            websocket_messages.clone(),
+        );
+        registry.register(
+            "wdo_websocket_wakeups",
+            "Instances created to handle a WebSocket event (hibernation wake-ups)",
+            websocket_wakeups.clone(),
+        );
         registry.register(
             "wdo_alarms_fired",
             "Alarm handler runs, by outcome (success, failure)",
@@ -134,6 +162,9 @@ impl Default for Metrics {
             alarms_scheduled,
             alarms_dropped,
             alarm_delay,
+            websockets_open,
+            websocket_messages,
+            websocket_wakeups,
         }
     }
 }

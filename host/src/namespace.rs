@@ -73,7 +73,10 @@ impl Namespace {
             id_key,
             metadata,
             dir,
-            limits: Limits::default(),
+            limits: Limits {
+                max_database_bytes: ns.max_database_size,
+                ..Limits::default()
+            },
         })
     }
 }

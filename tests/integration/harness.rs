@@ -86,6 +86,8 @@ pub fn components() -> &'static Components {
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
             queue: root.join("examples/dist/queue.wasm"),
+            chat: root.join("examples/dist/chat.wasm"),
+            notes: root.join("examples/dist/notes.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
             sdk_js,
             sdk_py,
@@ -115,6 +117,8 @@ pub struct Components {
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
     pub queue: PathBuf,
+    pub chat: PathBuf,
+    pub notes: PathBuf,
     pub probe: PathBuf,
     pub sdk_js: PathBuf,
     pub sdk_py: PathBuf,
@@ -133,6 +137,8 @@ impl Components {
             ("ratelimit", &self.ratelimit),
             ("bank", &self.bank),
             ("queue", &self.queue),
+            ("chat", &self.chat),
+            ("notes", &self.notes),
             ("probe", &self.probe),
             ("sdk-js", &self.sdk_js),
             ("sdk-py", &self.sdk_py),
@@ -289,6 +295,11 @@ impl Server {
         self.launch();
     }
 
+    /// `ws://` URL of a path.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -306,6 +317,16 @@ impl Server {
             .send()
             .await
             .expect("POST");
+        decode(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE");
         decode(response).await
     }
 

@@ -1,6 +1,8 @@
 //! The probe: an object for the host's integration tests. Each path does one thing the
 //! host must handle: echo what the object saw, burn CPU, allocate, print, trap after a
-//! write, answer nonsense, exercise storage limits through the WIT boundary.
+//! write, answer nonsense, exercise storage limits and SQL through the WIT boundary.
+
+mod sql;
 
 use serde_json::json;
 use wdo_sdk::{
@@ -110,6 +112,35 @@ impl DurableObject for Probe {
                 })))
             }
             "/bad-status" => Ok(Response::new(1000)),
+            "/ws" => {
+                // Accepts with the tags and an attachment of the size asked for; a refusal
+                // is answered 400 with the host's message.
+                let tags: Vec<String> = request
+                    .query("tags")
+                    .map_or_else(Vec::new, |t| t.split(',').map(str::to_owned).collect());
+                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+                let socket = match self.state.accept_websocket(&request, &tags) {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        let status = if e.status() == 426 { 426 } else { 400 };
+                        return Ok(
+                            Response::json(&json!({"error": e.message()})).with_status(status)
+                        );
+                    }
+                };
+                // The first message says how setting an attachment of the size asked went.
+                let size = request
+                    .query("attach")
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(2);
+                // A JSON string of `size` bytes: two quotes and size - 2 letters.
+                let outcome = match socket.set_attachment(&"a".repeat(size.saturating_sub(2))) {
+                    Ok(()) => json!({"attached": size}),
+                    Err(e) => json!({"error": e.message()}),
+                };
+                socket.send_json(&outcome)?;
+                Ok(Response::new(101))
+            }
             "/alarm/set" => {
                 let at = match request.query("at") {
                     Some(at) => at
@@ -152,6 +183,7 @@ impl DurableObject for Probe {
                 storage.delete_all()?;
                 Ok(Response::json(&json!({"ok": true})))
             }
+            path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),
         }
     }
