@@ -3,7 +3,7 @@
 
     build.py <module.py> --class <Name> --out <file.wasm> [--wit <dir>] [--force]
 
-Generates an entry module that exports ``fetch-handler`` for the class, and runs
+Generates an entry module that exports the handlers (fetch, alarm, websocket) for the class, and runs
 ``componentize-py`` against wdo's ``object`` world (``--wit``, default: the repository's
 ``wit/``), with the module's directory and the SDK (``src/``) on the Python path. Skips
 the build if the output was made from exactly the same sources, WIT and toolchain (a hash
@@ -65,7 +65,7 @@ def main() -> None:
     entry = (
         "from wdo.object import handlers_for\n"
         f"from {args.module.stem} import {args.class_name}\n\n"
-        f"FetchHandler, AlarmHandler = handlers_for({args.class_name})\n"
+        f"FetchHandler, AlarmHandler, WebsocketHandler = handlers_for({args.class_name})\n"
     )
     stamp = args.out.with_name(args.out.name + ".inputs")
     digest = inputs_hash(args, entry)

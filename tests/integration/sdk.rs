@@ -1,10 +1,13 @@
 //! The JavaScript and Python SDKs through the real host: transactions, rollback on an
-//! uncaught exception, alarms, listing, requests and responses. The same probe object is written in
+//! uncaught exception, alarms, listing, requests and responses, SQL, WebSockets. The same probe object is written in
 //! both languages (tests/guests/sdk-js, tests/guests/sdk-py) with one HTTP contract.
 
 use std::time::Duration;
 
-use serde_json::json;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{eventually, Options, Server};
 
@@ -49,6 +52,17 @@ macro_rules! sdk_contract {
             #[tokio::test(flavor = "multi_thread")]
             async fn the_object_sees_the_request_and_shapes_the_response() {
                 super::the_object_sees_the_request_and_shapes_the_response($namespace).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sql_binds_reads_counts_and_refuses_host_tables() {
+                super::sql_binds_reads_counts_and_refuses_host_tables($namespace).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn websockets_accept_echo_attach_tag_auto_respond_and_close() {
+                super::websockets_accept_echo_attach_tag_auto_respond_and_close($namespace)
+                    .await;
             }
         }
     )*};
@@ -172,5 +186,79 @@ async fn the_object_sees_the_request_and_shapes_the_response(ns: &str) {
             .as_str()
             .is_some_and(|e| e.starts_with("invalid JSON body")),
         "{body}"
+    );
+}
+
+async fn sql_binds_reads_counts_and_refuses_host_tables(ns: &str) {
+    let server = Server::start();
+    assert_eq!(
+        server.get(&format!("/{ns}/q/sql")).await,
+        (
+            200,
+            json!({
+                "written": 2,
+                "columns": ["id", "v", "r"],
+                "rows": [{"id": 1, "v": "a", "r": 1.5}, {"id": 2, "v": "b", "r": null}],
+                "one": {"n": 2},
+                "raw": [["a"], ["b"]],
+                "error": "refused",
+                "sized": true,
+            })
+        )
+    );
+}
+
+async fn websockets_accept_echo_attach_tag_auto_respond_and_close(ns: &str) {
+    let server = Server::start();
+    let (status, _) = server.get(&format!("/{ns}/w/ws?name=ann")).await;
+    assert_eq!(status, 426);
+    let (mut ann, response) = connect_async(server.ws_url(&format!("/{ns}/w/ws?name=ann")))
+        .await
+        .expect("websocket connect");
+    assert_eq!(response.status(), 101);
+    async fn next(
+        client: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+                  + Unpin),
+    ) -> Message {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), client.next())
+                .await
+                .expect("a message in time")
+                .expect("open")
+                .expect("no error");
+            if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                return message;
+            }
+        }
+    }
+    assert_eq!(next(&mut ann).await, Message::text("hello"));
+    ann.send(Message::text("hi")).await.unwrap();
+    let Message::Text(echo) = next(&mut ann).await else {
+        panic!("expected text")
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&echo).unwrap(),
+        json!({"echo": "hi", "attachment": {"name": "ann"}, "tags": ["probe"], "sockets": 1, "same": true})
+    );
+    ann.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    assert_eq!(next(&mut ann).await, Message::binary(vec![3u8, 2, 1]));
+    ann.send(Message::text("marco")).await.unwrap();
+    assert_eq!(next(&mut ann).await, Message::text("polo"));
+    ann.send(Message::text("bye")).await.unwrap();
+    let Message::Close(Some(frame)) = next(&mut ann).await else {
+        panic!("expected a close frame")
+    };
+    assert_eq!(u16::from(frame.code), 4000);
+
+    let (mut bob, _) = connect_async(server.ws_url(&format!("/{ns}/w/ws?name=bob")))
+        .await
+        .expect("websocket connect");
+    assert_eq!(next(&mut bob).await, Message::text("hello"));
+    bob.close(None).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            server.get(&format!("/{ns}/w/closed")).await.1["closed"]["name"] == json!("bob")
+        })
+        .await
     );
 }

@@ -4,7 +4,7 @@
 //   wdo-js build <module.js> --class <Name> --out <file.wasm> [--wit <dir>] [--force]
 //
 // 1. Bundles (rolldown) a generated entry module that imports the SDK runtime and the
-//    object's module, and exports the handler interfaces (`fetchHandler`, `alarmHandler`) for
+//    object's module, and exports the handler interfaces (`fetchHandler`, `alarmHandler`, `websocketHandler`) for
 //    the class. `async`/`await` is lowered
 //    to generators over the global Promise, which the SDK replaces with one whose jobs it
 //    runs itself (QuickJS, built without an event loop, never runs its own).
@@ -62,7 +62,7 @@ function entrySource(options) {
     `if (typeof ObjectClass !== "function") {`,
     `  throw new Error(${JSON.stringify(`${relative(process.cwd(), options.module)} does not export a class named ${options.className}`)});`,
     `}`,
-    `export const { fetchHandler, alarmHandler } = exportObject(ObjectClass);`,
+    `export const { fetchHandler, alarmHandler, websocketHandler } = exportObject(ObjectClass);`,
     "",
   ].join("\n");
 }

@@ -17,6 +17,8 @@ import "./globals.js";
 
 export { DurableObjectId, DurableObjectState } from "./state.js";
 export { DurableObjectStorage, DurableObjectTransaction, StorageError } from "./storage.js";
+export { SqlStorage, SqlStorageCursor } from "./sql.js";
+export { WebSocket, WebSocketPair, WebSocketRequestResponsePair } from "./websocket.js";
 
 /// The base class of objects: keeps `ctx` (DurableObjectState) and `env` as Cloudflare's does.
 export class DurableObject {

@@ -12,6 +12,7 @@ import "./globals.js";
 import { WdoPromise, runJobs } from "./promise.js";
 import { DurableObjectState } from "./state.js";
 import { requestFromHost } from "./web/http.js";
+import { forgetWebSocket, fromWitMessage, webSocketFor } from "./websocket.js";
 
 /// The value of `promise` once the job queue has run; throws its error if it rejected.
 function settle(promise, what) {
@@ -111,6 +112,46 @@ export function exportObject(ObjectClass, env = {}) {
               isRetry: info.isRetry,
               scheduledTime: Number(info.scheduledMs),
             });
+          },
+          true,
+        );
+      },
+    },
+    // Cloudflare's hibernation handlers; a class without one ignores that event. An
+    // exception is the event's error: its writes roll back, the instance stays.
+    websocketHandler: {
+      websocketMessage(socket, message) {
+        run(
+          "webSocketMessage",
+          (object) => {
+            if (typeof object.webSocketMessage !== "function") return undefined;
+            return object.webSocketMessage(webSocketFor(socket), fromWitMessage(message));
+          },
+          true,
+        );
+      },
+      websocketClose(socket, code, reason, wasClean) {
+        const ws = webSocketFor(socket);
+        ws.readyState = 3; // CLOSED: ws.close() in the handler is a no-op
+        try {
+          run(
+            "webSocketClose",
+            (object) => {
+              if (typeof object.webSocketClose !== "function") return undefined;
+              return object.webSocketClose(ws, code, reason, wasClean);
+            },
+            true,
+          );
+        } finally {
+          forgetWebSocket(socket);
+        }
+      },
+      websocketError(socket, error) {
+        run(
+          "webSocketError",
+          (object) => {
+            if (typeof object.webSocketError !== "function") return undefined;
+            return object.webSocketError(webSocketFor(socket), new Error(error));
           },
           true,
         );

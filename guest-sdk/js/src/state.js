@@ -2,6 +2,8 @@
 
 import * as wit from "wdo:object/state@0.1.0";
 import { DurableObjectStorage } from "./storage.js";
+import { SqlStorage } from "./sql.js";
+import { webSocketMethods } from "./websocket.js";
 
 /// The object's id: 64 lower-case hex characters, and the name it was addressed by.
 export class DurableObjectId {
@@ -53,3 +55,10 @@ export class DurableObjectState {
     return blockers;
   }
 }
+
+// `ctx.storage.sql`, the same for every storage (and transaction) object.
+const sql = new SqlStorage();
+Object.defineProperty(DurableObjectStorage.prototype, "sql", { get: () => sql, configurable: true });
+
+// acceptWebSocket, getWebSockets, getTags, setWebSocketAutoResponse, ... (websocket.js).
+Object.assign(DurableObjectState.prototype, webSocketMethods);

@@ -102,6 +102,7 @@ function listOptions(options) {
 }
 
 export class DurableObjectStorage {
+  /// `ctx.storage.sql` (sql.js), installed by state.js to keep the modules acyclic.
   /// `get(key)`: the value or undefined. `get([keys])`: a Map of the present keys, in key order.
   get(keys, _options) {
     return settled(() => {

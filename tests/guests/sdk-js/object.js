@@ -75,9 +75,66 @@ export class SdkProbe extends DurableObject {
           { status: 201, headers: { "x-answer": "42" } },
         );
       }
+      case "/sql": {
+        const sql = storage.sql;
+        sql.exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT, r REAL)");
+        const inserted = sql.exec("INSERT INTO t(v, r) VALUES (?, ?), (?, ?)", "a", 1.5, "b", null);
+        const cursor = sql.exec("SELECT id, v, r FROM t WHERE v >= ? ORDER BY id", "a");
+        const rows = [...cursor];
+        let error = null;
+        try {
+          sql.exec("ATTACH DATABASE 'other.db' AS other");
+        } catch (e) {
+          error = "refused";
+        }
+        return Response.json({
+          written: inserted.rowsWritten,
+          columns: cursor.columnNames,
+          rows,
+          one: sql.exec("SELECT count(*) AS n FROM t").one(),
+          raw: sql.exec("SELECT v FROM t ORDER BY id").raw().toArray(),
+          error,
+          sized: sql.databaseSize > 0,
+        });
+      }
+      case "/ws": {
+        if (request.headers.get("upgrade") !== "websocket") return new Response("Expected WebSocket", { status: 426 });
+        const ws = this.ctx.acceptWebSocket(request, ["probe"]);
+        ws.serializeAttachment({ name: url.searchParams.get("name") });
+        this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("marco", "polo"));
+        ws.send("hello");
+        return new Response(null, { status: 101 });
+      }
+      case "/closed":
+        return Response.json({ closed: (await storage.get("closed")) ?? null });
       default:
         return new Response("Not Found", { status: 404 });
     }
+  }
+
+  async webSocketMessage(ws, message) {
+    if (typeof message !== "string") {
+      ws.send(new Uint8Array(message).reverse());
+      return;
+    }
+    if (message === "bye") {
+      ws.close(4000, "bye");
+      return;
+    }
+    ws.send(
+      JSON.stringify({
+        echo: message,
+        attachment: ws.deserializeAttachment(),
+        tags: this.ctx.getTags(ws),
+        sockets: this.ctx.getWebSockets("probe").length,
+        same: this.ctx.getWebSockets("probe")[0] === ws,
+      }),
+    );
+  }
+
+  async webSocketClose(ws, code, reason, wasClean) {
+    await this.ctx.storage.put("closed", { code, name: ws.deserializeAttachment().name });
+    ws.close(code, "closing");
   }
 
   // Fails its first attempt (after a write, which must be rolled back), succeeds on the retry.

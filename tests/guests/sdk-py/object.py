@@ -3,7 +3,7 @@ same contract in JavaScript, ../sdk-js)."""
 
 import time
 
-from wdo import DurableObject, HttpError, Response
+from wdo import DurableObject, HttpError, Response, StorageError
 
 
 class SdkProbe(DurableObject):
@@ -59,7 +59,60 @@ class SdkProbe(DurableObject):
                 status=201,
                 headers={"x-answer": "42"},
             )
+        if request.path == "/sql":
+            sql = storage.sql
+            sql.exec("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT, r REAL)")
+            inserted = sql.exec("INSERT INTO t(v, r) VALUES (?, ?), (?, ?)", "a", 1.5, "b", None)
+            cursor = sql.exec("SELECT id, v, r FROM t WHERE v >= ? ORDER BY id", "a")
+            rows = list(cursor)
+            try:
+                sql.exec("ATTACH DATABASE 'other.db' AS other")
+                error = None
+            except StorageError:
+                error = "refused"
+            return Response.json(
+                {
+                    "written": inserted.rows_written,
+                    "columns": cursor.column_names,
+                    "rows": rows,
+                    "one": sql.exec("SELECT count(*) AS n FROM t").one(),
+                    "raw": sql.exec("SELECT v FROM t ORDER BY id").raw(),
+                    "error": error,
+                    "sized": sql.database_size > 0,
+                }
+            )
+        if request.path == "/ws":
+            if request.headers.get("upgrade") != "websocket":
+                raise HttpError(426, "Expected WebSocket")
+            ws = self.ctx.accept_websocket(request, ["probe"])
+            ws.serialize_attachment({"name": request.query.get("name")})
+            self.ctx.set_websocket_auto_response("marco", "polo")
+            ws.send("hello")
+            return Response(status=101)
+        if request.path == "/closed":
+            return Response.json({"closed": storage.get("closed")})
         raise HttpError(404, "not found")
+
+    def websocket_message(self, ws, message):
+        if isinstance(message, bytes):
+            ws.send(message[::-1])
+            return
+        if message == "bye":
+            ws.close(4000, "bye")
+            return
+        ws.send_json(
+            {
+                "echo": message,
+                "attachment": ws.deserialize_attachment(),
+                "tags": self.ctx.get_tags(ws),
+                "sockets": len(self.ctx.get_websockets("probe")),
+                "same": self.ctx.get_websockets("probe")[0] is ws,
+            }
+        )
+
+    def websocket_close(self, ws, code, reason, was_clean):
+        self.ctx.storage.put("closed", {"code": code, "name": ws.deserialize_attachment()["name"]})
+        ws.close(code, "closing")
 
     # Fails its first attempt (after a write, which must be rolled back), succeeds on the retry.
     def alarm(self, info):

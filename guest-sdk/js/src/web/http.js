@@ -213,6 +213,9 @@ export class Response extends Body {
     this.type = "default";
     this.url = "";
     this.redirected = false;
+    // Cloudflare's `new Response(null, { status: 101, webSocket: client })`. wdo's host
+    // answers an accepted upgrade itself, so this is kept only for code that reads it back.
+    this.webSocket = init.webSocket ?? null;
     this._initBody(bytes);
   }
 

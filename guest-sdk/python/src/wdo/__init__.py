@@ -19,7 +19,9 @@ exception that escapes ``fetch`` traps: the host rolls the event's writes back a
 
 from .http import Headers, HttpError, Request, Response
 from .object import AlarmInfo, DurableObject, DurableObjectState
+from .sql import Cursor, Sql
 from .storage import Storage, StorageError, Transaction
+from .websocket import WebSocket
 
 __all__ = [
     "AlarmInfo",
@@ -32,4 +34,5 @@ __all__ = [
     "Storage",
     "StorageError",
     "Transaction",
+    "WebSocket",
 ]

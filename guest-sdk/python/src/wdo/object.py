@@ -18,9 +18,11 @@ from wit_world.imports import types as wit_types
 
 from .http import HttpError, Request, Response
 from .storage import Storage
+from .websocket import WebSocket, WebSocketMethods, _forget, _socket
+from .websocket import _from_wit as _message_from_wit
 
 
-class DurableObjectState:
+class DurableObjectState(WebSocketMethods):
     """``self.ctx``: who the object is, and its storage."""
 
     def __init__(self):
@@ -52,6 +54,17 @@ class DurableObject:
         """Runs when the object's alarm is due (``ctx.storage.set_alarm``). An exception
         rolls the event back and the alarm is retried with backoff (2 s, 4 s, ...; at most
         6 retries). The default does nothing."""
+
+    def websocket_message(self, ws: WebSocket, message) -> None:
+        """A message (``str`` or ``bytes``) on a socket accepted with
+        ``ctx.accept_websocket``. An exception rolls the event back. Default: ignored."""
+
+    def websocket_close(self, ws: WebSocket, code: int, reason: str, was_clean: bool) -> None:
+        """The client closed (or vanished: 1006, ``was_clean`` False). The attachment and
+        tags are still readable. Default: nothing."""
+
+    def websocket_error(self, ws: WebSocket, error: str) -> None:
+        """An error on the socket. Default: nothing."""
 
 
 class AlarmInfo:
@@ -92,8 +105,8 @@ def _from_wit(request: wit_types.Request) -> Request:
     return Request(request.method, f"http://{host}{request.url}", request.headers, request.body)
 
 
-def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type]:
-    """The export classes (``FetchHandler``, ``AlarmHandler``) for objects of ``cls``,
+def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type, type]:
+    """The export classes (``FetchHandler``, ``AlarmHandler``, ``WebsocketHandler``) for objects of ``cls``,
     sharing one instance."""
     holder = {}
 
@@ -127,4 +140,32 @@ def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type]:
                 traceback.print_exc()
                 raise Err(f"{type(error).__name__}: {error}") from None
 
-    return FetchHandler, AlarmHandler
+    def socket_event(name: str, *args) -> None:
+        object_ = instance()
+        method = getattr(object_, name, None)
+        if method is None:
+            return
+        try:
+            _run(method(*args))
+        except Exception as error:
+            # The event's error result: the host rolls its writes back; the instance stays.
+            print(f"Uncaught exception in {cls.__name__}.{name}():", file=sys.stderr)
+            traceback.print_exc()
+            raise Err(f"{type(error).__name__}: {error}") from None
+
+    class WebsocketHandler(exports.WebsocketHandler):
+        def websocket_message(self, socket: int, message) -> None:
+            socket_event("websocket_message", _socket(socket), _message_from_wit(message))
+
+        def websocket_close(self, socket: int, code: int, reason: str, was_clean: bool) -> None:
+            ws = _socket(socket)
+            ws.closed = True
+            try:
+                socket_event("websocket_close", ws, code, reason, was_clean)
+            finally:
+                _forget(socket)
+
+        def websocket_error(self, socket: int, error: str) -> None:
+            socket_event("websocket_error", _socket(socket), error)
+
+    return FetchHandler, AlarmHandler, WebsocketHandler

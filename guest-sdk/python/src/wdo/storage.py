@@ -60,6 +60,13 @@ def _key(key: Any) -> str:
 class Storage:
     """The object's storage; get it as ``self.ctx.storage``."""
 
+    @property
+    def sql(self):
+        """SQL over the object's database (``wdo.sql.Sql``)."""
+        from .sql import Sql
+
+        return Sql()
+
     def get(self, key: str, default: Any = None) -> Any:
         """The value at ``key``, or ``default`` if the key is absent."""
         data = _host(wit.get, _key(key))
