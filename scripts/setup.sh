@@ -23,3 +23,32 @@ need_cargo_component() {
         cargo install cargo-component --version 0.21.1 --locked
     fi
 }
+
+# The JavaScript SDK's toolchain (componentize-qjs, rolldown), pinned by its package-lock,
+# installed into guest-sdk/js/node_modules. Reinstalled only when the lock file changes.
+need_js_toolchain() {
+    local sdk="$repo/guest-sdk/js"
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "setup: node and npm are needed to build JavaScript objects (Node.js 18 or later)" >&2
+        return 1
+    fi
+    if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.wdo-installed-lock" 2>/dev/null; then
+        echo "setup: installing the JavaScript SDK's toolchain (npm ci in guest-sdk/js)" >&2
+        (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        cp "$sdk/package-lock.json" "$sdk/node_modules/.wdo-installed-lock"
+    fi
+}
+
+# The Python SDK's toolchain (componentize-py), pinned by guest-sdk/python/requirements.txt,
+# installed into the virtual environment guest-sdk/python/.venv. Reinstalled only when the
+# requirements change.
+need_py_toolchain() {
+    local sdk="$repo/guest-sdk/python"
+    local venv="$sdk/.venv"
+    if ! cmp -s "$sdk/requirements.txt" "$venv/.wdo-installed-requirements" 2>/dev/null; then
+        echo "setup: installing the Python SDK's toolchain (pip install -r guest-sdk/python/requirements.txt into $venv)" >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$sdk/requirements.txt" >&2
+        cp "$sdk/requirements.txt" "$venv/.wdo-installed-requirements"
+    fi
+}

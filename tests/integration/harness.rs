@@ -23,7 +23,10 @@ fn guest_target_dir() -> PathBuf {
     }
 }
 
-/// Builds the examples (with `wdo build`, as a user would) and the probe, once per run.
+/// Builds the examples (with `wdo build`, as a user would; for the JavaScript and Python
+/// ones this also installs their toolchains on a fresh machine) and the probe, once per run,
+/// then starts one server so that every component is compiled into the shared cache before
+/// tests start servers in parallel.
 pub fn components() -> &'static Components {
     static BUILT: OnceLock<Components> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -50,26 +53,105 @@ pub fn components() -> &'static Components {
             .status()
             .expect("run cargo build for the probe");
         assert!(status.success(), "building the probe guest failed");
-        Components {
+        // The JavaScript and Python test guests, with the toolchains `wdo build` just
+        // installed for the examples.
+        let build_js = |module: &str, class: &str, out: &str| {
+            let out = target.join(out);
+            run_build(
+                Command::new("node")
+                    .arg(root.join("guest-sdk/js/bin/wdo-js.mjs"))
+                    .arg("build")
+                    .arg(root.join(module))
+                    .args(["--class", class, "--out"])
+                    .arg(&out),
+            );
+            out
+        };
+        let sdk_js = build_js("tests/guests/sdk-js/object.js", "SdkProbe", "sdk-js.wasm");
+        let seed = "tests/guests/seed-ts/seed.ts";
+        let seed_counter = build_js(seed, "Counter", "seed-counter.wasm");
+        let seed_ratelimiter = build_js(seed, "RateLimiter", "seed-ratelimiter.wasm");
+        let sdk_py = target.join("sdk-py.wasm");
+        run_build(
+            Command::new(root.join("guest-sdk/python/.venv/bin/python"))
+                .arg(root.join("guest-sdk/python/build.py"))
+                .arg(root.join("tests/guests/sdk-py/object.py"))
+                .args(["--class", "SdkProbe", "--out"])
+                .arg(&sdk_py),
+        );
+        let components = Components {
             counter: root.join("examples/dist/counter.wasm"),
+            counter_js: root.join("examples/dist/counter-js.wasm"),
+            counter_py: root.join("examples/dist/counter-py.wasm"),
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
             queue: root.join("examples/dist/queue.wasm"),
             chat: root.join("examples/dist/chat.wasm"),
+            chat_js: root.join("examples/dist/chat-js.wasm"),
             notes: root.join("examples/dist/notes.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
-        }
+            sdk_js,
+            sdk_py,
+            seed_counter,
+            seed_ratelimiter,
+        };
+        // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
+        // the cache keeps them); done here once rather than by every test's server at once.
+        drop(Server::start_with(Options::with_namespaces(
+            components.namespaces(),
+        )));
+        components
     })
+}
+
+fn run_build(command: &mut Command) {
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
 }
 
 pub struct Components {
     pub counter: PathBuf,
+    pub counter_js: PathBuf,
+    pub counter_py: PathBuf,
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
     pub queue: PathBuf,
     pub chat: PathBuf,
+    pub chat_js: PathBuf,
     pub notes: PathBuf,
     pub probe: PathBuf,
+    pub sdk_js: PathBuf,
+    pub sdk_py: PathBuf,
+    /// Cloudflare's documented Counter and RateLimiter, in TypeScript.
+    pub seed_counter: PathBuf,
+    pub seed_ratelimiter: PathBuf,
+}
+
+impl Components {
+    /// Every component under the namespace tests address it by.
+    pub fn namespaces(&self) -> Vec<(String, PathBuf)> {
+        [
+            ("counter", &self.counter),
+            ("counter-js", &self.counter_js),
+            ("counter-py", &self.counter_py),
+            ("ratelimit", &self.ratelimit),
+            ("bank", &self.bank),
+            ("queue", &self.queue),
+            ("chat", &self.chat),
+            ("chat-js", &self.chat_js),
+            ("notes", &self.notes),
+            ("probe", &self.probe),
+            ("sdk-js", &self.sdk_js),
+            ("sdk-py", &self.sdk_py),
+            ("seed-counter", &self.seed_counter),
+            ("seed-ratelimiter", &self.seed_ratelimiter),
+        ]
+        .into_iter()
+        .map(|(name, path)| (name.to_string(), path.clone()))
+        .collect()
+    }
 }
 
 /// Settings for one test server; fields are written into its `wdo.toml`.
@@ -85,24 +167,21 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        let c = components();
+impl Options {
+    fn with_namespaces(namespaces: Vec<(String, PathBuf)>) -> Self {
         Options {
             idle_timeout: "10s",
             extra: String::new(),
             namespace_extra: String::new(),
-            namespaces: vec![
-                ("counter".into(), c.counter.clone()),
-                ("ratelimit".into(), c.ratelimit.clone()),
-                ("bank".into(), c.bank.clone()),
-                ("queue".into(), c.queue.clone()),
-                ("chat".into(), c.chat.clone()),
-                ("notes".into(), c.notes.clone()),
-                ("probe".into(), c.probe.clone()),
-            ],
+            namespaces,
             cache_dir: None,
         }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::with_namespaces(components().namespaces())
     }
 }
 

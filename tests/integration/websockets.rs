@@ -45,19 +45,52 @@ async fn send(client: &mut Client, value: Value) {
     client.send(Message::text(value.to_string())).await.unwrap();
 }
 
-async fn stats(server: &Server, room: &str) -> Value {
-    server.get(&format!("/chat/{room}/stats")).await.1
+/// The chat contract (EXAMPLES.md) and the host's WebSocket behaviour seen through it, run
+/// against the Rust `chat` and the JavaScript `chat-js`: `websockets::js::...`.
+macro_rules! chat_contract {
+    ($language:ident => $namespace:literal: $($test:ident),* $(,)?) => {
+        mod $language {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $test() {
+                    super::$test($namespace).await;
+                }
+            )*
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn chat_history_join_message_and_leave() {
+macro_rules! chat_languages {
+    ($($language:ident => $namespace:literal),*) => {$(
+        chat_contract!($language => $namespace:
+            chat_history_join_message_and_leave,
+            chat_without_upgrade_is_426,
+            a_hundred_rapid_messages_arrive_in_order,
+            auto_response_answers_while_hibernated_without_waking,
+            a_hibernated_room_wakes_on_a_message_with_sockets_tags_and_attachments_intact,
+            an_abrupt_disconnect_is_a_leave,
+            client_pings_are_answered_by_the_host,
+            a_message_over_the_size_limit_closes_the_socket_with_1009,
+            host_shutdown_closes_sockets_with_1001,
+            websocket_metrics_count_open_sockets_and_messages,
+        );
+    )*};
+}
+
+chat_languages!(rust => "chat", js => "chat-js");
+
+async fn stats(server: &Server, ns: &str, room: &str) -> Value {
+    server.get(&format!("/{ns}/{room}/stats")).await.1
+}
+
+async fn chat_history_join_message_and_leave(ns: &str) {
     let server = Server::start();
-    let mut alice = connect(&server, "/chat/r/websocket?name=alice").await;
+    let mut alice = connect(&server, &format!("/{ns}/r/websocket?name=alice")).await;
     assert_eq!(
         next(&mut alice).await,
         json!({"type": "history", "messages": []})
     );
-    let mut bob = connect(&server, "/chat/r/websocket?name=bob").await;
+    let mut bob = connect(&server, &format!("/{ns}/r/websocket?name=bob")).await;
     assert_eq!(
         next(&mut bob).await,
         json!({"type": "history", "messages": []})
@@ -84,7 +117,7 @@ async fn chat_history_join_message_and_leave() {
         next(&mut alice).await,
         json!({"type": "leave", "name": "bob"})
     );
-    let mut carol = connect(&server, "/chat/r/websocket?name=carol").await;
+    let mut carol = connect(&server, &format!("/{ns}/r/websocket?name=carol")).await;
     let history = next(&mut carol).await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 1);
     assert_eq!(history["messages"][0]["text"], json!("hi"));
@@ -93,19 +126,18 @@ async fn chat_history_join_message_and_leave() {
         next(&mut alice).await,
         json!({"type": "join", "name": "carol"})
     );
-    let s = stats(&server, "r").await;
+    let s = stats(&server, ns, "r").await;
     assert_eq!(
         (s["connections"].clone(), s["messages"].clone()),
         (json!(2), json!(1))
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn chat_without_upgrade_is_426() {
+async fn chat_without_upgrade_is_426(ns: &str) {
     let server = Server::start();
     let response = server
         .client
-        .get(server.url("/chat/r/websocket?name=x"))
+        .get(server.url(&format!("/{ns}/r/websocket?name=x")))
         .send()
         .await
         .unwrap();
@@ -113,12 +145,11 @@ async fn chat_without_upgrade_is_426() {
     assert_eq!(response.text().await.unwrap(), "Expected WebSocket");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_hundred_rapid_messages_arrive_in_order() {
+async fn a_hundred_rapid_messages_arrive_in_order(ns: &str) {
     let server = Server::start();
-    let mut sender = connect(&server, "/chat/fast/websocket?name=s").await;
+    let mut sender = connect(&server, &format!("/{ns}/fast/websocket?name=s")).await;
     next(&mut sender).await;
-    let mut listener = connect(&server, "/chat/fast/websocket?name=l").await;
+    let mut listener = connect(&server, &format!("/{ns}/fast/websocket?name=l")).await;
     next(&mut listener).await;
     next(&mut sender).await; // join
     for i in 0..100 {
@@ -131,62 +162,65 @@ async fn a_hundred_rapid_messages_arrive_in_order() {
     for i in 0..100 {
         assert_eq!(next(&mut listener).await["text"], json!(i.to_string()));
     }
-    assert_eq!(stats(&server, "fast").await["messages"], json!(100));
+    assert_eq!(stats(&server, ns, "fast").await["messages"], json!(100));
 }
 
-async fn hibernated(server: &Server) -> bool {
+async fn hibernated(server: &Server, ns: &str) -> bool {
     eventually(WAIT, || async {
-        server.metric("wdo_live_objects{namespace=\"chat\"}").await == 0.0
+        server
+            .metric(&format!("wdo_live_objects{{namespace=\"{ns}\"}}"))
+            .await
+            == 0.0
             && server
-                .metric("wdo_evictions_total{namespace=\"chat\"}")
+                .metric(&format!("wdo_evictions_total{{namespace=\"{ns}\"}}"))
                 .await
                 >= 1.0
     })
     .await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn auto_response_answers_while_hibernated_without_waking() {
+async fn auto_response_answers_while_hibernated_without_waking(ns: &str) {
     let server = Server::start_with(Options {
         idle_timeout: "300ms",
         ..Options::default()
     });
-    let mut client = connect(&server, "/chat/h/websocket?name=a").await;
+    let mut client = connect(&server, &format!("/{ns}/h/websocket?name=a")).await;
     next(&mut client).await;
-    assert!(hibernated(&server).await, "the room did not hibernate");
+    assert!(hibernated(&server, ns).await, "the room did not hibernate");
     let activations = server
-        .metric("wdo_activations_total{namespace=\"chat\"}")
+        .metric(&format!("wdo_activations_total{{namespace=\"{ns}\"}}"))
         .await;
     client.send(Message::text("ping")).await.unwrap();
     assert_eq!(next(&mut client).await, json!("pong"));
     assert_eq!(
         server
-            .metric("wdo_activations_total{namespace=\"chat\"}")
+            .metric(&format!("wdo_activations_total{{namespace=\"{ns}\"}}"))
             .await,
         activations,
         "ping woke the room"
     );
     assert_eq!(
         server
-            .metric("wdo_websocket_wakeups_total{namespace=\"chat\"}")
+            .metric(&format!(
+                "wdo_websocket_wakeups_total{{namespace=\"{ns}\"}}"
+            ))
             .await,
         0.0
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_hibernated_room_wakes_on_a_message_with_sockets_tags_and_attachments_intact() {
+async fn a_hibernated_room_wakes_on_a_message_with_sockets_tags_and_attachments_intact(ns: &str) {
     let server = Server::start_with(Options {
         idle_timeout: "300ms",
         ..Options::default()
     });
-    let mut alice = connect(&server, "/chat/w/websocket?name=alice").await;
+    let mut alice = connect(&server, &format!("/{ns}/w/websocket?name=alice")).await;
     next(&mut alice).await;
-    let mut bob = connect(&server, "/chat/w/websocket?name=bob").await;
+    let mut bob = connect(&server, &format!("/{ns}/w/websocket?name=bob")).await;
     next(&mut bob).await;
     next(&mut alice).await;
-    let wakeups = stats(&server, "w").await["wakeups"].as_u64().unwrap();
-    assert!(hibernated(&server).await, "the room did not hibernate");
+    let wakeups = stats(&server, ns, "w").await["wakeups"].as_u64().unwrap();
+    assert!(hibernated(&server, ns).await, "the room did not hibernate");
     send(
         &mut alice,
         json!({"type": "message", "text": "still here?"}),
@@ -200,23 +234,24 @@ async fn a_hibernated_room_wakes_on_a_message_with_sockets_tags_and_attachments_
             "the attachment survived: {message}"
         );
     }
-    let s = stats(&server, "w").await;
+    let s = stats(&server, ns, "w").await;
     assert_eq!(s["wakeups"].as_u64().unwrap(), wakeups + 1, "{s}");
     assert_eq!(s["connections"], json!(2));
     assert_eq!(
         server
-            .metric("wdo_websocket_wakeups_total{namespace=\"chat\"}")
+            .metric(&format!(
+                "wdo_websocket_wakeups_total{{namespace=\"{ns}\"}}"
+            ))
             .await,
         1.0
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_abrupt_disconnect_is_a_leave() {
+async fn an_abrupt_disconnect_is_a_leave(ns: &str) {
     let server = Server::start();
-    let mut alice = connect(&server, "/chat/a/websocket?name=alice").await;
+    let mut alice = connect(&server, &format!("/{ns}/a/websocket?name=alice")).await;
     next(&mut alice).await;
-    let mut bob = connect(&server, "/chat/a/websocket?name=bob").await;
+    let mut bob = connect(&server, &format!("/{ns}/a/websocket?name=bob")).await;
     next(&mut bob).await;
     next(&mut alice).await;
     // Drop the TCP connection without a close frame.
@@ -227,16 +262,15 @@ async fn an_abrupt_disconnect_is_a_leave() {
     );
     assert!(
         eventually(WAIT, || async {
-            stats(&server, "a").await["connections"] == json!(1)
+            stats(&server, ns, "a").await["connections"] == json!(1)
         })
         .await
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn client_pings_are_answered_by_the_host() {
+async fn client_pings_are_answered_by_the_host(ns: &str) {
     let server = Server::start();
-    let mut client = connect(&server, "/chat/p/websocket?name=a").await;
+    let mut client = connect(&server, &format!("/{ns}/p/websocket?name=a")).await;
     next(&mut client).await;
     client
         .send(Message::Ping(b"hello".to_vec().into()))
@@ -254,13 +288,12 @@ async fn client_pings_are_answered_by_the_host() {
     assert_eq!(&pong[..], b"hello");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_message_over_the_size_limit_closes_the_socket_with_1009() {
+async fn a_message_over_the_size_limit_closes_the_socket_with_1009(ns: &str) {
     let server = Server::start_with(Options {
         extra: "max-websocket-message = 1024".into(),
         ..Options::default()
     });
-    let mut client = connect(&server, "/chat/big/websocket?name=a").await;
+    let mut client = connect(&server, &format!("/{ns}/big/websocket?name=a")).await;
     next(&mut client).await;
     // 1024 bytes exactly is accepted (and stored as a chat message).
     let text = "x".repeat(1024 - r#"{"type":"message","text":""}"#.len());
@@ -304,37 +337,39 @@ async fn tag_and_attachment_limits_just_at_and_over_their_bounds() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn host_shutdown_closes_sockets_with_1001() {
+async fn host_shutdown_closes_sockets_with_1001(ns: &str) {
     let mut server = Server::start();
-    let mut client = connect(&server, "/chat/s/websocket?name=a").await;
+    let mut client = connect(&server, &format!("/{ns}/s/websocket?name=a")).await;
     next(&mut client).await;
     server.stop();
     assert_eq!(next(&mut client).await, json!({"closed": 1001}));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn websocket_metrics_count_open_sockets_and_messages() {
+async fn websocket_metrics_count_open_sockets_and_messages(ns: &str) {
     let server = Server::start();
-    let mut client = connect(&server, "/chat/m/websocket?name=a").await;
+    let mut client = connect(&server, &format!("/{ns}/m/websocket?name=a")).await;
     next(&mut client).await;
     send(&mut client, json!({"type": "message", "text": "x"})).await;
     next(&mut client).await;
     assert_eq!(
         server
-            .metric("wdo_websockets_open{namespace=\"chat\"}")
+            .metric(&format!("wdo_websockets_open{{namespace=\"{ns}\"}}"))
             .await,
         1.0
     );
     assert!(
         server
-            .metric("wdo_websocket_messages_total{namespace=\"chat\",direction=\"in\"}")
+            .metric(&format!(
+                "wdo_websocket_messages_total{{namespace=\"{ns}\",direction=\"in\"}}"
+            ))
             .await
             >= 1.0
     );
     assert!(
         server
-            .metric("wdo_websocket_messages_total{namespace=\"chat\",direction=\"out\"}")
+            .metric(&format!(
+                "wdo_websocket_messages_total{{namespace=\"{ns}\",direction=\"out\"}}"
+            ))
             .await
             >= 2.0
     );
@@ -342,7 +377,7 @@ async fn websocket_metrics_count_open_sockets_and_messages() {
     assert!(
         eventually(WAIT, || async {
             server
-                .metric("wdo_websockets_open{namespace=\"chat\"}")
+                .metric(&format!("wdo_websockets_open{{namespace=\"{ns}\"}}"))
                 .await
                 == 0.0
         })

@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// wdo-js: builds a JavaScript Durable Object class into a wdo component.
+//
+//   wdo-js build <module.js> --class <Name> --out <file.wasm> [--wit <dir>] [--force]
+//
+// 1. Bundles (rolldown) a generated entry module that imports the SDK runtime and the
+//    object's module, and exports the handler interfaces (`fetchHandler`, `alarmHandler`, `websocketHandler`) for
+//    the class. `async`/`await` is lowered
+//    to generators over the global Promise, which the SDK replaces with one whose jobs it
+//    runs itself (QuickJS, built without an event loop, never runs its own).
+// 2. Skips the rest if <file.wasm> was built from exactly the same bundle, WIT and toolchain
+//    (a hash kept in <file.wasm>.inputs), so repeated builds cost about a second.
+// 3. Componentizes the bundle with componentize-qjs (QuickJS, non-async runtime) against the
+//    SDK's world: wdo's `object` world (from --wit, default: the repository's wit/) plus
+//    wasi:cli/stderr for `console`.
+
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const sdkRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ENTRY = "\0wdo-entry.js";
+
+function usage(message) {
+  if (message) console.error(`wdo-js: ${message}`);
+  console.error("usage: wdo-js build <module.js> --class <Name> --out <file.wasm> [--wit <dir>] [--force]");
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const [command, ...rest] = argv;
+  if (command !== "build") usage(command ? `unknown command ${JSON.stringify(command)}` : "");
+  const options = { force: false, wit: resolve(sdkRoot, "../../wit") };
+  const positional = [];
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    const value = () => rest[++i] ?? usage(`${arg} needs a value`);
+    if (arg === "--class") options.className = value();
+    else if (arg === "--out" || arg === "-o") options.out = resolve(value());
+    else if (arg === "--wit") options.wit = resolve(value());
+    else if (arg === "--force") options.force = true;
+    else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
+    else positional.push(arg);
+  }
+  if (positional.length !== 1) usage("give exactly one module");
+  if (!options.className || !/^[A-Za-z_$][\w$]*$/.test(options.className)) usage("--class must name the exported class");
+  if (!options.out) usage("--out is required");
+  options.module = resolve(positional[0]);
+  if (!existsSync(options.module)) usage(`no such module: ${options.module}`);
+  if (!existsSync(join(options.wit, "object.wit"))) usage(`no wdo WIT package in ${options.wit} (expected object.wit)`);
+  return options;
+}
+
+function entrySource(options) {
+  const runtime = join(sdkRoot, "src/runtime.js");
+  return [
+    `import { exportObject } from ${JSON.stringify(runtime)};`,
+    `import * as objectModule from ${JSON.stringify(options.module)};`,
+    `const ObjectClass = objectModule[${JSON.stringify(options.className)}];`,
+    `if (typeof ObjectClass !== "function") {`,
+    `  throw new Error(${JSON.stringify(`${relative(process.cwd(), options.module)} does not export a class named ${options.className}`)});`,
+    `}`,
+    `export const { fetchHandler, alarmHandler, websocketHandler } = exportObject(ObjectClass);`,
+    "",
+  ].join("\n");
+}
+
+async function bundle(options) {
+  const { rolldown } = await import("rolldown");
+  const build = await rolldown({
+    input: ENTRY,
+    cwd: dirname(options.module),
+    platform: "neutral",
+    // WIT interfaces are imported by name and bound by the componentizer.
+    external: [/^(wdo|wasi):/],
+    resolve: {
+      alias: { "@wdo/sdk": join(sdkRoot, "src/index.js") },
+      mainFields: ["module", "main"],
+    },
+    // ES2016: async functions become generators driven through the global Promise.
+    transform: { target: "es2016" },
+    plugins: [
+      {
+        name: "wdo-entry",
+        resolveId: (id) => (id === ENTRY ? ENTRY : null),
+        load: (id) => (id === ENTRY ? entrySource(options) : null),
+      },
+    ],
+  });
+  try {
+    const { output } = await build.generate({ format: "esm", codeSplitting: false });
+    const chunks = output.filter((item) => item.type === "chunk");
+    if (chunks.length !== 1) throw new Error(`bundling produced ${chunks.length} chunks; dynamic import() is not supported`);
+    return chunks[0].code;
+  } finally {
+    await build.close();
+  }
+}
+
+function witFiles(dir) {
+  const files = [];
+  const walk = (path) => {
+    for (const name of readdirSync(path).sort()) {
+      const full = join(path, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith(".wit")) files.push(full);
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/// The SDK's world with wdo's WIT package (and any deps it carries) beside it.
+function assembleWit(options) {
+  const dir = mkdtempSync(join(tmpdir(), "wdo-js-wit-"));
+  const deps = join(dir, "deps");
+  if (existsSync(join(options.wit, "deps"))) cpSync(join(options.wit, "deps"), deps, { recursive: true });
+  mkdirSync(join(deps, "wdo-object"), { recursive: true });
+  for (const name of readdirSync(options.wit).filter((n) => n.endsWith(".wit"))) {
+    cpSync(join(options.wit, name), join(deps, "wdo-object", name));
+  }
+  for (const name of ["io", "cli"]) {
+    if (!existsSync(join(deps, name))) cpSync(join(sdkRoot, "wit/deps", name), join(deps, name), { recursive: true });
+  }
+  cpSync(join(sdkRoot, "wit/world.wit"), join(dir, "world.wit"));
+  return dir;
+}
+
+function inputsHash(source, witDir) {
+  const hash = createHash("sha256");
+  const toolchain = JSON.parse(readFileSync(join(sdkRoot, "package-lock.json"), "utf8")).packages;
+  hash.update(`componentize-qjs ${toolchain["node_modules/componentize-qjs"]?.version} sync\n`);
+  for (const file of witFiles(witDir)) hash.update(`${relative(witDir, file)}\n`).update(readFileSync(file));
+  hash.update(source);
+  return hash.digest("hex");
+}
+
+async function build(options) {
+  const started = Date.now();
+  const source = await bundle(options);
+  const witDir = assembleWit(options);
+  try {
+    const stamp = `${options.out}.inputs`;
+    const hash = inputsHash(source, witDir);
+    const upToDate = existsSync(options.out) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === hash;
+    if (upToDate && !options.force) {
+      console.error(`wdo-js: ${relative(process.cwd(), options.out)} is up to date`);
+      return;
+    }
+    const { componentize } = await import("componentize-qjs");
+    const { component } = await componentize({ witPath: witDir, world: "js-object", jsSource: source, sync: true });
+    mkdirSync(dirname(options.out), { recursive: true });
+    const tmp = `${options.out}.tmp${process.pid}`;
+    writeFileSync(tmp, component);
+    renameSync(tmp, options.out);
+    writeFileSync(stamp, `${hash}\n`);
+    const size = (component.length / 1e6).toFixed(1);
+    console.error(`wdo-js: built ${relative(process.cwd(), options.out)} (${size} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(witDir, { recursive: true, force: true });
+  }
+}
+
+build(parseArgs(process.argv.slice(2))).catch((error) => {
+  console.error(`wdo-js: build failed: ${error && error.stack ? error.stack : error}`);
+  process.exit(1);
+});
