@@ -114,7 +114,13 @@ impl Actor {
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
         let evicted = match self.open().await {
-            Ok(mut live) => self.serve(&mut live).await,
+            Ok(mut live) => {
+                let evicted = self.serve(&mut live).await;
+                // Closing the database may checkpoint the WAL (fsyncs): keep that off the
+                // async workers, and finish it before this actor counts as closed.
+                let _ = tokio::task::spawn_blocking(move || drop(live)).await;
+                evicted
+            }
             Err(e) => {
                 let error_id = new_error_id();
                 tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot open object storage: {e:#}");
@@ -221,12 +227,19 @@ impl Actor {
             .await;
         let started = Instant::now();
         let storage = live.storage.clone();
-        let committed = tokio::task::spawn_blocking(move || {
-            storage.lock().expect("storage lock").commit_batch()
-        })
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r.map_err(anyhow::Error::from));
+        let wrote = storage.lock().expect("storage lock").batch_wrote();
+        let committed = if wrote {
+            tokio::task::spawn_blocking(move || {
+                storage.lock().expect("storage lock").commit_batch()
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.map_err(anyhow::Error::from))
+        } else {
+            // Nothing written: the commit only ends the read transaction, no disk I/O.
+            let result = storage.lock().expect("storage lock").commit_batch();
+            result.map_err(anyhow::Error::from)
+        };
         let label = ns(&self.namespace.name);
         let metrics = &self.registry.metrics;
         metrics

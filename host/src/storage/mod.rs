@@ -186,6 +186,15 @@ impl ObjectStorage {
         Ok(())
     }
 
+    /// Whether the open batch has written anything. A batch that has not commits without
+    /// touching the disk, so it need not go to a blocking thread.
+    pub fn batch_wrote(&self) -> bool {
+        !matches!(
+            self.conn.transaction_state(Some(rusqlite::MAIN_DB)),
+            Ok(rusqlite::TransactionState::None | rusqlite::TransactionState::Read)
+        )
+    }
+
     /// Abandons the batch (after a failed commit, say).
     pub fn rollback_batch(&mut self) {
         if !self.conn.is_autocommit() {
