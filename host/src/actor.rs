@@ -66,18 +66,23 @@ impl Actor {
         let metrics = self.registry.metrics.clone();
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
-        let evicted = match self.open_storage().await {
-            Ok(storage) => self.serve(storage).await,
+        let (evicted, storage) = match self.open_storage().await {
+            Ok(storage) => (self.serve(storage.clone()).await, Some(storage)),
             Err(e) => {
                 let error_id = new_error_id();
                 tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot open object storage: {e:#}");
                 self.refuse_all(TurnError::Storage { error_id }).await;
-                false
+                (false, None)
             }
         };
         metrics.live_objects.get_or_create(&label).dec();
         if evicted {
             metrics.evictions.get_or_create(&label).inc();
+        }
+        // Closing may checkpoint the WAL (fsyncs): keep it off the async workers, and finish
+        // it before this actor counts as closed (`_alive`), which a successor waits for.
+        if let Some(storage) = storage {
+            let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
         }
     }
 
@@ -158,13 +163,20 @@ impl Actor {
             replies.push((reply, outcome));
         }
         let started = Instant::now();
-        let commit_storage = storage.clone();
-        let committed = tokio::task::spawn_blocking(move || {
-            commit_storage.lock().expect("storage lock").commit_batch()
-        })
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r.map_err(anyhow::Error::from));
+        let wrote = storage.lock().expect("storage lock").batch_wrote();
+        let committed = if wrote {
+            let commit_storage = storage.clone();
+            tokio::task::spawn_blocking(move || {
+                commit_storage.lock().expect("storage lock").commit_batch()
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.map_err(anyhow::Error::from))
+        } else {
+            // Nothing written: the commit only ends the read transaction, no disk I/O.
+            let result = storage.lock().expect("storage lock").commit_batch();
+            result.map_err(anyhow::Error::from)
+        };
         let label = ns(&self.namespace.name);
         let metrics = &self.registry.metrics;
         metrics
