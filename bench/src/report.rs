@@ -118,11 +118,20 @@ impl Report {
                     .map_or("?".into(), |c| format!("{:.2} s", c.as_secs_f64())),
                 m.server_rss
                     .map_or("?".into(), |r| format!("{:.0} MB", r as f64 / 1e6)),
+                m.events_per_commit
+                    .map_or(String::new(), |e| format!("{e:.1}")),
             ]);
         }
         out.push('\n');
         out.push_str(&table(
-            &["run", "requests", "time", "server CPU", "server RSS after"],
+            &[
+                "run",
+                "requests",
+                "time",
+                "server CPU",
+                "server RSS after",
+                "events per commit",
+            ],
             &detail,
         ));
         out

@@ -104,6 +104,8 @@ pub struct Measurement {
     pub server_cpu: Option<Duration>,
     /// The server's resident memory after the run.
     pub server_rss: Option<u64>,
+    /// wdo only: events that shared one commit, on average (group commit at work).
+    pub events_per_commit: Option<f64>,
 }
 
 impl Measurement {
@@ -270,6 +272,7 @@ async fn measure(
     load: Load,
     perf: Option<&Path>,
 ) -> anyhow::Result<Measurement> {
+    let commits_before = commit_stats(server).await;
     let cpu_before = server.cpu_time();
     let profiler = match (perf, server.pid()) {
         (Some(path), Some(pid)) => Some(Profiler::start(path, pid)?),
@@ -285,13 +288,40 @@ async fn measure(
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
+    let events_per_commit = match (commits_before, commit_stats(server).await) {
+        (Some((events0, commits0)), Some((events1, commits1))) if commits1 > commits0 => {
+            Some((events1 - events0) / (commits1 - commits0))
+        }
+        _ => None,
+    };
     Ok(Measurement {
         id,
         runtime: server.runtime(),
         summary,
         server_cpu,
         server_rss: server.rss_bytes(),
+        events_per_commit,
     })
+}
+
+/// wdo's running totals of (events committed, commits), from its `/metrics`.
+async fn commit_stats(server: &Server) -> Option<(f64, f64)> {
+    let admin = server.admin?;
+    let mut sender = crate::load::connect(admin).await.ok()?;
+    let body = crate::load::request(&mut sender, &Method::GET, "/metrics", admin)
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&body);
+    let total = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    Some((
+        total("wdo_events_per_commit_sum"),
+        total("wdo_events_per_commit_count"),
+    ))
 }
 
 /// `perf record` attached to the server for the length of one run.

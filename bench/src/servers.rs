@@ -46,6 +46,8 @@ pub struct Server {
     launch: Launch,
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// wdo's admin listener (Prometheus `/metrics`).
+    pub admin: Option<SocketAddr>,
     /// Holds the data directory and the log; removed on drop.
     work: tempfile::TempDir,
 }
@@ -61,6 +63,7 @@ impl Server {
             launch,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin: None,
             work,
         };
         server.launch()?;
@@ -113,11 +116,14 @@ impl Server {
                 let stdout = child.stdout.take().expect("piped stdout");
                 self.child = Some(child);
                 let line = read_line_within(stdout, Duration::from_secs(120));
-                let addr = line
-                    .as_deref()
-                    .and_then(|l| l.strip_prefix("wdo listening on http://"))
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|a| a.parse().ok());
+                // "wdo listening on http://ADDR (admin http://ADDR) namespaces: ..."
+                let words: Vec<&str> = line.as_deref().unwrap_or("").split_whitespace().collect();
+                let parse = |word: Option<&&str>| {
+                    word.and_then(|w| w.strip_prefix("http://"))
+                        .and_then(|a| a.trim_end_matches(')').parse::<SocketAddr>().ok())
+                };
+                let addr = parse(words.get(3));
+                self.admin = parse(words.get(5));
                 let Some(addr) = addr else {
                     self.kill();
                     anyhow::bail!(
