@@ -48,8 +48,13 @@
 //!   answered 500. Panics are not caught.
 //! - [`Storage`] stores JSON values under string keys;
 //!   [`Storage::transaction`] nests explicit transactions inside the turn.
+//! - [`Sql`] (from [`Storage::sql`]) runs SQL on the same database, in the same
+//!   transactions; rows decode with serde.
 //! - A handler's `Err(`[`Error`]`)` is answered with its status and `{"error": message}`.
-//!   It is an ordinary answer, not a rollback: the turn's writes are still committed.
+//!   An error made by the handler ([`Error::bad_request`], ...) is an ordinary answer: the
+//!   turn's writes are still committed. A storage or SQL error propagated with `?` also
+//!   rolls the turn back (see [`Error`]), so a failed write never leaves the writes before
+//!   it half-done.
 
 #[doc(hidden)]
 pub mod bindings;
@@ -57,21 +62,40 @@ mod error;
 mod object;
 mod request;
 mod response;
+mod sql;
+mod sql_decode;
 mod state;
 mod storage;
+mod websocket;
 
-pub use error::{Error, StorageError, StorageErrorCode};
-pub use object::DurableObject;
+pub use error::{Error, SqlError, SqlErrorCode, StorageError, StorageErrorCode};
+pub use object::{AlarmInfo, DurableObject};
 pub use request::Request;
 pub use response::Response;
+pub use sql::{Cursor, Row, Sql, SqlValue};
 pub use state::State;
 pub use storage::{ListOptions, Storage};
+pub use websocket::{Message, WebSocket};
+
+/// The current time in Unix milliseconds (the host's wall clock), as alarms take it.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// Used by [`export_object!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::export;
+    pub use crate::bindings::exports::wdo::object::alarm_handler::{
+        AlarmInfo as WitAlarmInfo, Guest as AlarmHandler,
+    };
     pub use crate::bindings::exports::wdo::object::fetch_handler::Guest as FetchHandler;
+    pub use crate::bindings::exports::wdo::object::websocket_handler::Guest as WebSocketHandler;
     pub use crate::bindings::wdo::object::types::{Request as WitRequest, Response as WitResponse};
-    pub use crate::object::{fetch, Slot};
+    pub use crate::bindings::wdo::object::websocket::Message as WitMessage;
+    pub use crate::object::{
+        alarm, fetch, websocket_close, websocket_error, websocket_message, Slot,
+    };
 }

@@ -4,8 +4,8 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::bindings::wdo::object::types as wit;
-use crate::{Error, Request, Response, State};
+use crate::bindings::wdo::object::{turn, types as wit};
+use crate::{Error, Message, Request, Response, State, WebSocket};
 
 /// A Durable Object: one instance per object id, handling its events one at a time.
 ///
@@ -26,10 +26,59 @@ pub trait DurableObject: Sized + 'static {
     /// Handles an HTTP request. `Err(e)` is answered with `e`'s status and the JSON body
     /// `{"error": message}`. A panic traps: the host rolls the turn back and answers 500.
     ///
-    /// Returning `Err` is an ordinary answer: the turn still commits, so writes made before
-    /// it are kept. Make writes that must not be left half-done atomic with
-    /// [`Storage::transaction`](crate::Storage::transaction).
+    /// Returning an `Err` the handler made is an ordinary answer: the turn still commits, so
+    /// writes made before it are kept. An `Err` that came from a storage or SQL call (through
+    /// `?`) rolls the turn back instead; see [`Error::with_rollback`].
     fn fetch(&mut self, request: Request) -> Result<Response, Error>;
+
+    /// Runs when the object's alarm is due (see [`Storage::set_alarm`](crate::Storage::set_alarm)).
+    /// While it runs, [`Storage::get_alarm`](crate::Storage::get_alarm) returns `None` unless
+    /// it sets a new alarm. On `Ok` the alarm is done; on `Err` (or a panic) the turn is
+    /// rolled back and the alarm retried with exponential backoff (2 s, 4 s, 8 s, ..., at
+    /// most 6 retries), `info.retry_count` telling how many attempts failed before.
+    ///
+    /// The default does nothing.
+    fn alarm(&mut self, info: AlarmInfo) -> Result<(), Error> {
+        let _ = info;
+        Ok(())
+    }
+
+    /// A message from one of the object's sockets (messages of a socket arrive in order).
+    /// If the object hibernated, [`new`](Self::new) runs first. `Err` or a panic rolls the
+    /// event's writes back (and discards its sends). The default does nothing.
+    fn websocket_message(&mut self, socket: WebSocket, message: Message) -> Result<(), Error> {
+        let _ = (socket, message);
+        Ok(())
+    }
+
+    /// A socket closed: by the client (`was_clean`), or abruptly (code 1006). Its tags and
+    /// attachment are still readable here; it is no longer listed. The default does nothing.
+    fn websocket_close(
+        &mut self,
+        socket: WebSocket,
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    ) -> Result<(), Error> {
+        let _ = (socket, code, reason, was_clean);
+        Ok(())
+    }
+
+    /// A socket failed. The default does nothing.
+    fn websocket_error(&mut self, socket: WebSocket, error: String) -> Result<(), Error> {
+        let _ = (socket, error);
+        Ok(())
+    }
+}
+
+/// About the alarm being run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlarmInfo {
+    /// How many earlier attempts of this alarm failed.
+    pub retry_count: u32,
+    pub is_retry: bool,
+    /// The time the alarm was set for, Unix milliseconds.
+    pub scheduled_ms: u64,
 }
 
 /// Exports a [`DurableObject`] implementation as the component's handlers.
@@ -56,6 +105,39 @@ macro_rules! export_object {
                 }
             }
 
+            impl $crate::__private::AlarmHandler for Exports {
+                fn alarm(
+                    info: $crate::__private::WitAlarmInfo,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::alarm(&OBJECT, info)
+                }
+            }
+
+            impl $crate::__private::WebSocketHandler for Exports {
+                fn websocket_message(
+                    socket: u64,
+                    message: $crate::__private::WitMessage,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::websocket_message(&OBJECT, socket, message)
+                }
+
+                fn websocket_close(
+                    socket: u64,
+                    code: u16,
+                    reason: ::std::string::String,
+                    was_clean: bool,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::websocket_close(&OBJECT, socket, code, reason, was_clean)
+                }
+
+                fn websocket_error(
+                    socket: u64,
+                    error: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::websocket_error(&OBJECT, socket, error)
+                }
+            }
+
             $crate::__private::export! { Exports with_types_in $crate::bindings }
         };
     };
@@ -79,6 +161,62 @@ fn with_object<T: DurableObject, R>(
 pub fn fetch<T: DurableObject>(slot: &'static Slot<T>, request: wit::Request) -> wit::Response {
     let request = Request::from(request);
     with_object(slot, |object| object.fetch(request))
-        .unwrap_or_else(Response::from)
+        .unwrap_or_else(|error| {
+            if error.rolls_back() {
+                turn::rollback(error.message());
+            }
+            Response::from(error)
+        })
         .into()
+}
+
+/// The `alarm-handler.alarm` export.
+pub fn alarm<T: DurableObject>(
+    slot: &'static Slot<T>,
+    info: crate::bindings::exports::wdo::object::alarm_handler::AlarmInfo,
+) -> Result<(), String> {
+    let info = AlarmInfo {
+        retry_count: info.retry_count,
+        is_retry: info.is_retry,
+        scheduled_ms: info.scheduled_ms,
+    };
+    with_object(slot, |object| object.alarm(info)).map_err(|e| e.message().to_owned())
+}
+
+/// The `websocket-handler.websocket-message` export.
+pub fn websocket_message<T: DurableObject>(
+    slot: &'static Slot<T>,
+    socket: u64,
+    message: crate::bindings::wdo::object::websocket::Message,
+) -> Result<(), String> {
+    with_object(slot, |object| {
+        object.websocket_message(WebSocket::from_id(socket), Message::from(message))
+    })
+    .map_err(|e| e.message().to_owned())
+}
+
+/// The `websocket-handler.websocket-close` export.
+pub fn websocket_close<T: DurableObject>(
+    slot: &'static Slot<T>,
+    socket: u64,
+    code: u16,
+    reason: String,
+    was_clean: bool,
+) -> Result<(), String> {
+    with_object(slot, |object| {
+        object.websocket_close(WebSocket::from_id(socket), code, reason, was_clean)
+    })
+    .map_err(|e| e.message().to_owned())
+}
+
+/// The `websocket-handler.websocket-error` export.
+pub fn websocket_error<T: DurableObject>(
+    slot: &'static Slot<T>,
+    socket: u64,
+    error: String,
+) -> Result<(), String> {
+    with_object(slot, |object| {
+        object.websocket_error(WebSocket::from_id(socket), error)
+    })
+    .map_err(|e| e.message().to_owned())
 }

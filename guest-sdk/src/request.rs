@@ -66,10 +66,7 @@ impl Request {
 
     /// The first value of header `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        find_header(&self.headers, name)
     }
 
     /// All headers in arrival order, names in lower case; a repeated header appears twice.
@@ -78,6 +75,14 @@ impl Request {
     }
 
     /// The body bytes.
+    /// Whether this is a WebSocket upgrade request (`Upgrade: websocket`).
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.header("upgrade").is_some_and(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        })
+    }
+
     pub fn body(&self) -> &[u8] {
         &self.body
     }
@@ -163,4 +168,12 @@ fn hex_value(digit: u8) -> Option<u8> {
         b'A'..=b'F' => Some(digit - b'A' + 10),
         _ => None,
     }
+}
+
+/// The first value of header `name` in `headers`, compared case-insensitively.
+pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }

@@ -81,10 +81,7 @@ impl Response {
 
     /// The first value of header `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        crate::request::find_header(&self.headers, name)
     }
 
     /// All headers, in the order they were added.

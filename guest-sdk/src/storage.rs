@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::bindings::wdo::object::storage as wit;
-use crate::StorageError;
+use crate::{Sql, StorageError};
 
 type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -73,9 +73,36 @@ impl Storage {
         decode_entries(self.list_raw(options)?)
     }
 
-    /// Deletes every key. Not allowed inside an explicit transaction.
+    /// SQL on the same database, in the same transactions.
+    pub fn sql(&self) -> Sql {
+        Sql::new()
+    }
+
+    /// Deletes every key, every table and view made with [`sql`](Self::sql), and the alarm,
+    /// atomically.
+    /// Not allowed inside an explicit transaction.
     pub fn delete_all(&self) -> Result<()> {
         Ok(wit::delete_all()?)
+    }
+
+    /// The alarm's time (Unix ms), if one is set. `None` while the alarm handler runs,
+    /// unless it set a new alarm.
+    pub fn get_alarm(&self) -> Result<Option<u64>> {
+        Ok(crate::bindings::wdo::object::alarm::get_alarm()?)
+    }
+
+    /// Sets (overwrites) the object's one alarm to `scheduled_ms`, Unix milliseconds (see
+    /// [`now_ms`](crate::now_ms)). A time in the past fires promptly. The change is part of
+    /// the current turn (and transaction): if that rolls back, so does the alarm.
+    pub fn set_alarm(&self, scheduled_ms: u64) -> Result<()> {
+        Ok(crate::bindings::wdo::object::alarm::set_alarm(
+            scheduled_ms,
+        )?)
+    }
+
+    /// Removes the alarm, if any.
+    pub fn delete_alarm(&self) -> Result<()> {
+        Ok(crate::bindings::wdo::object::alarm::delete_alarm()?)
     }
 
     /// The bytes at `key`, or `None` if the key is absent.

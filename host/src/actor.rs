@@ -3,31 +3,59 @@
 //!
 //! Queued events are run back to back inside one SQLite transaction (group commit), each in
 //! its own savepoint so that a failed event rolls back only its own writes. Their responses
-//! are released only after the commit (output gate).
+//! are released only after the commit (output gate). After the commit the alarm index and
+//! scheduler learn of any change to the object's alarm (`alarm_sync.rs`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
-use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::bindings::{Object, Request, Response};
-use crate::engine::EPOCH_TICK;
-use crate::guest_log::GuestLog;
-use crate::host_api::{ObjectCtx, ObjectInfo};
+use crate::alarms::AlarmEntry;
+use crate::bindings::{alarm_handler::AlarmInfo, Request, Response};
+use crate::host_api::ObjectInfo;
+use crate::instance::{AlarmResult, Instance};
 use crate::metrics::ns;
 use crate::namespace::Namespace;
 use crate::registry::{Key, Registry};
 use crate::storage::ObjectStorage;
+use crate::websocket::{Outbound, SocketId, WsMessage};
 
 /// An event for an object.
 pub enum Event {
     Fetch {
         request: Request,
-        reply: oneshot::Sender<Result<Response, TurnError>>,
+        /// A WebSocket upgrade request, which the object may accept.
+        upgrade: bool,
+        reply: oneshot::Sender<Result<FetchReply, TurnError>>,
     },
+    /// The scheduler found the object's alarm due.
+    Alarm {
+        entry: AlarmEntry,
+    },
+    WebSocket {
+        socket: SocketId,
+        event: WsEvent,
+    },
+}
+
+/// The answer to a fetch: the object's response, and the socket it accepted, if any.
+pub struct FetchReply {
+    pub response: Response,
+    pub accepted: Option<SocketId>,
+}
+
+/// Something a client did on a socket.
+#[derive(Debug, Clone)]
+pub enum WsEvent {
+    Message(WsMessage),
+    Close {
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    },
+    Error(String),
 }
 
 /// Why an event produced no response of the guest's. Its writes were rolled back.
@@ -39,9 +67,15 @@ pub enum TurnError {
     Storage { error_id: String },
 }
 
-struct Live {
-    store: Store<ObjectCtx>,
-    bindings: Object,
+/// What became of an alarm event, for the alarm bookkeeping after the commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AlarmOutcome {
+    /// The handler ran and succeeded (or there was none).
+    Ran { scheduled_ms: u64, retry_count: u32 },
+    /// The handler failed; its turn was rolled back, so the alarm row is still there.
+    Failed { scheduled_ms: u64, retry_count: u32 },
+    /// The alarm was gone or not yet due by the time the event ran.
+    Skipped,
 }
 
 pub struct Actor {
@@ -57,6 +91,19 @@ pub struct Actor {
     pub(crate) _alive: oneshot::Sender<()>,
 }
 
+/// The object's state while it is live.
+pub(crate) struct Live {
+    pub storage: Arc<Mutex<ObjectStorage>>,
+    pub instance: Option<Instance>,
+    /// The alarm as the index and scheduler know it.
+    pub known_alarm: Option<u64>,
+    /// The batch's socket sends and accepts, released or undone with its commit.
+    pub outbox: Vec<(SocketId, Outbound)>,
+    pub accepted: Vec<SocketId>,
+    /// Sockets whose close the batch handled: forgotten after the commit.
+    pub closed: Vec<SocketId>,
+}
+
 impl Actor {
     pub async fn run(mut self) {
         if let Some(previous) = self.previous.take() {
@@ -66,8 +113,8 @@ impl Actor {
         let metrics = self.registry.metrics.clone();
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
-        let (evicted, storage) = match self.open_storage().await {
-            Ok(storage) => (self.serve(storage.clone()).await, Some(storage)),
+        let (evicted, live) = match self.open().await {
+            Ok(mut live) => (self.serve(&mut live).await, Some(live)),
             Err(e) => {
                 let error_id = new_error_id();
                 tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot open object storage: {e:#}");
@@ -81,12 +128,14 @@ impl Actor {
         }
         // Closing may checkpoint the WAL (fsyncs): keep it off the async workers, and finish
         // it before this actor counts as closed (`_alive`), which a successor waits for.
-        if let Some(storage) = storage {
+        if let Some(live) = live {
+            let storage = live.storage.clone();
+            drop(live);
             let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
         }
     }
 
-    async fn open_storage(&self) -> anyhow::Result<Arc<Mutex<ObjectStorage>>> {
+    async fn open(&self) -> anyhow::Result<Live> {
         let path = self
             .namespace
             .dir
@@ -95,7 +144,7 @@ impl Actor {
         let limits = self.namespace.limits;
         let namespace = self.namespace.clone();
         let info = self.info.clone();
-        let storage = tokio::task::spawn_blocking(move || -> anyhow::Result<ObjectStorage> {
+        let (storage, alarm) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let is_new = !path.exists();
             let storage = ObjectStorage::open(&path, durability, limits)
                 .with_context(|| format!("opening {}", path.display()))?;
@@ -104,18 +153,25 @@ impl Actor {
                     .metadata
                     .record_object(&info.id, info.name.as_deref())?;
             }
-            Ok(storage)
+            let alarm = storage.read_alarm()?;
+            Ok((storage, alarm))
         })
         .await??;
-        Ok(Arc::new(Mutex::new(storage)))
+        Ok(Live {
+            storage: Arc::new(Mutex::new(storage)),
+            instance: None,
+            known_alarm: alarm,
+            outbox: Vec::new(),
+            accepted: Vec::new(),
+            closed: Vec::new(),
+        })
     }
 
     /// Serves events until the registry drops this object's inbox sender (eviction or
     /// shutdown). Returns whether it ended by eviction.
-    async fn serve(&mut self, storage: Arc<Mutex<ObjectStorage>>) -> bool {
+    async fn serve(&mut self, live: &mut Live) -> bool {
         let idle_timeout = self.registry.config.idle_timeout;
         let max_batch = self.registry.config.max_group_commit;
-        let mut live: Option<Live> = None;
         let mut batch = Vec::with_capacity(max_batch);
         loop {
             let first = tokio::select! {
@@ -135,46 +191,54 @@ impl Actor {
                     Err(_) => break,
                 }
             }
-            self.run_batch(&storage, &mut live, &mut batch).await;
+            let count = batch.len();
+            self.run_batch(live, &mut batch).await;
+            self.registry.events_done(self.key, count);
         }
     }
 
-    async fn run_batch(
-        &self,
-        storage: &Arc<Mutex<ObjectStorage>>,
-        live: &mut Option<Live>,
-        batch: &mut Vec<Event>,
-    ) {
-        let count = batch.len();
-        let mut replies = Vec::with_capacity(count);
-        if let Err(e) = storage.lock().expect("storage lock").begin_batch() {
-            let error_id = new_error_id();
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot begin a transaction: {e}");
-            for Event::Fetch { reply, .. } in batch.drain(..) {
-                let _ = reply.send(Err(TurnError::Storage {
-                    error_id: error_id.clone(),
-                }));
+    async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) {
+        if let Err(e) = live.storage.lock().expect("storage lock").begin_batch() {
+            let error = self.storage_error("cannot begin a transaction", &e);
+            for event in batch.drain(..) {
+                self.abandon(event, &error);
             }
-            self.registry.events_done(self.key, count);
             return;
         }
-        for Event::Fetch { request, reply } in batch.drain(..) {
-            let outcome = self.run_turn(storage, live, request).await;
-            replies.push((reply, outcome));
+        let mut replies = Vec::new();
+        let mut alarm_outcomes = Vec::new();
+        for event in batch.drain(..) {
+            match event {
+                Event::Fetch {
+                    request,
+                    upgrade,
+                    reply,
+                } => {
+                    let outcome = self.fetch_turn(live, &request, upgrade).await;
+                    replies.push((reply, outcome));
+                }
+                Event::Alarm { entry } => alarm_outcomes.push(self.alarm_turn(live, entry).await),
+                Event::WebSocket { socket, event } => {
+                    self.websocket_turn(live, socket, &event).await
+                }
+            }
         }
+        let new_alarm = self
+            .alarm_before_commit(live, !alarm_outcomes.is_empty())
+            .await;
         let started = Instant::now();
-        let wrote = storage.lock().expect("storage lock").batch_wrote();
+        let wrote = live.storage.lock().expect("storage lock").batch_wrote();
         let committed = if wrote {
-            let commit_storage = storage.clone();
+            let storage = live.storage.clone();
             tokio::task::spawn_blocking(move || {
-                commit_storage.lock().expect("storage lock").commit_batch()
+                storage.lock().expect("storage lock").commit_batch()
             })
             .await
             .map_err(anyhow::Error::from)
             .and_then(|r| r.map_err(anyhow::Error::from))
         } else {
             // Nothing written: the commit only ends the read transaction, no disk I/O.
-            let result = storage.lock().expect("storage lock").commit_batch();
+            let result = live.storage.lock().expect("storage lock").commit_batch();
             result.map_err(anyhow::Error::from)
         };
         let label = ns(&self.namespace.name);
@@ -186,61 +250,250 @@ impl Actor {
         metrics
             .events_per_commit
             .get_or_create(&label)
-            .observe(count as f64);
-        if let Err(e) = committed {
-            // Nothing of this batch is durable: no response may claim otherwise, and the
-            // instance's memory may reflect writes that are gone.
-            storage.lock().expect("storage lock").rollback_batch();
-            *live = None;
-            let error_id = new_error_id();
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "commit failed, batch rolled back: {e:#}");
-            for (reply, _) in replies {
-                let _ = reply.send(Err(TurnError::Storage {
-                    error_id: error_id.clone(),
-                }));
+            .observe((replies.len() + alarm_outcomes.len()) as f64);
+        match committed {
+            Ok(()) => {
+                let hub = &self.registry.hub;
+                hub.flush(std::mem::take(&mut live.outbox));
+                live.accepted.clear();
+                for socket in live.closed.drain(..) {
+                    hub.remove(socket);
+                }
+                for (reply, outcome) in replies {
+                    let _ = reply.send(outcome);
+                }
+                self.alarm_after_commit(live, new_alarm, &alarm_outcomes)
+                    .await;
             }
-        } else {
-            for (reply, outcome) in replies {
-                let _ = reply.send(outcome);
+            Err(e) => {
+                // Nothing of this batch is durable: no response may claim otherwise, and the
+                // instance's memory may reflect writes that are gone.
+                live.storage.lock().expect("storage lock").rollback_batch();
+                live.instance = None;
+                let error = self.storage_error("commit failed, batch rolled back", &e);
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+                let hub = &self.registry.hub;
+                live.outbox.clear();
+                for socket in live.accepted.drain(..).chain(live.closed.drain(..)) {
+                    hub.remove(socket);
+                }
+                self.alarm_after_failed_commit(live, &alarm_outcomes).await;
             }
         }
-        self.registry.events_done(self.key, count);
     }
 
-    /// One event in its own savepoint. On any failure the savepoint is rolled back and the
-    /// instance discarded, so the next event starts from committed state.
-    async fn run_turn(
-        &self,
-        storage: &Arc<Mutex<ObjectStorage>>,
-        live: &mut Option<Live>,
-        request: Request,
-    ) -> Result<Response, TurnError> {
-        if let Err(e) = storage.lock().expect("storage lock").begin_turn() {
-            let error_id = new_error_id();
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot begin a turn: {e}");
-            *live = None;
-            return Err(TurnError::Storage { error_id });
+    /// Answers an event that could not run.
+    fn abandon(&self, event: Event, error: &TurnError) {
+        match event {
+            Event::Fetch { reply, .. } => {
+                let _ = reply.send(Err(error.clone()));
+            }
+            Event::WebSocket {
+                socket,
+                event: WsEvent::Close { .. },
+            } => self.registry.hub.remove(socket),
+            Event::WebSocket { .. } => {}
+            // Put back for a later try.
+            Event::Alarm { entry } => self.registry.scheduler.schedule(
+                self.key,
+                self.info.name.clone(),
+                AlarmEntry {
+                    due_ms: self.registry.scheduler.clock.now_ms() + 1000,
+                    ..entry
+                },
+            ),
         }
-        let result = self.call_fetch(storage, live, request).await;
-        let storage_failed = live
+    }
+
+    /// A fetch in its own savepoint.
+    async fn fetch_turn(
+        &self,
+        live: &mut Live,
+        request: &Request,
+        upgrade: bool,
+    ) -> Result<FetchReply, TurnError> {
+        self.begin_turn(live)?;
+        let result = match self.instance(live).await {
+            Ok(instance) => instance.fetch(&self.namespace, request, upgrade).await,
+            Err(e) => Err(e),
+        };
+        let accepted = live.instance.as_ref().and_then(Instance::accepted);
+        let response = self.end_turn(live, result)?;
+        Ok(FetchReply { response, accepted })
+    }
+
+    /// A socket event in its own savepoint. A failure rolls it back; nothing is retried.
+    async fn websocket_turn(&self, live: &mut Live, socket: SocketId, event: &WsEvent) {
+        if matches!(event, WsEvent::Close { .. }) {
+            live.closed.push(socket);
+        }
+        if self.begin_turn(live).is_err() {
+            return;
+        }
+        let woke = live.instance.is_none();
+        let result = match self.instance(live).await {
+            Ok(instance) => instance.websocket(&self.namespace, socket, event).await,
+            Err(e) => Err(e),
+        };
+        if woke {
+            self.registry
+                .metrics
+                .websocket_wakeups
+                .get_or_create(&ns(&self.namespace.name))
+                .inc();
+        }
+        let result = match result {
+            Ok(None | Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(message))) => Err(anyhow::anyhow!(
+                "the WebSocket handler returned an error: {message}"
+            )),
+            Err(e) => Err(e),
+        };
+        let _ = self.end_turn(live, result);
+    }
+
+    /// An alarm in its own savepoint: `get-alarm` sees none while the handler runs.
+    async fn alarm_turn(&self, live: &mut Live, entry: AlarmEntry) -> AlarmOutcome {
+        if self.begin_turn(live).is_err() {
+            return AlarmOutcome::Failed {
+                scheduled_ms: entry.scheduled_ms,
+                retry_count: entry.retry_count,
+            };
+        }
+        let now = self.registry.scheduler.clock.now_ms();
+        let row = live.storage.lock().expect("storage lock").read_alarm();
+        let scheduled_ms = match row {
+            Ok(Some(t)) if t <= now => t,
+            // Deleted, or moved later, since the scheduler took it.
+            Ok(_) => {
+                let _ = self.end_turn(live, Ok(()));
+                return AlarmOutcome::Skipped;
+            }
+            Err(e) => {
+                let _ = self.end_turn::<()>(live, Err(anyhow::Error::from(e)));
+                return AlarmOutcome::Failed {
+                    scheduled_ms: entry.scheduled_ms,
+                    retry_count: entry.retry_count,
+                };
+            }
+        };
+        // A newer alarm than the one being retried starts its own count.
+        let retry_count = if scheduled_ms == entry.scheduled_ms {
+            entry.retry_count
+        } else {
+            0
+        };
+        let due = if scheduled_ms == entry.scheduled_ms {
+            entry.due_ms
+        } else {
+            scheduled_ms
+        };
+        let label = ns(&self.namespace.name);
+        let metrics = &self.registry.metrics;
+        metrics
+            .alarm_delay
+            .get_or_create(&label)
+            .observe(now.saturating_sub(due) as f64 / 1000.0);
+        let cleared = live.storage.lock().expect("storage lock").clear_alarm();
+        let info = AlarmInfo {
+            retry_count,
+            is_retry: retry_count > 0,
+            scheduled_ms,
+        };
+        let result = match (cleared, self.instance(live).await) {
+            (Err(e), _) => Err(anyhow::Error::from(e)),
+            (_, Err(e)) => Err(e),
+            (Ok(()), Ok(instance)) => match instance.alarm(&self.namespace, info).await {
+                Ok(AlarmResult::Done) => Ok(()),
+                Ok(AlarmResult::NoHandler) => {
+                    tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text,
+                        "Attempted to run a scheduled alarm without a handler: the object does not export wdo:object/alarm-handler; the alarm is dropped");
+                    Ok(())
+                }
+                Ok(AlarmResult::Failed(message)) => Err(anyhow::anyhow!(
+                    "the alarm handler returned an error: {message}"
+                )),
+                Err(e) => Err(e),
+            },
+        };
+        let succeeded = self.end_turn(live, result).is_ok();
+        let outcome = if succeeded { "success" } else { "failure" };
+        metrics
+            .alarms_fired
+            .get_or_create(&crate::metrics::AlarmLabels {
+                namespace: label.namespace.clone(),
+                outcome,
+            })
+            .inc();
+        if succeeded {
+            AlarmOutcome::Ran {
+                scheduled_ms,
+                retry_count,
+            }
+        } else {
+            AlarmOutcome::Failed {
+                scheduled_ms,
+                retry_count,
+            }
+        }
+    }
+
+    fn begin_turn(&self, live: &mut Live) -> Result<(), TurnError> {
+        live.storage
+            .lock()
+            .expect("storage lock")
+            .begin_turn()
+            .map_err(|e| {
+                live.instance = None;
+                self.storage_error("cannot begin a turn", &e)
+            })
+    }
+
+    /// Ends a turn: keeps its writes if it succeeded and storage did not fail under it,
+    /// else rolls them back and discards the instance.
+    fn end_turn<T>(&self, live: &mut Live, result: anyhow::Result<T>) -> Result<T, TurnError> {
+        let storage_failure = live
+            .instance
             .as_mut()
-            .and_then(|l| l.store.data_mut().storage_failed.take());
-        let outcome = match (result, storage_failed) {
-            (Ok(response), None) => Ok(response),
+            .and_then(Instance::take_storage_failure);
+        let result = match (result, storage_failure) {
+            (Ok(value), None) => Ok(value),
             (Ok(_), Some(failure)) => Err(anyhow::anyhow!(
                 "storage failed during the event: {failure}"
             )),
             (Err(e), _) => Err(e),
         };
-        let keep = outcome.is_ok();
-        if let Err(e) = storage.lock().expect("storage lock").end_turn(keep) {
-            let error_id = new_error_id();
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot end a turn: {e}");
-            *live = None;
-            return Err(TurnError::Storage { error_id });
+        // The guest may answer normally yet ask for its writes to be undone.
+        let rollback = live
+            .instance
+            .as_mut()
+            .and_then(Instance::take_rollback_request);
+        let keep = result.is_ok() && rollback.is_none();
+        // Sockets: a kept turn's sends wait for the commit; an undone turn's never happen.
+        let effects = live
+            .instance
+            .as_mut()
+            .map(Instance::take_effects)
+            .unwrap_or_default();
+        if keep {
+            live.outbox.extend(effects.outbox);
+            live.accepted.extend(effects.accepted);
+        } else if let Some(socket) = effects.accepted {
+            self.registry.hub.remove(socket);
         }
-        outcome.map_err(|e| {
-            *live = None;
+        if let Err(e) = live.storage.lock().expect("storage lock").end_turn(keep) {
+            live.instance = None;
+            return Err(self.storage_error("cannot end a turn", &e));
+        }
+        if let (Ok(_), Some(reason)) = (&result, rollback) {
+            // The guest's answer stands, but its memory may reflect the undone writes.
+            live.instance = None;
+            tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, "the object rolled its event back: {reason}");
+        }
+        result.map_err(|e| {
+            live.instance = None;
             let error_id = new_error_id();
             self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
             // One line with the cause; the wasm backtrace, if any, at debug level.
@@ -250,86 +503,33 @@ impl Actor {
         })
     }
 
-    async fn call_fetch(
-        &self,
-        storage: &Arc<Mutex<ObjectStorage>>,
-        live: &mut Option<Live>,
-        request: Request,
-    ) -> anyhow::Result<Response> {
-        if live.is_none() {
-            *live = Some(self.instantiate(storage).await?);
+    async fn instance<'a>(&self, live: &'a mut Live) -> anyhow::Result<&'a mut Instance> {
+        if live.instance.is_none() {
+            live.instance = Some(
+                Instance::new(
+                    &self.namespace,
+                    &self.info,
+                    &live.storage,
+                    &self.registry.hub,
+                )
+                .await?,
+            );
         }
-        let live = live.as_mut().expect("instance just created");
-        let cpu_limit = self.namespace.config.cpu_limit;
-        let ctx = live.store.data_mut();
-        ctx.ticks_used = 0;
-        ctx.ticks_allowed = (cpu_limit.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        live.store.set_epoch_deadline(1);
-        let response = live
-            .bindings
-            .wdo_object_fetch_handler()
-            .call_fetch(&mut live.store, &request)
-            .await?;
-        Ok(response)
+        Ok(live.instance.as_mut().expect("instance just created"))
     }
 
-    async fn instantiate(&self, storage: &Arc<Mutex<ObjectStorage>>) -> anyhow::Result<Live> {
-        let ns_name = &self.namespace.name;
-        let wasi = WasiCtxBuilder::new()
-            .stdout(GuestLog::new(
-                ns_name.clone(),
-                self.info.id_text.clone(),
-                "stdout",
-            ))
-            .stderr(GuestLog::new(
-                ns_name.clone(),
-                self.info.id_text.clone(),
-                "stderr",
-            ))
-            .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.namespace.config.memory_limit)
-            .trap_on_grow_failure(true)
-            .build();
-        let ctx = ObjectCtx {
-            wasi,
-            table: Default::default(),
-            limits,
-            info: self.info.clone(),
-            storage: storage.clone(),
-            ticks_used: 0,
-            ticks_allowed: 1,
-            storage_failed: None,
-        };
-        let mut store = Store::new(self.namespace.pre.engine(), ctx);
-        store.limiter(|ctx| &mut ctx.limits);
-        store.epoch_deadline_callback(|mut store| {
-            let ctx = store.data_mut();
-            ctx.ticks_used += 1;
-            if ctx.ticks_used > ctx.ticks_allowed {
-                return Err(wasmtime::Error::msg(
-                    "the event exceeded its CPU time limit",
-                ));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-        store.set_epoch_deadline(u64::MAX / 2);
-        let bindings = self
-            .namespace
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(anyhow::Error::from)
-            .context("instantiating the component")?;
-        Ok(Live { store, bindings })
+    fn storage_error(&self, what: &str, error: &dyn std::fmt::Display) -> TurnError {
+        let error_id = new_error_id();
+        tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error}");
+        TurnError::Storage { error_id }
     }
 
     /// Answers every queued event with `error` (the object could not start).
     async fn refuse_all(&mut self, error: TurnError) {
         self.inbox.close();
         let mut count = 0;
-        while let Some(Event::Fetch { reply, .. }) = self.inbox.recv().await {
-            let _ = reply.send(Err(error.clone()));
+        while let Some(event) = self.inbox.recv().await {
+            self.abandon(event, &error);
             count += 1;
         }
         self.registry.events_done(self.key, count);

@@ -1,4 +1,11 @@
 //! The one place `bindgen!` runs over `wit/`.
+//!
+//! The host links every import of the `object` world, but looks up the exported handler
+//! interfaces one by one ([`Exports`]): only `fetch-handler` is required, so a component
+//! built before a handler existed keeps working.
+
+use wasmtime::component::{Instance, InstancePre};
+use wasmtime::AsContextMut;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -10,6 +17,55 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::wdo::object::fetch_handler;
-pub use wdo::object::types::{Request, Response};
-pub use wdo::object::{state, storage};
+pub use self::exports::wdo::object::{alarm_handler, fetch_handler, websocket_handler};
+pub use self::wdo::object::types::{Request, Response};
+pub use self::wdo::object::{alarm, sql, state, storage, turn, websocket};
+
+/// Where a component's handlers are, found once per namespace.
+pub struct ExportIndices {
+    fetch: fetch_handler::GuestIndices,
+    alarm: Option<alarm_handler::GuestIndices>,
+    websocket: Option<websocket_handler::GuestIndices>,
+}
+
+/// One instance's handlers.
+pub struct Exports {
+    pub fetch: fetch_handler::Guest,
+    pub alarm: Option<alarm_handler::Guest>,
+    pub websocket: Option<websocket_handler::Guest>,
+}
+
+impl ExportIndices {
+    pub fn new<T>(pre: &InstancePre<T>) -> wasmtime::Result<ExportIndices> {
+        Ok(ExportIndices {
+            fetch: fetch_handler::GuestIndices::new(pre)?,
+            alarm: alarm_handler::GuestIndices::new(pre).ok(),
+            websocket: websocket_handler::GuestIndices::new(pre).ok(),
+        })
+    }
+
+    pub fn has_alarm_handler(&self) -> bool {
+        self.alarm.is_some()
+    }
+
+    pub fn load(
+        &self,
+        mut store: impl AsContextMut,
+        instance: &Instance,
+    ) -> wasmtime::Result<Exports> {
+        let fetch = self.fetch.load(&mut store, instance)?;
+        let alarm = match &self.alarm {
+            Some(indices) => Some(indices.load(&mut store, instance)?),
+            None => None,
+        };
+        let websocket = match &self.websocket {
+            Some(indices) => Some(indices.load(&mut store, instance)?),
+            None => None,
+        };
+        Ok(Exports {
+            fetch,
+            alarm,
+            websocket,
+        })
+    }
+}

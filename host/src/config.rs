@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Errors in the configuration file or its values. They name the field that is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -47,6 +47,12 @@ pub struct Config {
     /// How long a shutdown waits for turns in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Largest WebSocket message a client may send, in bytes; a larger one closes the
+    /// socket with 1009.
+    pub max_websocket_message: usize,
+    /// First wait before retrying a failed alarm; doubles with each retry.
+    #[serde(with = "humantime_serde")]
+    pub alarm_retry_base: Duration,
     #[serde(rename = "namespace")]
     pub namespaces: Vec<NamespaceConfig>,
     /// The directory relative paths in this config are resolved against.
@@ -67,6 +73,8 @@ impl Default for Config {
             inbox_depth: 1024,
             max_group_commit: 64,
             shutdown_grace: Duration::from_secs(30),
+            alarm_retry_base: Duration::from_secs(2),
+            max_websocket_message: 32 << 20,
             namespaces: Vec::new(),
             base_dir: PathBuf::from("."),
         }
@@ -102,11 +110,22 @@ pub struct NamespaceConfig {
     /// Time limit per event.
     #[serde(default = "default_cpu_limit", with = "humantime_serde")]
     pub cpu_limit: Duration,
+    /// Largest size of an object's database file, bytes (key-value data and SQL tables).
+    /// A write past it fails its event, which is rolled back; committed data stays.
+    #[serde(default = "default_max_database_size")]
+    pub max_database_size: u64,
 }
 
 fn default_memory_limit() -> usize {
     128 << 20
 }
+
+fn default_max_database_size() -> u64 {
+    10 << 30
+}
+
+/// Smallest `max-database-size`: room for the host's own tables and a few pages of data.
+pub const MIN_DATABASE_SIZE: u64 = 32 << 10;
 
 fn default_cpu_limit() -> Duration {
     Duration::from_secs(30)
@@ -115,9 +134,9 @@ fn default_cpu_limit() -> Duration {
 impl Config {
     /// Reads and validates a config file. Relative paths in it are relative to its directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         let mut config = Config::parse(&text).map_err(|e| match e {
             ConfigError::Invalid(message) => ConfigError::Parse {
@@ -153,6 +172,9 @@ impl Config {
         if self.inbox_depth == 0 {
             return bad("inbox-depth must be at least 1".into());
         }
+        if self.alarm_retry_base.is_zero() {
+            return bad("alarm-retry-base must be greater than 0".into());
+        }
         if self.max_group_commit == 0 {
             return bad("max-group-commit must be at least 1".into());
         }
@@ -176,6 +198,12 @@ impl Config {
             if ns.cpu_limit.is_zero() {
                 return bad(format!(
                     "namespace {:?}: cpu-limit must be greater than 0",
+                    ns.name
+                ));
+            }
+            if ns.max_database_size < MIN_DATABASE_SIZE {
+                return bad(format!(
+                    "namespace {:?}: max-database-size must be at least {MIN_DATABASE_SIZE} bytes",
                     ns.name
                 ));
             }
@@ -205,7 +233,8 @@ impl Config {
         text.push_str(
             "\n# One table per namespace:\n# [[namespace]]\n# name = \"counter\"\n\
              # component = \"examples/dist/counter.wasm\"\n# build = \"examples/build-rust.sh counter\"\n\
-             # durability = \"full\"      # or \"relaxed\"\n# memory-limit = 134217728\n# cpu-limit = \"30s\"\n",
+             # durability = \"full\"      # or \"relaxed\"\n# memory-limit = 134217728\n# cpu-limit = \"30s\"\n\
+             # max-database-size = 10737418240\n",
         );
         text
     }
@@ -247,6 +276,22 @@ mod tests {
         assert_eq!(config.namespaces[0].durability, Durability::Relaxed);
         assert_eq!(config.namespaces[0].cpu_limit, Duration::from_secs(2));
         assert_eq!(config.namespaces[0].memory_limit, 128 << 20);
+        assert_eq!(config.namespaces[0].max_database_size, 10 << 30);
+    }
+
+    #[test]
+    fn max_database_size_is_bytes_with_a_floor() {
+        let config = Config::parse(
+            "[[namespace]]\nname = \"a\"\ncomponent = \"x\"\nmax-database-size = 65536",
+        )
+        .unwrap();
+        assert_eq!(config.namespaces[0].max_database_size, 65536);
+        let err = Config::parse(
+            "[[namespace]]\nname = \"a\"\ncomponent = \"x\"\nmax-database-size = 1024",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("max-database-size"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
-use crate::actor::{Event, TurnError};
+use crate::actor::{Event, FetchReply, TurnError};
 use crate::bindings;
 use crate::host::Host;
 use crate::http_util::{error_response, json_response, Body};
@@ -19,6 +19,7 @@ use crate::ids::ObjectId;
 use crate::metrics::{ns, RequestLabels};
 use crate::registry::DispatchError;
 use crate::router::{route, Target};
+use crate::websocket::{is_upgrade_request, serve_upgrade, switching_protocols, Owner};
 
 pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -41,7 +42,8 @@ pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Bod
 }
 
 /// The response, and the namespace it belongs to (for metrics) if the path named one.
-async fn answer(host: &Host, request: Request<Incoming>) -> (Option<String>, Response<Body>) {
+async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>, Response<Body>) {
+    let upgrade = is_upgrade_request(request.headers()).then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
     let route = match route(parts.uri.path(), parts.uri.query()) {
         Ok(route) => route,
@@ -106,6 +108,7 @@ async fn answer(host: &Host, request: Request<Incoming>) -> (Option<String>, Res
     let (reply, answer) = oneshot::channel();
     let event = Event::Fetch {
         request: guest_request,
+        upgrade: upgrade.is_some(),
         reply,
     };
     if let Err(e) = host.registry.dispatch(&namespace, index, id, name, event) {
@@ -118,7 +121,27 @@ async fn answer(host: &Host, request: Request<Incoming>) -> (Option<String>, Res
         return (label, response);
     }
     let response = match answer.await {
-        Ok(Ok(response)) => guest_response(response),
+        Ok(Ok(FetchReply {
+            accepted: Some(socket),
+            ..
+        })) => {
+            let owner = Owner {
+                registry: host.registry.clone(),
+                namespace: namespace.clone(),
+                ns_index: index,
+                id,
+                name: name.map(str::to_owned),
+            };
+            let upgrade = upgrade.expect("sockets are accepted only for upgrade requests");
+            host.registry
+                .tasks
+                .spawn(serve_upgrade(owner, socket, upgrade));
+            switching_protocols(&parts.headers)
+        }
+        Ok(Ok(FetchReply {
+            response,
+            accepted: None,
+        })) => guest_response(response),
         Ok(Err(e)) => turn_error_response(&e),
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::actor::Event;
+use crate::alarms::{Due, Scheduler, SystemClock};
 use crate::config::Config;
 use crate::engine::{new_engine, EpochTicker};
 use crate::metrics::Metrics;
@@ -47,7 +49,9 @@ impl Host {
             namespaces.push(Arc::new(namespace));
         }
         let metrics = Arc::new(Metrics::default());
-        let registry = Registry::new(config.clone(), metrics.clone());
+        let scheduler = Arc::new(Scheduler::new(Arc::new(SystemClock)));
+        load_alarms(&namespaces, &scheduler, &metrics)?;
+        let registry = Registry::new(config.clone(), metrics.clone(), scheduler);
         Ok(Host {
             config,
             metrics,
@@ -67,6 +71,55 @@ impl Host {
     pub fn namespaces(&self) -> &[Arc<Namespace>] {
         &self.namespaces
     }
+
+    /// Hands a due alarm to its object (activating it if needed). False if it cannot take
+    /// it now.
+    pub fn deliver_alarm(&self, due: Due) -> bool {
+        let (index, id) = due.key;
+        let namespace = &self.namespaces[index];
+        let event = Event::Alarm { entry: due.entry };
+        match self
+            .registry
+            .dispatch(namespace, index, id, due.name.as_deref(), event)
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(namespace = %namespace.name, object = %id, "alarm not delivered, retrying in a second: {e}");
+                false
+            }
+        }
+    }
+}
+
+/// Every namespace's alarm index into the scheduler: alarms outlive the process.
+fn load_alarms(
+    namespaces: &[Arc<Namespace>],
+    scheduler: &Scheduler,
+    metrics: &Metrics,
+) -> anyhow::Result<()> {
+    for (index, namespace) in namespaces.iter().enumerate() {
+        let alarms = namespace
+            .metadata
+            .alarms()
+            .with_context(|| format!("cannot read the alarms of namespace {:?}", namespace.name))?;
+        for (id, name, entry) in alarms {
+            match namespace.id_key.parse(&id) {
+                Ok(id) => scheduler.schedule((index, id), name, entry),
+                Err(e) => {
+                    tracing::warn!(namespace = %namespace.name, "ignoring alarm of unknown object {id}: {e}")
+                }
+            }
+        }
+        let count = scheduler.count(index);
+        metrics
+            .alarms_scheduled
+            .get_or_create(&crate::metrics::ns(&namespace.name))
+            .set(count as i64);
+        if count > 0 {
+            tracing::info!(namespace = %namespace.name, "{count} alarm(s) scheduled");
+        }
+    }
+    Ok(())
 }
 
 /// One host per data directory: a second one would break "one instance per object".

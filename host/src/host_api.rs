@@ -9,17 +9,26 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{state, storage};
+use crate::bindings::{alarm, state, storage};
+use crate::host_websocket::TurnEffects;
 use crate::ids::ObjectId;
 use crate::storage::{ListOptions, ObjectStorage, StorageError};
+use crate::websocket::Hub;
 
 /// Who an object is; shared by every instance it gets over its life.
 #[derive(Debug)]
 pub struct ObjectInfo {
     pub namespace: Arc<str>,
+    pub ns_index: usize,
     pub id: ObjectId,
     pub id_text: Arc<str>,
     pub name: Option<String>,
+}
+
+impl ObjectInfo {
+    pub fn key(&self) -> crate::registry::Key {
+        (self.ns_index, self.id)
+    }
 }
 
 /// A guest's explicit transaction (the WIT resource `transaction`).
@@ -39,6 +48,11 @@ pub struct ObjectCtx {
     pub ticks_allowed: u64,
     /// Set when the storage engine itself failed during this event: the turn must not commit.
     pub storage_failed: Option<String>,
+    pub hub: Arc<Hub>,
+    /// The current event's WebSocket accept and sends, held until it commits.
+    pub effects: TurnEffects,
+    /// Set when the guest asked (`turn.rollback`) to roll this event's writes back.
+    pub rollback_requested: Option<String>,
 }
 
 impl WasiView for ObjectCtx {
@@ -51,7 +65,7 @@ impl WasiView for ObjectCtx {
 }
 
 impl ObjectCtx {
-    fn storage(&self) -> MutexGuard<'_, ObjectStorage> {
+    pub(crate) fn storage(&self) -> MutexGuard<'_, ObjectStorage> {
         self.storage.lock().expect("object storage lock")
     }
 
@@ -62,7 +76,7 @@ impl ObjectCtx {
                 StorageError::InvalidArgument(_) => storage::ErrorCode::InvalidArgument,
                 StorageError::LimitExceeded(_) => storage::ErrorCode::LimitExceeded,
                 StorageError::TransactionClosed(_) => storage::ErrorCode::TransactionClosed,
-                StorageError::Sqlite(_) => {
+                StorageError::Sqlite(_) | StorageError::Aborted(_) => {
                     tracing::error!(namespace = %self.info.namespace, object = %self.info.id_text, "storage failure: {e}");
                     self.storage_failed = Some(e.to_string());
                     storage::ErrorCode::Internal
@@ -168,6 +182,23 @@ impl storage::HostTransaction for ObjectCtx {
         let result = self.storage().txn_drop(id);
         let _ = self.answer(result);
         Ok(())
+    }
+}
+
+impl alarm::Host for ObjectCtx {
+    fn get_alarm(&mut self) -> GuestResult<Option<u64>> {
+        let result = self.storage().get_alarm();
+        Ok(self.answer(result))
+    }
+
+    fn set_alarm(&mut self, scheduled_ms: u64) -> GuestResult<()> {
+        let result = self.storage().set_alarm(scheduled_ms);
+        Ok(self.answer(result))
+    }
+
+    fn delete_alarm(&mut self) -> GuestResult<()> {
+        let result = self.storage().delete_alarm();
+        Ok(self.answer(result))
     }
 }
 

@@ -10,8 +10,13 @@
 //!   [`front`] and [`router`] (public HTTP), [`admin`], [`metrics`];
 //! - namespace: [`namespace`] (component, `InstancePre`, id key), [`metadata`], [`ids`];
 //! - object: [`registry`] (one actor per object, eviction), [`actor`] (turns, group
-//!   commit, output gate), [`storage`] (SQLite key-value and transactions);
-//! - event: [`host_api`] (the store data and the WIT imports), [`guest_log`].
+//!   commit, output gate), [`instance`] (the wasm instance), [`storage`] (SQLite
+//!   key-value, guest SQL, alarm row and transactions), [`alarms`] (the scheduler; index sync in
+//!   `alarm_sync.rs`);
+//! - sockets: [`websocket`] (the hub that owns every socket, connection tasks; the guest
+//!   API in `host_websocket.rs`);
+//! - event: [`host_api`] (the store data and the WIT imports), [`host_sql`] (the `sql`
+//!   import), [`host_turn`] (the `turn` import), [`guest_log`].
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -24,6 +29,8 @@
 
 pub mod actor;
 pub mod admin;
+mod alarm_sync;
+pub mod alarms;
 pub mod bindings;
 pub mod build;
 pub mod config;
@@ -32,8 +39,12 @@ pub mod front;
 pub mod guest_log;
 pub mod host;
 pub mod host_api;
+pub mod host_sql;
+pub mod host_turn;
+mod host_websocket;
 pub mod http_util;
 pub mod ids;
+pub mod instance;
 pub mod metadata;
 pub mod metrics;
 pub mod namespace;
@@ -41,6 +52,7 @@ pub mod registry;
 pub mod router;
 pub mod server;
 pub mod storage;
+pub mod websocket;
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::alarms::AlarmEntry;
 use crate::ids::{IdKey, ObjectId};
 
 pub struct Metadata {
@@ -21,7 +22,10 @@ impl Metadata {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
              CREATE TABLE IF NOT EXISTS _wdo_namespace (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS _wdo_objects (
-                 id TEXT PRIMARY KEY NOT NULL, name TEXT, created_ms INTEGER NOT NULL);",
+                 id TEXT PRIMARY KEY NOT NULL, name TEXT, created_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS _wdo_alarms (
+                 id TEXT PRIMARY KEY NOT NULL, name TEXT, scheduled_ms INTEGER NOT NULL,
+                 due_ms INTEGER NOT NULL, retry_count INTEGER NOT NULL);",
         )?;
         Ok(Metadata {
             conn: Mutex::new(conn),
@@ -63,6 +67,60 @@ impl Metadata {
         Ok(())
     }
 
+    /// Records when an object's alarm is due. `durable` makes this commit fsync: an alarm
+    /// that an object is about to commit must not be forgotten by a power loss.
+    pub fn upsert_alarm(
+        &self,
+        id: &ObjectId,
+        name: Option<&str>,
+        entry: &AlarmEntry,
+        durable: bool,
+    ) -> rusqlite::Result<()> {
+        let conn = self.conn.lock().expect("metadata lock");
+        if durable {
+            conn.execute_batch("PRAGMA synchronous=FULL")?;
+        }
+        let result = conn
+            .prepare_cached(
+                "INSERT INTO _wdo_alarms (id, name, scheduled_ms, due_ms, retry_count) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET name = coalesce(excluded.name, _wdo_alarms.name),
+                     scheduled_ms = excluded.scheduled_ms, due_ms = excluded.due_ms, retry_count = excluded.retry_count",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![id.to_string(), name, entry.scheduled_ms as i64, entry.due_ms as i64, entry.retry_count])
+            });
+        if durable {
+            conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        }
+        result.map(|_| ())
+    }
+
+    pub fn delete_alarm(&self, id: &ObjectId) -> rusqlite::Result<()> {
+        let conn = self.conn.lock().expect("metadata lock");
+        conn.prepare_cached("DELETE FROM _wdo_alarms WHERE id = ?1")?
+            .execute([id.to_string()])?;
+        Ok(())
+    }
+
+    /// Every alarm of the namespace: (id, name, entry).
+    pub fn alarms(&self) -> rusqlite::Result<Vec<(String, Option<String>, AlarmEntry)>> {
+        let conn = self.conn.lock().expect("metadata lock");
+        let mut stmt =
+            conn.prepare("SELECT id, name, scheduled_ms, due_ms, retry_count FROM _wdo_alarms")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                AlarmEntry {
+                    scheduled_ms: row.get::<_, i64>(2)? as u64,
+                    due_ms: row.get::<_, i64>(3)? as u64,
+                    retry_count: row.get(4)?,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
     /// Every known object: (id, name).
     pub fn objects(&self) -> rusqlite::Result<Vec<(String, Option<String>)>> {
         let conn = self.conn.lock().expect("metadata lock");
@@ -82,6 +140,31 @@ mod tests {
         let first = Metadata::open(dir.path()).unwrap().id_key().unwrap();
         let again = Metadata::open(dir.path()).unwrap().id_key().unwrap();
         assert_eq!(first.as_bytes(), again.as_bytes());
+    }
+
+    #[test]
+    fn the_alarm_index_is_upserted_listed_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Metadata::open(dir.path()).unwrap();
+        let id = meta.id_key().unwrap().id_from_name("q");
+        let entry = AlarmEntry {
+            scheduled_ms: 5,
+            due_ms: 7,
+            retry_count: 1,
+        };
+        meta.upsert_alarm(&id, Some("q"), &entry, true).unwrap();
+        let later = AlarmEntry {
+            scheduled_ms: 9,
+            due_ms: 9,
+            retry_count: 0,
+        };
+        meta.upsert_alarm(&id, None, &later, false).unwrap();
+        assert_eq!(
+            meta.alarms().unwrap(),
+            vec![(id.to_string(), Some("q".to_string()), later)]
+        );
+        meta.delete_alarm(&id).unwrap();
+        assert!(meta.alarms().unwrap().is_empty());
     }
 
     #[test]

@@ -18,6 +18,19 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlarmLabels {
+    pub namespace: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WsLabels {
+    pub namespace: String,
+    /// "in" (from clients) or "out" (to clients).
+    pub direction: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub activations: Family<NamespaceLabel, Counter>,
@@ -28,6 +41,13 @@ pub struct Metrics {
     pub commit_duration: Family<NamespaceLabel, Histogram>,
     pub events_per_commit: Family<NamespaceLabel, Histogram>,
     pub traps: Family<NamespaceLabel, Counter>,
+    pub alarms_fired: Family<AlarmLabels, Counter>,
+    pub alarms_scheduled: Family<NamespaceLabel, Gauge>,
+    pub alarms_dropped: Family<NamespaceLabel, Counter>,
+    pub alarm_delay: Family<NamespaceLabel, Histogram>,
+    pub websockets_open: Family<NamespaceLabel, Gauge>,
+    pub websocket_messages: Family<WsLabels, Counter>,
+    pub websocket_wakeups: Family<NamespaceLabel, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -50,6 +70,48 @@ impl Default for Metrics {
         let commit_duration = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let events_per_commit = Family::new_with_constructor(count_histogram as fn() -> Histogram);
         let traps = Family::default();
+        let alarms_fired = Family::default();
+        let alarms_scheduled = Family::default();
+        let alarms_dropped = Family::default();
+        let alarm_delay = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let websockets_open = Family::default();
+        let websocket_messages = Family::default();
+        let websocket_wakeups = Family::default();
+        registry.register(
+            "wdo_websockets_open",
+            "WebSockets connected now",
+            websockets_open.clone(),
+        );
+        registry.register(
+            "wdo_websocket_messages",
+            "WebSocket messages, by direction (in, out)",
+            websocket_messages.clone(),
+        );
+        registry.register(
+            "wdo_websocket_wakeups",
+            "Instances created to handle a WebSocket event (hibernation wake-ups)",
+            websocket_wakeups.clone(),
+        );
+        registry.register(
+            "wdo_alarms_fired",
+            "Alarm handler runs, by outcome (success, failure)",
+            alarms_fired.clone(),
+        );
+        registry.register(
+            "wdo_alarms_scheduled",
+            "Alarms waiting to fire",
+            alarms_scheduled.clone(),
+        );
+        registry.register(
+            "wdo_alarms_dropped",
+            "Alarms dropped after failing every retry",
+            alarms_dropped.clone(),
+        );
+        registry.register(
+            "wdo_alarm_delay_seconds",
+            "How late each alarm ran after it was due",
+            alarm_delay.clone(),
+        );
         registry.register(
             "wdo_activations",
             "Objects activated (instance created from storage)",
@@ -96,6 +158,13 @@ impl Default for Metrics {
             commit_duration,
             events_per_commit,
             traps,
+            alarms_fired,
+            alarms_scheduled,
+            alarms_dropped,
+            alarm_delay,
+            websockets_open,
+            websocket_messages,
+            websocket_wakeups,
         }
     }
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::Engine;
 
-use crate::bindings::ObjectPre;
+use crate::bindings::ExportIndices;
 use crate::config::{Config, NamespaceConfig};
 use crate::engine::load_component;
 use crate::host_api::ObjectCtx;
@@ -19,7 +19,8 @@ use crate::storage::Limits;
 pub struct Namespace {
     pub name: Arc<str>,
     pub config: NamespaceConfig,
-    pub pre: ObjectPre<ObjectCtx>,
+    pub pre: InstancePre<ObjectCtx>,
+    pub exports: ExportIndices,
     pub id_key: IdKey,
     pub metadata: Metadata,
     /// `<data-dir>/<namespace>/`
@@ -47,7 +48,7 @@ impl Namespace {
                     component_path.display()
                 )
             })?;
-        let pre = ObjectPre::new(instance_pre)
+        let exports = ExportIndices::new(&instance_pre)
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .with_context(|| {
                 format!(
@@ -67,11 +68,15 @@ impl Namespace {
         Ok(Namespace {
             name: ns.name.as_str().into(),
             config: ns.clone(),
-            pre,
+            pre: instance_pre,
+            exports,
             id_key,
             metadata,
             dir,
-            limits: Limits::default(),
+            limits: Limits {
+                max_database_bytes: ns.max_database_size,
+                ..Limits::default()
+            },
         })
     }
 }

@@ -15,11 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
 use crate::actor::{Actor, Event};
+use crate::alarms::Scheduler;
 use crate::config::Config;
 use crate::host_api::ObjectInfo;
 use crate::ids::ObjectId;
 use crate::metrics::Metrics;
 use crate::namespace::Namespace;
+use crate::websocket::{Hub, WsLimits};
 
 /// (namespace index, object id)
 pub type Key = (usize, ObjectId);
@@ -58,16 +60,24 @@ pub struct Registry {
     pub(crate) config: Config,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) tasks: TaskTracker,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) hub: Arc<Hub>,
 }
 
 impl Registry {
-    pub fn new(config: Config, metrics: Arc<Metrics>) -> Arc<Registry> {
+    pub fn new(config: Config, metrics: Arc<Metrics>, scheduler: Arc<Scheduler>) -> Arc<Registry> {
+        let hub = Arc::new(Hub::new(WsLimits {
+            max_message_bytes: config.max_websocket_message,
+            ..WsLimits::default()
+        }));
         Arc::new(Registry {
             inner: Mutex::new(Inner::default()),
             shutting_down: AtomicBool::new(false),
             config,
             metrics,
             tasks: TaskTracker::new(),
+            scheduler,
+            hub,
         })
     }
 
@@ -128,6 +138,7 @@ impl Registry {
             namespace: namespace.clone(),
             info: Arc::new(ObjectInfo {
                 namespace: namespace.name.clone(),
+                ns_index: key.0,
                 id: key.1,
                 id_text,
                 name: name.map(str::to_owned),
@@ -208,6 +219,8 @@ impl Registry {
     /// Resolves when all have closed.
     pub async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
+        // Sockets close with 1001 and deliver no close events.
+        self.hub.shutdown.cancel();
         {
             let mut inner = self.inner.lock().expect("registry lock");
             inner.live.clear();

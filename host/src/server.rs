@@ -24,6 +24,9 @@ pub async fn run(
     admin: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let alarms_host = host.clone();
+    let scheduler = host.registry.scheduler.clone();
+    tokio::spawn(scheduler.run(move |due| alarms_host.deliver_alarm(due), shutdown.clone()));
     let graceful = GracefulShutdown::new();
     let public = serve(
         listener,

@@ -111,7 +111,7 @@ async fn a_full_inbox_answers_503_with_retry_after() {
     let mut tasks = Vec::new();
     for _ in 0..12 {
         let client = server.client.clone();
-        let url = server.url("/probe/busy/spin?ms=150");
+        let url = server.url("/probe/busy/spin?ms=500");
         tasks.push(tokio::spawn(async move {
             let response = client.get(url).send().await.unwrap();
             let retry = response

@@ -54,6 +54,9 @@ pub fn components() -> &'static Components {
             counter: root.join("examples/dist/counter.wasm"),
             ratelimit: root.join("examples/dist/ratelimit.wasm"),
             bank: root.join("examples/dist/bank.wasm"),
+            queue: root.join("examples/dist/queue.wasm"),
+            chat: root.join("examples/dist/chat.wasm"),
+            notes: root.join("examples/dist/notes.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
         }
     })
@@ -63,6 +66,9 @@ pub struct Components {
     pub counter: PathBuf,
     pub ratelimit: PathBuf,
     pub bank: PathBuf,
+    pub queue: PathBuf,
+    pub chat: PathBuf,
+    pub notes: PathBuf,
     pub probe: PathBuf,
 }
 
@@ -75,6 +81,8 @@ pub struct Options {
     pub namespace_extra: String,
     /// (namespace, component) pairs in addition to the defaults.
     pub namespaces: Vec<(String, PathBuf)>,
+    /// Where compiled components are cached; by default one directory shared by all tests.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -88,8 +96,12 @@ impl Default for Options {
                 ("counter".into(), c.counter.clone()),
                 ("ratelimit".into(), c.ratelimit.clone()),
                 ("bank".into(), c.bank.clone()),
+                ("queue".into(), c.queue.clone()),
+                ("chat".into(), c.chat.clone()),
+                ("notes".into(), c.notes.clone()),
                 ("probe".into(), c.probe.clone()),
             ],
+            cache_dir: None,
         }
     }
 }
@@ -129,7 +141,10 @@ impl Server {
         let mut text = format!(
             "data-dir = {:?}\ncache-dir = {:?}\nidle-timeout = {:?}\n{}\n",
             self.dir.path().join("data"),
-            guest_target_dir().join("wdo-test-cache"),
+            self.options
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| guest_target_dir().join("wdo-test-cache")),
             self.options.idle_timeout,
             self.options.extra
         );
@@ -210,6 +225,11 @@ impl Server {
         self.launch();
     }
 
+    /// `ws://` URL of a path.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -227,6 +247,16 @@ impl Server {
             .send()
             .await
             .expect("POST");
+        decode(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE");
         decode(response).await
     }
 

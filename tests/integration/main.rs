@@ -1,10 +1,15 @@
 //! Integration tests: the real `wdo` binary, real components, real HTTP on loopback.
 
+mod alarms;
 mod bank;
 mod cargo_component;
+mod cli;
 mod counter;
 mod front;
 mod harness;
 mod lifecycle;
+mod notes;
 mod probe;
 mod ratelimit;
+mod sql;
+mod websockets;

@@ -39,12 +39,16 @@ async fn ratelimit_allows_up_to_the_limit_then_refuses_with_retry_after() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ratelimit_timestamps_expire_after_the_window() {
     let server = Server::start();
-    let body = json!({"key": "k", "limit": 1, "windowMs": 300});
+    let body = json!({"key": "k", "limit": 1, "windowMs": 2000});
     assert_eq!(server.post("/ratelimit/w/check", body.clone()).await.0, 200);
     let (status, value) = server.post("/ratelimit/w/check", body.clone()).await;
     assert_eq!(status, 429);
-    assert_eq!(value["retryAfter"], json!(1), "at least one whole second");
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let retry = value["retryAfter"].as_u64().unwrap();
+    assert!(
+        (1..=2).contains(&retry),
+        "whole seconds, at least one: {retry}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         server.post("/ratelimit/w/check", body).await,
         (200, json!({"allowed": true, "remaining": 0}))

@@ -99,7 +99,9 @@ impl ObjectStorage {
         })
     }
 
-    /// Deletes every key. Refused inside an explicit transaction, as in Cloudflare.
+    /// Deletes every key, every table and view of the guest's SQL and the alarm (as
+    /// Cloudflare's SQLite-backed `deleteAll`), atomically. Refused inside an explicit
+    /// transaction.
     pub fn delete_all(&mut self) -> Result<()> {
         self.check_open("delete all")?;
         if self.in_transaction() {
@@ -107,8 +109,11 @@ impl ObjectStorage {
                 "Cannot call delete-all within a transaction".into(),
             ));
         }
-        self.conn.execute("DELETE FROM _wdo_kv", [])?;
-        Ok(())
+        self.atomically(|s| {
+            s.conn.execute("DELETE FROM _wdo_kv", [])?;
+            s.drop_guest_schema()?;
+            s.clear_alarm()
+        })
     }
 
     /// Runs `f` so that either all of its writes happen or none.

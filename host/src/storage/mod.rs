@@ -1,34 +1,65 @@
-//! An object's private store: one SQLite file with the key-value table `_wdo_kv`.
+//! An object's private store: one SQLite file with the key-value table `_wdo_kv` and the
+//! guest's own SQL tables.
 //!
-//! This module knows SQLite and nothing of wasm; `host_api.rs` adapts it to the WIT
-//! `storage` interface. Transaction layering, outermost first:
+//! This module knows SQLite and nothing of wasm; `host_api.rs` and `host_sql.rs` adapt it to
+//! the WIT `storage` and `sql` interfaces. Transaction layering, outermost first:
 //!
 //! ```text
 //! BEGIN                      one per batch of events (group commit), see `actor.rs`
 //!   SAVEPOINT turn           one per event: a trap rolls back only this event
 //!     SAVEPOINT tx<N>        explicit, nestable transactions of the guest
+//!       SAVEPOINT _wdo_sql   one per SQL call: a failed call leaves nothing behind
 //! ```
+//!
+//! Layout: `kv.rs` and `list.rs` (key-value API), `sql.rs` (guest SQL), `authorizer.rs`
+//! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply).
+//!
+//! Some SQLite errors (a full database, an I/O error, an interrupted write, `OR ROLLBACK`)
+//! roll back the whole transaction, and with it every event of the batch. The store notices
+//! ("the transaction was lost"), refuses further calls, and fails the batch's commit, so no
+//! event of the batch is acknowledged.
 
+mod alarm;
+mod authorizer;
+mod guest_mode;
 mod kv;
 mod list;
+mod sql;
+#[cfg(test)]
+mod sql_tests;
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::limits::Limit;
+use rusqlite::{ffi, Connection, OpenFlags};
 
 use crate::config::Durability;
+use guest_mode::SqlGuard;
 
+pub use alarm::EARLIEST_ALARM_MS;
 pub use list::ListOptions;
+pub use sql::{SqlError, SqlOutput, SqlValue};
 
-/// Limits of the key-value API, as Cloudflare's.
+/// Limits of the key-value and SQL APIs, as Cloudflare's.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_key_bytes: usize,
     pub max_value_bytes: usize,
     pub max_batch_keys: usize,
+    /// Longest SQL query text, in bytes.
+    pub max_sql_bytes: usize,
+    /// Most parameters bound to one SQL query.
+    pub max_sql_params: usize,
+    /// Largest string, BLOB or row that guest SQL may make.
+    pub max_sql_value_bytes: usize,
+    /// Largest result (roughly, in bytes) one SQL call may return.
+    pub max_sql_result_bytes: usize,
+    /// The database file's maximum size (`max-database-size`).
+    pub max_database_bytes: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +68,11 @@ impl Default for Limits {
             max_key_bytes: 2048,
             max_value_bytes: 2 << 20,
             max_batch_keys: 128,
+            max_sql_bytes: 100_000,
+            max_sql_params: 100,
+            max_sql_value_bytes: 2 << 20,
+            max_sql_result_bytes: 64 << 20,
+            max_database_bytes: 10 << 30,
         }
     }
 }
@@ -52,6 +88,10 @@ pub enum StorageError {
     TransactionClosed(String),
     #[error("storage failure: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The turn cannot go on: SQLite rolled its transaction back, or it left deferred
+    /// foreign key constraints violated.
+    #[error("{0}")]
+    Aborted(String),
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -69,6 +109,11 @@ pub struct ObjectStorage {
     frames: Vec<Frame>,
     next_frame: u64,
     in_turn: bool,
+    /// Set whenever the alarm row may have changed; see `take_alarm_touched`.
+    alarm_touched: bool,
+    /// Between `begin_batch` and the batch's commit or rollback.
+    batch_open: bool,
+    guard: Arc<SqlGuard>,
 }
 
 /// Deepest nesting of explicit transactions, as Cloudflare's blockConcurrencyWhile.
@@ -132,6 +177,17 @@ impl ObjectStorage {
 
     fn with_connection(conn: Connection, limits: Limits) -> Result<ObjectStorage> {
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(alarm::ALARM_SCHEMA)?;
+        // No SQL may corrupt the file (writable_schema, shadow tables of virtual tables, ...).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+        conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        conn.set_limit(Limit::SQLITE_LIMIT_WORKER_THREADS, 0)?;
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let max_pages = (limits.max_database_bytes / page_size).clamp(1, u64::from(u32::MAX - 1));
+        conn.query_row(&format!("PRAGMA max_page_count = {max_pages}"), [], |_| {
+            Ok(())
+        })?;
+        let guard = SqlGuard::install(&conn);
         // The turn statements and the key-value ones, with room for the guest's.
         conn.set_prepared_statement_cache_capacity(64);
         Ok(ObjectStorage {
@@ -140,6 +196,9 @@ impl ObjectStorage {
             frames: Vec::new(),
             next_frame: 1,
             in_turn: false,
+            alarm_touched: false,
+            batch_open: false,
+            guard,
         })
     }
 
@@ -147,13 +206,21 @@ impl ObjectStorage {
 
     /// Opens the transaction that a batch of events shares.
     pub fn begin_batch(&mut self) -> Result<()> {
-        self.run_cached("BEGIN")
+        self.run_cached("BEGIN")?;
+        self.batch_open = true;
+        Ok(())
     }
 
     /// Commits the batch: with synchronous=FULL this is where the fsync happens.
     /// Blocking: call it from a blocking thread.
     pub fn commit_batch(&mut self) -> Result<()> {
-        self.run_cached("COMMIT")
+        if self.transaction_lost() {
+            self.batch_open = false;
+            return Err(lost_transaction());
+        }
+        self.run_cached("COMMIT")?;
+        self.batch_open = false;
+        Ok(())
     }
 
     /// Whether the open batch has written anything. A batch that has not commits without
@@ -178,9 +245,13 @@ impl ObjectStorage {
         }
         self.frames.clear();
         self.in_turn = false;
+        self.batch_open = false;
     }
 
     pub fn begin_turn(&mut self) -> Result<()> {
+        if self.transaction_lost() {
+            return Err(lost_transaction());
+        }
         self.run_cached("SAVEPOINT turn")?;
         self.frames.clear();
         self.in_turn = true;
@@ -189,9 +260,17 @@ impl ObjectStorage {
 
     /// Ends a turn: keeps its writes if `keep`, else rolls them back. Explicit transactions
     /// the guest left open are rolled back either way: only a commit keeps their writes.
+    ///
+    /// A turn that leaves deferred foreign key constraints violated is rolled back and
+    /// fails here, rather than failing the whole batch's commit.
     pub fn end_turn(&mut self, keep: bool) -> Result<()> {
         if !self.in_turn {
             return Ok(());
+        }
+        if self.transaction_lost() {
+            self.in_turn = false;
+            self.frames.clear();
+            return Err(lost_transaction());
         }
         self.in_turn = false;
         if let Some(first) = self.frames.first() {
@@ -202,12 +281,45 @@ impl ObjectStorage {
             }
             self.frames.clear();
         }
-        if keep {
+        let violated = keep && self.deferred_foreign_key_violations();
+        if keep && !violated {
             self.run_cached("RELEASE turn")?;
         } else {
             self.conn.execute_batch("ROLLBACK TO turn; RELEASE turn")?;
         }
+        // SQLite resets this at COMMIT only, and the next event may share the transaction.
+        self.conn.execute_batch("PRAGMA defer_foreign_keys = OFF")?;
+        if violated {
+            return Err(StorageError::Aborted(
+                "the event left FOREIGN KEY constraints violated (their checks were deferred \
+                 to the end of the event); its writes were rolled back"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether SQLite rolled back the batch's (or the turn's) transaction on its own, after
+    /// an error such as a full database: then every write of the batch is gone.
+    fn transaction_lost(&self) -> bool {
+        (self.batch_open || self.in_turn) && self.conn.is_autocommit()
+    }
+
+    /// Whether deferred foreign key constraints are violated at this point.
+    fn deferred_foreign_key_violations(&self) -> bool {
+        let (mut current, mut highwater) = (0, 0);
+        // SAFETY: the handle is this open connection's, used on its own thread, and the
+        // status call only reads a counter.
+        let rc = unsafe {
+            ffi::sqlite3_db_status(
+                self.conn.handle(),
+                ffi::SQLITE_DBSTATUS_DEFERRED_FKS,
+                &mut current,
+                &mut highwater,
+                0,
+            )
+        };
+        rc == ffi::SQLITE_OK && current > 0
     }
 
     // ---- explicit transactions (the guest's) ----
@@ -288,8 +400,14 @@ impl ObjectStorage {
         Ok(index)
     }
 
-    /// Fails once the innermost transaction was rolled back, until the guest drops it.
+    /// Fails once the innermost transaction was rolled back, until the guest drops it, and
+    /// once SQLite lost the turn's transaction.
     fn check_open(&self, op: &str) -> Result<()> {
+        if self.transaction_lost() {
+            return Err(StorageError::Aborted(format!(
+                "Cannot {op}: SQLite rolled back the event's transaction after an error; the event will fail"
+            )));
+        }
         if self.frames.iter().any(|f| f.rolled_back) {
             return Err(StorageError::TransactionClosed(format!(
                 "Cannot {op} on rolled back transaction"
@@ -346,4 +464,12 @@ fn persist_wal(conn: &Connection) -> Result<()> {
 
 fn savepoint(id: u64) -> String {
     format!("tx{id}")
+}
+
+fn lost_transaction() -> StorageError {
+    StorageError::Aborted(
+        "SQLite rolled back the transaction after an error (such as a full database); \
+         every event sharing it is lost"
+            .into(),
+    )
 }

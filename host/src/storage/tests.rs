@@ -349,6 +349,56 @@ fn a_transaction_left_open_at_the_end_of_a_turn_is_rolled_back() {
 }
 
 #[test]
+fn the_alarm_is_set_overwritten_and_deleted() {
+    let mut s = store();
+    assert_eq!(s.get_alarm().unwrap(), None);
+    s.set_alarm(EARLIEST_ALARM_MS).unwrap();
+    s.set_alarm(2_000_000_000_000).unwrap();
+    assert_eq!(s.get_alarm().unwrap(), Some(2_000_000_000_000));
+    assert!(s.take_alarm_touched());
+    assert!(!s.take_alarm_touched());
+    s.delete_alarm().unwrap();
+    assert_eq!(s.get_alarm().unwrap(), None);
+}
+
+#[test]
+fn alarm_times_before_2000_are_refused() {
+    let mut s = store();
+    for bad in [0, 1, EARLIEST_ALARM_MS - 1, 1_700_000_000] {
+        let err = s.set_alarm(bad).unwrap_err();
+        assert!(matches!(err, StorageError::InvalidArgument(_)), "{bad}");
+        assert!(err.to_string().contains("2000"), "{err}");
+    }
+    assert_eq!(s.get_alarm().unwrap(), None);
+}
+
+#[test]
+fn an_alarm_set_in_a_rolled_back_transaction_is_undone() {
+    let mut s = store();
+    s.begin_turn().unwrap();
+    let tx = s.txn_begin().unwrap();
+    s.set_alarm(2_000_000_000_000).unwrap();
+    s.txn_rollback(tx).unwrap();
+    s.txn_drop(tx).unwrap();
+    assert_eq!(s.get_alarm().unwrap(), None);
+    s.set_alarm(2_000_000_000_000).unwrap();
+    s.end_turn(false).unwrap();
+    assert_eq!(
+        s.get_alarm().unwrap(),
+        None,
+        "a failed turn leaves no alarm"
+    );
+}
+
+#[test]
+fn delete_all_also_deletes_the_alarm() {
+    let mut s = filled(&["a"]);
+    s.set_alarm(2_000_000_000_000).unwrap();
+    s.delete_all().unwrap();
+    assert_eq!(s.get_alarm().unwrap(), None);
+}
+
+#[test]
 fn a_batch_reports_whether_it_wrote() {
     let mut s = store();
     s.begin_batch().unwrap();

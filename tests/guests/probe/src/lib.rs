@@ -1,9 +1,13 @@
 //! The probe: an object for the host's integration tests. Each path does one thing the
 //! host must handle: echo what the object saw, burn CPU, allocate, print, trap after a
-//! write, answer nonsense, exercise storage limits through the WIT boundary.
+//! write, answer nonsense, exercise storage limits and SQL through the WIT boundary.
+
+mod sql;
 
 use serde_json::json;
-use wdo_sdk::{export_object, DurableObject, Error, ListOptions, Request, Response, State};
+use wdo_sdk::{
+    export_object, now_ms, AlarmInfo, DurableObject, Error, ListOptions, Request, Response, State,
+};
 
 struct Probe {
     state: State,
@@ -108,8 +112,105 @@ impl DurableObject for Probe {
                 })))
             }
             "/bad-status" => Ok(Response::new(1000)),
+            "/ws" => {
+                // Accepts with the tags and an attachment of the size asked for; a refusal
+                // is answered 400 with the host's message.
+                let tags: Vec<String> = request
+                    .query("tags")
+                    .map_or_else(Vec::new, |t| t.split(',').map(str::to_owned).collect());
+                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+                let socket = match self.state.accept_websocket(&request, &tags) {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        let status = if e.status() == 426 { 426 } else { 400 };
+                        return Ok(
+                            Response::json(&json!({"error": e.message()})).with_status(status)
+                        );
+                    }
+                };
+                // The first message says how setting an attachment of the size asked went.
+                let size = request
+                    .query("attach")
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .unwrap_or(2);
+                // A JSON string of `size` bytes: two quotes and size - 2 letters.
+                let outcome = match socket.set_attachment(&"a".repeat(size.saturating_sub(2))) {
+                    Ok(()) => json!({"attached": size}),
+                    Err(e) => json!({"error": e.message()}),
+                };
+                socket.send_json(&outcome)?;
+                Ok(Response::new(101))
+            }
+            "/alarm/set" => {
+                let at = match request.query("at") {
+                    Some(at) => at
+                        .parse()
+                        .map_err(|_| Error::bad_request("at must be a number"))?,
+                    None => now_ms() + number(&request, "in")?,
+                };
+                match storage.set_alarm(at) {
+                    Ok(()) => Ok(Response::json(&json!({"scheduled": at}))),
+                    Err(e) => Ok(Response::json(&json!({"error": e.message()})).with_status(400)),
+                }
+            }
+            "/alarm/set-then-roll-back" => {
+                let at = now_ms() + number(&request, "in")?;
+                let outcome: Result<(), Error> = storage.transaction(|txn| {
+                    txn.set_alarm(at)?;
+                    Err(Error::bad_request("rolled back on purpose"))
+                });
+                Ok(Response::json(
+                    &json!({"rolledBack": outcome.is_err(), "alarm": storage.get_alarm()?}),
+                ))
+            }
+            "/alarm/set-then-trap" => {
+                storage.set_alarm(now_ms() + number(&request, "in")?)?;
+                panic!("probe: trapping after setting the alarm");
+            }
+            "/alarm/get" => Ok(Response::json(&json!({"alarm": storage.get_alarm()?}))),
+            "/alarm/delete" => {
+                storage.delete_alarm()?;
+                Ok(Response::json(&json!({"deleted": true})))
+            }
+            "/alarm/fail" => {
+                storage.put("alarm-fail", &number(&request, "times")?)?;
+                Ok(Response::json(&json!({"ok": true})))
+            }
+            "/alarm/log" => Ok(Response::json(&json!({
+                "fired": storage.get::<Vec<serde_json::Value>>("alarm-log")?.unwrap_or_default(),
+            }))),
+            "/delete-all" => {
+                storage.delete_all()?;
+                Ok(Response::json(&json!({"ok": true})))
+            }
+            path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),
         }
+    }
+
+    fn alarm(&mut self, info: AlarmInfo) -> Result<(), Error> {
+        let storage = self.state.storage();
+        let record = json!({
+            "scheduledMs": info.scheduled_ms,
+            "firedMs": now_ms(),
+            "retryCount": info.retry_count,
+            "isRetry": info.is_retry,
+            "alarmDuringHandler": storage.get_alarm()?,
+            "object": self.state.name(),
+        });
+        // Failed attempts are rolled back, so every attempt also goes to the host's log.
+        println!("alarm-attempt {record}");
+        let fail: u32 = storage.get("alarm-fail")?.unwrap_or(0);
+        if info.retry_count < fail {
+            return Err(Error::internal(format!(
+                "failing attempt {}",
+                info.retry_count + 1
+            )));
+        }
+        let mut log: Vec<serde_json::Value> = storage.get("alarm-log")?.unwrap_or_default();
+        log.push(record);
+        storage.put("alarm-log", &log)?;
+        Ok(())
     }
 }
 

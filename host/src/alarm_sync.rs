@@ -1,0 +1,164 @@
+//! Keeping the alarm index (`metadata.sqlite`) and the scheduler in step with the alarm row
+//! each object commits, and retrying or dropping failed alarms.
+
+use rand::Rng;
+
+use crate::actor::{Actor, AlarmOutcome, Live};
+use crate::alarms::{retry_delay, AlarmEntry, MAX_RETRIES};
+use crate::metrics::ns;
+
+impl Actor {
+    /// Before the commit: if the batch leaves a new alarm time, the index gets it first (with
+    /// fsync), so a crash right after the commit cannot lose the alarm. Returns the alarm as
+    /// the batch leaves it, or `None` if the batch cannot have changed it.
+    pub(crate) async fn alarm_before_commit(
+        &self,
+        live: &mut Live,
+        had_alarm_event: bool,
+    ) -> Option<Option<u64>> {
+        let row = {
+            let mut storage = live.storage.lock().expect("storage lock");
+            if !storage.take_alarm_touched() && !had_alarm_event {
+                return None;
+            }
+            storage.read_alarm()
+        };
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot read the alarm: {e}");
+                return None;
+            }
+        };
+        if let Some(t) = row.filter(|_| row != live.known_alarm) {
+            self.write_index(Some(AlarmEntry::new(t)), true).await;
+        }
+        Some(row)
+    }
+
+    /// After a successful commit: the index and the scheduler get the alarm the object now
+    /// has, or its retry after a failed handler, or lose it.
+    pub(crate) async fn alarm_after_commit(
+        &self,
+        live: &mut Live,
+        row: Option<Option<u64>>,
+        outcomes: &[AlarmOutcome],
+    ) {
+        let Some(row) = row else { return };
+        let mut desired = row.map(AlarmEntry::new);
+        if let Some(AlarmOutcome::Failed {
+            scheduled_ms,
+            retry_count,
+        }) = outcomes.last().copied()
+        {
+            // The failed turn was rolled back, so the row still holds that alarm.
+            if row == Some(scheduled_ms) {
+                desired = self.retry_or_drop(live, scheduled_ms, retry_count).await;
+            }
+        }
+        self.install(live, desired).await;
+    }
+
+    /// After a failed commit nothing of the batch happened: alarms that ran are retried.
+    pub(crate) async fn alarm_after_failed_commit(
+        &self,
+        live: &mut Live,
+        outcomes: &[AlarmOutcome],
+    ) {
+        let last = outcomes.iter().rev().find_map(|outcome| match *outcome {
+            AlarmOutcome::Ran {
+                scheduled_ms,
+                retry_count,
+            }
+            | AlarmOutcome::Failed {
+                scheduled_ms,
+                retry_count,
+            } => Some((scheduled_ms, retry_count)),
+            AlarmOutcome::Skipped => None,
+        });
+        if let Some((scheduled_ms, retry_count)) =
+            last.filter(|(t, _)| live.known_alarm == Some(*t))
+        {
+            let desired = self.retry_or_drop(live, scheduled_ms, retry_count).await;
+            self.install(live, desired).await;
+        }
+    }
+
+    /// The next try of a failed alarm, or `None` after it was dropped for failing too often.
+    async fn retry_or_drop(
+        &self,
+        live: &mut Live,
+        scheduled_ms: u64,
+        retry_count: u32,
+    ) -> Option<AlarmEntry> {
+        let next = retry_count + 1;
+        if next <= MAX_RETRIES {
+            let delay = retry_delay(
+                self.registry.config.alarm_retry_base,
+                next,
+                rand::rng().random(),
+            );
+            let now = self.registry.scheduler.clock.now_ms();
+            return Some(AlarmEntry {
+                scheduled_ms,
+                due_ms: now + delay.as_millis() as u64,
+                retry_count: next,
+            });
+        }
+        tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, scheduled_ms,
+            "alarm dropped after failing {} times ({} retries)", next, MAX_RETRIES);
+        self.registry
+            .metrics
+            .alarms_dropped
+            .get_or_create(&ns(&self.namespace.name))
+            .inc();
+        let storage = live.storage.clone();
+        let cleared = tokio::task::spawn_blocking(move || {
+            let mut storage = storage.lock().expect("storage lock");
+            storage.begin_batch()?;
+            let result = storage.clear_alarm().and_then(|()| storage.commit_batch());
+            if result.is_err() {
+                storage.rollback_batch();
+            }
+            storage.take_alarm_touched();
+            result
+        })
+        .await;
+        if !matches!(cleared, Ok(Ok(()))) {
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot delete the dropped alarm: {cleared:?}");
+        }
+        None
+    }
+
+    /// Makes the index and the scheduler hold `desired`.
+    async fn install(&self, live: &mut Live, desired: Option<AlarmEntry>) {
+        self.write_index(desired, false).await;
+        let scheduler = &self.registry.scheduler;
+        match desired {
+            Some(entry) => scheduler.schedule(self.key, self.info.name.clone(), entry),
+            None => scheduler.cancel(self.key),
+        }
+        live.known_alarm = desired.map(|e| e.scheduled_ms);
+        let count = scheduler.count(self.key.0) as i64;
+        self.registry
+            .metrics
+            .alarms_scheduled
+            .get_or_create(&ns(&self.namespace.name))
+            .set(count);
+    }
+
+    async fn write_index(&self, entry: Option<AlarmEntry>, durable: bool) {
+        let namespace = self.namespace.clone();
+        let (id, name) = (self.info.id, self.info.name.clone());
+        let written = tokio::task::spawn_blocking(move || match entry {
+            Some(entry) => namespace
+                .metadata
+                .upsert_alarm(&id, name.as_deref(), &entry, durable),
+            None => namespace.metadata.delete_alarm(&id),
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot update the alarm index: {written:?}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The host side of the WIT `websocket` interface. Sends are collected in the turn's
+//! effects and released by the actor after the commit (output gate).
+
+use crate::bindings::{storage, websocket};
+use crate::host_api::ObjectCtx;
+use crate::websocket::{Outbound, SocketId, WsError, WsMessage};
+
+/// What a turn did to sockets, applied or discarded by the actor when the turn ends.
+#[derive(Default)]
+pub struct TurnEffects {
+    /// Whether the event is a fetch of a WebSocket upgrade request.
+    pub upgrade_allowed: bool,
+    pub accepted: Option<SocketId>,
+    pub outbox: Vec<(SocketId, Outbound)>,
+}
+
+type GuestResult<T> = wasmtime::Result<Result<T, storage::Error>>;
+
+fn guest_error(error: WsError) -> storage::Error {
+    let code = match error {
+        WsError::Invalid(_) => storage::ErrorCode::InvalidArgument,
+        WsError::Limit(_) => storage::ErrorCode::LimitExceeded,
+    };
+    storage::Error {
+        code,
+        message: error.to_string(),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> storage::Error {
+    guest_error(WsError::Invalid(message.into()))
+}
+
+impl From<websocket::Message> for WsMessage {
+    fn from(message: websocket::Message) -> WsMessage {
+        match message {
+            websocket::Message::Text(text) => WsMessage::Text(text),
+            websocket::Message::Binary(bytes) => WsMessage::Binary(bytes),
+        }
+    }
+}
+
+impl From<WsMessage> for websocket::Message {
+    fn from(message: WsMessage) -> websocket::Message {
+        match message {
+            WsMessage::Text(text) => websocket::Message::Text(text),
+            WsMessage::Binary(bytes) => websocket::Message::Binary(bytes),
+        }
+    }
+}
+
+impl ObjectCtx {
+    fn check_message(&self, message: &WsMessage) -> Result<(), storage::Error> {
+        let len = match message {
+            WsMessage::Text(text) => text.len(),
+            WsMessage::Binary(bytes) => bytes.len(),
+        };
+        let max = self.hub.limits.max_send_bytes;
+        if len > max {
+            return Err(guest_error(WsError::Limit(format!(
+                "a WebSocket message cannot be larger than {max} bytes; it was {len} bytes"
+            ))));
+        }
+        Ok(())
+    }
+}
+
+impl websocket::Host for ObjectCtx {
+    fn accept_websocket(&mut self, tags: Vec<String>) -> GuestResult<SocketId> {
+        if !self.effects.upgrade_allowed {
+            return Ok(Err(invalid(
+                "accept-websocket: the request being handled is not a WebSocket upgrade request",
+            )));
+        }
+        if self.effects.accepted.is_some() {
+            return Ok(Err(invalid(
+                "accept-websocket: this request's WebSocket was already accepted",
+            )));
+        }
+        Ok(match self.hub.accept(self.info.key(), tags) {
+            Ok(id) => {
+                self.effects.accepted = Some(id);
+                Ok(id)
+            }
+            Err(e) => Err(guest_error(e)),
+        })
+    }
+
+    fn send(&mut self, socket: SocketId, message: websocket::Message) -> GuestResult<()> {
+        let message = WsMessage::from(message);
+        if let Err(e) = self.check_message(&message) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = self.hub.check_open(self.info.key(), socket) {
+            return Ok(Err(guest_error(e)));
+        }
+        self.effects
+            .outbox
+            .push((socket, Outbound::Message(message)));
+        Ok(Ok(()))
+    }
+
+    fn broadcast(
+        &mut self,
+        message: websocket::Message,
+        tag: Option<String>,
+        except: Option<SocketId>,
+    ) -> GuestResult<u32> {
+        let message = WsMessage::from(message);
+        if let Err(e) = self.check_message(&message) {
+            return Ok(Err(e));
+        }
+        let targets = self.hub.list(self.info.key(), tag.as_deref());
+        let mut count = 0;
+        for socket in targets.into_iter().filter(|s| Some(*s) != except) {
+            self.effects
+                .outbox
+                .push((socket, Outbound::Message(message.clone())));
+            count += 1;
+        }
+        Ok(Ok(count))
+    }
+
+    fn close(&mut self, socket: SocketId, code: u16, reason: String) -> GuestResult<()> {
+        if code != 1000 && !(3000..=4999).contains(&code) {
+            return Ok(Err(invalid(format!(
+                "close code {code} is not allowed: use 1000 or 3000-4999"
+            ))));
+        }
+        if reason.len() > 123 {
+            return Ok(Err(guest_error(WsError::Limit(format!(
+                "a close reason cannot be longer than 123 bytes; it was {}",
+                reason.len()
+            )))));
+        }
+        if let Err(e) = self.hub.check_open(self.info.key(), socket) {
+            return Ok(Err(guest_error(e)));
+        }
+        self.effects
+            .outbox
+            .push((socket, Outbound::Close(code, reason)));
+        Ok(Ok(()))
+    }
+
+    fn get_websockets(&mut self, tag: Option<String>) -> wasmtime::Result<Vec<SocketId>> {
+        Ok(self.hub.list(self.info.key(), tag.as_deref()))
+    }
+
+    fn get_tags(&mut self, socket: SocketId) -> GuestResult<Vec<String>> {
+        Ok(self.hub.tags(self.info.key(), socket).map_err(guest_error))
+    }
+
+    fn serialize_attachment(&mut self, socket: SocketId, attachment: Vec<u8>) -> GuestResult<()> {
+        Ok(self
+            .hub
+            .set_attachment(self.info.key(), socket, attachment)
+            .map_err(guest_error))
+    }
+
+    fn deserialize_attachment(&mut self, socket: SocketId) -> GuestResult<Option<Vec<u8>>> {
+        Ok(self
+            .hub
+            .attachment(self.info.key(), socket)
+            .map_err(guest_error))
+    }
+
+    fn set_auto_response(&mut self, pair: Option<(String, String)>) -> GuestResult<()> {
+        Ok(self
+            .hub
+            .set_auto_response(self.info.key(), pair)
+            .map_err(guest_error))
+    }
+
+    fn get_auto_response_timestamp(&mut self, socket: SocketId) -> GuestResult<Option<u64>> {
+        Ok(self
+            .hub
+            .auto_response_timestamp(self.info.key(), socket)
+            .map_err(guest_error))
+    }
+}

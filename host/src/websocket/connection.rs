@@ -1,0 +1,245 @@
+//! One task per connected socket: completes the upgrade, writes what the hub releases, and
+//! turns what the client sends into events for the object (waking it if it hibernates).
+//! Pings and the auto-response are answered here, without waking the object.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
+    UPGRADE,
+};
+use hyper::{HeaderMap, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsProtocolError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::{Outbound, SocketId, WsMessage};
+use crate::actor::{Event, WsEvent};
+use crate::http_util::Body;
+use crate::metrics::ns;
+use crate::namespace::Namespace;
+use crate::registry::{DispatchError, Registry};
+
+/// Whether a request asks for a WebSocket upgrade (RFC 6455 §4.2.1).
+pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    let has_token = |name, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+    };
+    has_token(UPGRADE, "websocket")
+        && has_token(CONNECTION, "upgrade")
+        && headers.contains_key(SEC_WEBSOCKET_KEY)
+        && headers
+            .get(SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v == "13")
+}
+
+/// The 101 answer to an upgrade request the object accepted.
+pub fn switching_protocols(request_headers: &HeaderMap) -> Response<Body> {
+    let key = request_headers
+        .get(SEC_WEBSOCKET_KEY)
+        .map_or(&b""[..], |k| k.as_bytes());
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(
+        SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value"),
+    );
+    response
+}
+
+/// Where a socket's events go.
+#[derive(Clone)]
+pub struct Owner {
+    pub registry: Arc<Registry>,
+    pub namespace: Arc<Namespace>,
+    pub ns_index: usize,
+    pub id: crate::ids::ObjectId,
+    pub name: Option<String>,
+}
+
+impl Owner {
+    /// Delivers in order, waiting while the object's inbox is full. False at shutdown.
+    async fn deliver(&self, socket: SocketId, event: &WsEvent) -> bool {
+        loop {
+            let result = self.registry.dispatch(
+                &self.namespace,
+                self.ns_index,
+                self.id,
+                self.name.as_deref(),
+                Event::WebSocket {
+                    socket,
+                    event: event.clone(),
+                },
+            );
+            match result {
+                Ok(()) => return true,
+                Err(DispatchError::ShuttingDown) => return false,
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+}
+
+/// Runs an accepted socket once hyper hands over the upgraded connection.
+pub async fn serve_upgrade(owner: Owner, socket: SocketId, upgrade: hyper::upgrade::OnUpgrade) {
+    let hub = owner.registry.hub.clone();
+    let upgraded = match upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            tracing::warn!(namespace = %owner.namespace.name, object = %owner.id, socket, "WebSocket upgrade failed: {e}");
+            hub.mark_closing(socket);
+            let event = WsEvent::Close {
+                code: 1006,
+                reason: "WebSocket upgrade failed".into(),
+                was_clean: false,
+            };
+            if !owner.deliver(socket, &event).await {
+                hub.remove(socket);
+            }
+            return;
+        }
+    };
+    // The socket is gone if its object's turn failed after all.
+    let Some(outbound) = hub.open(socket) else {
+        return;
+    };
+    let config = WebSocketConfig::default()
+        // Small buffers: a hibernated socket should cost little memory.
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(hub.limits.max_message_bytes))
+        .max_frame_size(Some(hub.limits.max_message_bytes));
+    let stream =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let label = ns(&owner.namespace.name);
+    let metrics = owner.registry.metrics.clone();
+    metrics.websockets_open.get_or_create(&label).inc();
+    let close = run(&owner, socket, stream, outbound).await;
+    metrics.websockets_open.get_or_create(&label).dec();
+    match close {
+        Some(event) => {
+            hub.mark_closing(socket);
+            // The actor forgets the socket after the close handler ran.
+            if !owner.deliver(socket, &event).await {
+                hub.remove(socket);
+            }
+        }
+        None => hub.remove(socket),
+    }
+}
+
+type Stream = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// The socket's life. Returns the close event for the object, or `None` if the host or
+/// the object closed it.
+async fn run(
+    owner: &Owner,
+    socket: SocketId,
+    mut stream: Stream,
+    mut outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+) -> Option<WsEvent> {
+    let hub = owner.registry.hub.clone();
+    let metrics = owner.registry.metrics.clone();
+    let label = ns(&owner.namespace.name);
+    let count = |direction| {
+        metrics
+            .websocket_messages
+            .get_or_create(&crate::metrics::WsLabels {
+                namespace: label.namespace.clone(),
+                direction,
+            })
+            .inc()
+    };
+    loop {
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    count("in");
+                    let now = owner.registry.scheduler.clock.now_ms();
+                    if let Some(answer) = hub.auto_response(socket, text.as_str(), now) {
+                        count("out");
+                        if stream.send(Message::text(answer)).await.is_err() {
+                            return Some(abnormal());
+                        }
+                        continue;
+                    }
+                    let event = WsEvent::Message(WsMessage::Text(text.as_str().to_owned()));
+                    if !owner.deliver(socket, &event).await {
+                        return None;
+                    }
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    count("in");
+                    if !owner.deliver(socket, &WsEvent::Message(WsMessage::Binary(bytes.to_vec()))).await {
+                        return None;
+                    }
+                }
+                // tungstenite queues the pong; flushing sends it.
+                Some(Ok(Message::Ping(_))) => {
+                    if stream.flush().await.is_err() {
+                        return Some(abnormal());
+                    }
+                }
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(frame))) => {
+                    // tungstenite answers the close frame; flushing sends it.
+                    let _ = stream.flush().await;
+                    let (code, reason) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.as_str().to_owned()));
+                    return Some(WsEvent::Close { code, reason, was_clean: true });
+                }
+                Some(Err(WsProtocolError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
+                    let reason = format!("message of {size} bytes is over the limit of {max_size}");
+                    let _ = stream.close(Some(CloseFrame { code: CloseCode::Size, reason: reason.clone().into() })).await;
+                    return Some(WsEvent::Close { code: 1009, reason, was_clean: false });
+                }
+                Some(Err(_)) | None => return Some(abnormal()),
+            },
+            message = outbound.recv() => match message {
+                Some(Outbound::Message(message)) => {
+                    count("out");
+                    let frame = match message {
+                        WsMessage::Text(text) => Message::text(text),
+                        WsMessage::Binary(bytes) => Message::binary(bytes),
+                    };
+                    if stream.send(frame).await.is_err() {
+                        return Some(abnormal());
+                    }
+                }
+                Some(Outbound::Close(code, reason)) => {
+                    let _ = stream.close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })).await;
+                    return None;
+                }
+                // The hub forgot the socket.
+                None => return None,
+            },
+            _ = hub.shutdown.cancelled() => {
+                let _ = stream.close(Some(CloseFrame { code: CloseCode::Away, reason: "the host is shutting down".into() })).await;
+                return None;
+            }
+        }
+    }
+}
+
+fn abnormal() -> WsEvent {
+    WsEvent::Close {
+        code: 1006,
+        reason: "WebSocket disconnected without sending Close frame.".into(),
+        was_clean: false,
+    }
+}

@@ -1,0 +1,327 @@
+//! The websocket hub: the host, not the instance, owns every socket, so an object with open
+//! sockets can be evicted (hibernated) and woken by the next message with its sockets, tags
+//! and attachments intact. Guests reach it through `host_websocket.rs`; each socket's
+//! connection task (`connection.rs`) reads and writes frames.
+//!
+//! Sends from a turn are collected in the instance and handed to the hub only after the turn
+//! commits (output gate), in the order they were made.
+
+mod connection;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use connection::{is_upgrade_request, serve_upgrade, switching_protocols, Owner};
+
+use crate::registry::Key;
+
+pub type SocketId = u64;
+
+/// A message in either direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsMessage {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// What a connection task is told to write.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    Message(WsMessage),
+    Close(u16, String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    pub max_sockets_per_object: usize,
+    pub max_tags: usize,
+    pub max_tag_chars: usize,
+    pub max_attachment_bytes: usize,
+    pub max_auto_response_chars: usize,
+    /// Largest message a client may send (configurable).
+    pub max_message_bytes: usize,
+    /// Largest message an object may send.
+    pub max_send_bytes: usize,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            max_sockets_per_object: 32_768,
+            max_tags: 10,
+            max_tag_chars: 256,
+            max_attachment_bytes: 16 * 1024,
+            max_auto_response_chars: 2048,
+            max_message_bytes: 32 << 20,
+            max_send_bytes: 32 << 20,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Limit(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SocketState {
+    /// Accepted by a turn; the upgrade completes after the commit.
+    Pending,
+    Open,
+    /// The client closed or vanished; the object's close handler has yet to run.
+    Closing,
+}
+
+struct Socket {
+    key: Key,
+    tags: Vec<String>,
+    attachment: Option<Vec<u8>>,
+    state: SocketState,
+    outbound: mpsc::UnboundedSender<Outbound>,
+    /// Held until the connection task starts.
+    receiver: Option<mpsc::UnboundedReceiver<Outbound>>,
+    last_auto_response_ms: Option<u64>,
+}
+
+#[derive(Default)]
+struct ObjectSockets {
+    ids: BTreeSet<SocketId>,
+    auto_response: Option<(String, String)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sockets: HashMap<SocketId, Socket>,
+    objects: HashMap<Key, ObjectSockets>,
+}
+
+pub struct Hub {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+    pub limits: WsLimits,
+    /// Cancelled at host shutdown: every connection closes with 1001.
+    pub shutdown: CancellationToken,
+}
+
+impl Hub {
+    pub fn new(limits: WsLimits) -> Hub {
+        Hub {
+            inner: Mutex::new(Inner::default()),
+            next_id: AtomicU64::new(1),
+            limits,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("websocket hub lock")
+    }
+
+    /// Registers a socket accepted by the object `key`.
+    pub fn accept(&self, key: Key, tags: Vec<String>) -> Result<SocketId, WsError> {
+        let limits = &self.limits;
+        if tags.len() > limits.max_tags {
+            return Err(WsError::Limit(format!(
+                "a WebSocket cannot have more than {} tags; {} were given",
+                limits.max_tags,
+                tags.len()
+            )));
+        }
+        if let Some(tag) = tags
+            .iter()
+            .find(|t| t.chars().count() > limits.max_tag_chars)
+        {
+            return Err(WsError::Limit(format!(
+                "tag {:?} is longer than the maximum of {} characters",
+                truncate(tag),
+                limits.max_tag_chars
+            )));
+        }
+        let mut inner = self.lock();
+        let object = inner.objects.entry(key).or_default();
+        if object.ids.len() >= limits.max_sockets_per_object {
+            return Err(WsError::Limit(format!(
+                "only {} WebSockets can be accepted by one object",
+                limits.max_sockets_per_object
+            )));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        object.ids.insert(id);
+        let (outbound, receiver) = mpsc::unbounded_channel();
+        inner.sockets.insert(
+            id,
+            Socket {
+                key,
+                tags,
+                attachment: None,
+                state: SocketState::Pending,
+                outbound,
+                receiver: Some(receiver),
+                last_auto_response_ms: None,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The connection is up: its task takes the queue of messages sent so far.
+    pub(crate) fn open(&self, id: SocketId) -> Option<mpsc::UnboundedReceiver<Outbound>> {
+        let mut inner = self.lock();
+        let socket = inner.sockets.get_mut(&id)?;
+        socket.state = SocketState::Open;
+        socket.receiver.take()
+    }
+
+    /// Forgets a socket: its turn failed, its close was handled, or it never connected.
+    pub fn remove(&self, id: SocketId) {
+        let mut inner = self.lock();
+        if let Some(socket) = inner.sockets.remove(&id) {
+            if let Some(object) = inner.objects.get_mut(&socket.key) {
+                object.ids.remove(&id);
+                if object.ids.is_empty() && object.auto_response.is_none() {
+                    inner.objects.remove(&socket.key);
+                }
+            }
+        }
+    }
+
+    /// The client is gone; the socket stays readable (tags, attachment) for the object's
+    /// close handler, but is no longer listed and takes no messages.
+    pub(crate) fn mark_closing(&self, id: SocketId) {
+        if let Some(socket) = self.lock().sockets.get_mut(&id) {
+            socket.state = SocketState::Closing;
+        }
+    }
+
+    /// The object's sockets (with `tag`), oldest first; closing ones excluded.
+    pub fn list(&self, key: Key, tag: Option<&str>) -> Vec<SocketId> {
+        let inner = self.lock();
+        let Some(object) = inner.objects.get(&key) else {
+            return Vec::new();
+        };
+        object
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                let socket = &inner.sockets[id];
+                socket.state != SocketState::Closing
+                    && tag.is_none_or(|tag| socket.tags.iter().any(|t| t == tag))
+            })
+            .collect()
+    }
+
+    pub fn count(&self, key: Key) -> usize {
+        self.lock().objects.get(&key).map_or(0, |o| o.ids.len())
+    }
+
+    /// Checks that `id` is an open socket of `key`, for a send or close.
+    pub fn check_open(&self, key: Key, id: SocketId) -> Result<(), WsError> {
+        self.with_socket(key, id, |socket| match socket.state {
+            SocketState::Closing => Err(WsError::Invalid(format!("WebSocket {id} is closed"))),
+            _ => Ok(()),
+        })?
+    }
+
+    pub fn tags(&self, key: Key, id: SocketId) -> Result<Vec<String>, WsError> {
+        self.with_socket(key, id, |socket| socket.tags.clone())
+    }
+
+    pub fn attachment(&self, key: Key, id: SocketId) -> Result<Option<Vec<u8>>, WsError> {
+        self.with_socket(key, id, |socket| socket.attachment.clone())
+    }
+
+    pub fn set_attachment(&self, key: Key, id: SocketId, bytes: Vec<u8>) -> Result<(), WsError> {
+        let max = self.limits.max_attachment_bytes;
+        if bytes.len() > max {
+            return Err(WsError::Limit(format!(
+                "A WebSocket attachment cannot be larger than {max} bytes; it was {} bytes",
+                bytes.len()
+            )));
+        }
+        self.with_socket(key, id, |socket| socket.attachment = Some(bytes))
+    }
+
+    pub fn set_auto_response(
+        &self,
+        key: Key,
+        pair: Option<(String, String)>,
+    ) -> Result<(), WsError> {
+        let max = self.limits.max_auto_response_chars;
+        if let Some((request, response)) = &pair {
+            for (what, text) in [("request", request), ("response", response)] {
+                let chars = text.chars().count();
+                if chars > max {
+                    return Err(WsError::Limit(format!(
+                        "the auto-response {what} cannot be longer than {max} characters; it was {chars}"
+                    )));
+                }
+            }
+        }
+        self.lock().objects.entry(key).or_default().auto_response = pair;
+        Ok(())
+    }
+
+    /// The answer to a text message, if it is the object's auto-response request; records
+    /// the time on the socket.
+    pub(crate) fn auto_response(&self, id: SocketId, text: &str, now_ms: u64) -> Option<String> {
+        let mut inner = self.lock();
+        let key = inner.sockets.get(&id)?.key;
+        let (request, response) = inner.objects.get(&key)?.auto_response.as_ref()?;
+        if request != text {
+            return None;
+        }
+        let response = response.clone();
+        inner.sockets.get_mut(&id)?.last_auto_response_ms = Some(now_ms);
+        Some(response)
+    }
+
+    pub fn auto_response_timestamp(&self, key: Key, id: SocketId) -> Result<Option<u64>, WsError> {
+        self.with_socket(key, id, |socket| socket.last_auto_response_ms)
+    }
+
+    /// Releases a committed turn's sends, in order. A close also stops further sends.
+    pub fn flush(&self, outbox: Vec<(SocketId, Outbound)>) {
+        let mut inner = self.lock();
+        for (id, message) in outbox {
+            let Some(socket) = inner.sockets.get_mut(&id) else {
+                continue;
+            };
+            if socket.state == SocketState::Closing {
+                continue;
+            }
+            if matches!(message, Outbound::Close(..)) {
+                socket.state = SocketState::Closing;
+            }
+            let _ = socket.outbound.send(message);
+        }
+    }
+
+    fn with_socket<T>(
+        &self,
+        key: Key,
+        id: SocketId,
+        f: impl FnOnce(&mut Socket) -> T,
+    ) -> Result<T, WsError> {
+        let mut inner = self.lock();
+        match inner.sockets.get_mut(&id) {
+            Some(socket) if socket.key == key => Ok(f(socket)),
+            _ => Err(WsError::Invalid(format!(
+                "no WebSocket {id} belongs to this object"
+            ))),
+        }
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(32).collect::<String>() + "…"
+}
+
+#[cfg(test)]
+mod tests;

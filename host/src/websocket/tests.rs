@@ -1,0 +1,120 @@
+//! Hub rules without sockets: limits, listing, attachments, auto-response, the output gate.
+
+use super::*;
+use crate::ids::IdKey;
+
+fn key(name: &str) -> Key {
+    (0, IdKey::from_bytes(&[3; 32]).unwrap().id_from_name(name))
+}
+
+#[test]
+fn tags_are_limited_to_ten_of_256_characters() {
+    let hub = Hub::new(WsLimits::default());
+    let ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    assert!(hub.accept(key("a"), ten.clone()).is_ok());
+    let mut eleven = ten;
+    eleven.push("x".into());
+    let err = hub.accept(key("a"), eleven).unwrap_err().to_string();
+    assert!(err.contains("more than 10 tags"), "{err}");
+    assert!(hub.accept(key("a"), vec!["é".repeat(256)]).is_ok());
+    let err = hub
+        .accept(key("a"), vec!["é".repeat(257)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("256 characters"), "{err}");
+}
+
+#[test]
+fn sockets_per_object_are_capped() {
+    let hub = Hub::new(WsLimits {
+        max_sockets_per_object: 2,
+        ..WsLimits::default()
+    });
+    hub.accept(key("a"), vec![]).unwrap();
+    hub.accept(key("a"), vec![]).unwrap();
+    assert!(hub
+        .accept(key("a"), vec![])
+        .unwrap_err()
+        .to_string()
+        .contains("only 2 WebSockets"));
+    assert!(
+        hub.accept(key("b"), vec![]).is_ok(),
+        "the cap is per object"
+    );
+}
+
+#[test]
+fn listing_by_tag_excludes_closing_sockets_and_other_objects() {
+    let hub = Hub::new(WsLimits::default());
+    let a = hub.accept(key("room"), vec!["red".into()]).unwrap();
+    let b = hub.accept(key("room"), vec!["blue".into()]).unwrap();
+    let _other = hub.accept(key("elsewhere"), vec!["red".into()]).unwrap();
+    assert_eq!(hub.list(key("room"), None), vec![a, b]);
+    assert_eq!(hub.list(key("room"), Some("red")), vec![a]);
+    hub.mark_closing(a);
+    assert_eq!(hub.list(key("room"), None), vec![b]);
+    assert_eq!(
+        hub.tags(key("room"), a).unwrap(),
+        vec!["red".to_string()],
+        "still readable while closing"
+    );
+    hub.remove(a);
+    assert!(hub.tags(key("room"), a).is_err());
+    assert!(
+        hub.tags(key("elsewhere"), b).is_err(),
+        "another object's socket is not reachable"
+    );
+}
+
+#[test]
+fn attachments_are_limited_to_16_kib() {
+    let hub = Hub::new(WsLimits::default());
+    let s = hub.accept(key("a"), vec![]).unwrap();
+    hub.set_attachment(key("a"), s, vec![1; 16 * 1024]).unwrap();
+    let err = hub
+        .set_attachment(key("a"), s, vec![1; 16 * 1024 + 1])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("16384"), "{err}");
+    assert_eq!(
+        hub.attachment(key("a"), s).unwrap().unwrap().len(),
+        16 * 1024
+    );
+}
+
+#[test]
+fn auto_response_is_limited_and_matches_exactly() {
+    let hub = Hub::new(WsLimits::default());
+    let s = hub.accept(key("a"), vec![]).unwrap();
+    assert!(hub
+        .set_auto_response(key("a"), Some(("p".repeat(2049), "q".into())))
+        .is_err());
+    assert!(hub
+        .set_auto_response(key("a"), Some(("p".repeat(2048), "q".into())))
+        .is_ok());
+    hub.set_auto_response(key("a"), Some(("ping".into(), "pong".into())))
+        .unwrap();
+    assert_eq!(hub.auto_response(s, "ping", 42), Some("pong".into()));
+    assert_eq!(hub.auto_response(s, "ping ", 43), None);
+    assert_eq!(hub.auto_response_timestamp(key("a"), s).unwrap(), Some(42));
+}
+
+#[test]
+fn flushed_messages_arrive_in_order_and_a_close_ends_sending() {
+    let hub = Hub::new(WsLimits::default());
+    let s = hub.accept(key("a"), vec![]).unwrap();
+    let mut rx = hub.open(s).unwrap();
+    let text = |t: &str| Outbound::Message(WsMessage::Text(t.into()));
+    hub.flush(vec![
+        (s, text("1")),
+        (s, text("2")),
+        (s, Outbound::Close(1000, "bye".into())),
+        (s, text("3")),
+    ]);
+    let mut got = Vec::new();
+    while let Ok(message) = rx.try_recv() {
+        got.push(format!("{message:?}"));
+    }
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got[2].contains("Close"));
+}
