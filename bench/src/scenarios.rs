@@ -283,7 +283,9 @@ async fn measure(
         profiler.stop();
     }
     let summary = summary?;
-    summary.check(&format!("scenario {id} ({})", server.runtime().name()))?;
+    summary
+        .check(&format!("scenario {id} ({})", server.runtime().name()))
+        .map_err(|e| e.context(format!("the server's log ends:\n{}", server.log_tail())))?;
     let server_cpu = match (cpu_before, server.cpu_time()) {
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,

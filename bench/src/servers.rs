@@ -77,6 +77,11 @@ impl Server {
         }
     }
 
+    /// The end of the server's log (stderr), for failure messages.
+    pub fn log_tail(&self) -> String {
+        read_tail(&self.work.path().join("server.log"))
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -113,24 +113,25 @@ impl Actor {
         let metrics = self.registry.metrics.clone();
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
-        let evicted = match self.open().await {
-            Ok(mut live) => {
-                let evicted = self.serve(&mut live).await;
-                // Closing the database may checkpoint the WAL (fsyncs): keep that off the
-                // async workers, and finish it before this actor counts as closed.
-                let _ = tokio::task::spawn_blocking(move || drop(live)).await;
-                evicted
-            }
+        let (evicted, live) = match self.open().await {
+            Ok(mut live) => (self.serve(&mut live).await, Some(live)),
             Err(e) => {
                 let error_id = new_error_id();
                 tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot open object storage: {e:#}");
                 self.refuse_all(TurnError::Storage { error_id }).await;
-                false
+                (false, None)
             }
         };
         metrics.live_objects.get_or_create(&label).dec();
         if evicted {
             metrics.evictions.get_or_create(&label).inc();
+        }
+        // Closing may checkpoint the WAL (fsyncs): keep it off the async workers, and finish
+        // it before this actor counts as closed (`_alive`), which a successor waits for.
+        if let Some(live) = live {
+            let storage = live.storage.clone();
+            drop(live);
+            let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
         }
     }
 
@@ -226,9 +227,9 @@ impl Actor {
             .alarm_before_commit(live, !alarm_outcomes.is_empty())
             .await;
         let started = Instant::now();
-        let storage = live.storage.clone();
-        let wrote = storage.lock().expect("storage lock").batch_wrote();
+        let wrote = live.storage.lock().expect("storage lock").batch_wrote();
         let committed = if wrote {
+            let storage = live.storage.clone();
             tokio::task::spawn_blocking(move || {
                 storage.lock().expect("storage lock").commit_batch()
             })
@@ -237,7 +238,7 @@ impl Actor {
             .and_then(|r| r.map_err(anyhow::Error::from))
         } else {
             // Nothing written: the commit only ends the read transaction, no disk I/O.
-            let result = storage.lock().expect("storage lock").commit_batch();
+            let result = live.storage.lock().expect("storage lock").commit_batch();
             result.map_err(anyhow::Error::from)
         };
         let label = ns(&self.namespace.name);

@@ -397,3 +397,55 @@ fn delete_all_also_deletes_the_alarm() {
     s.delete_all().unwrap();
     assert_eq!(s.get_alarm().unwrap(), None);
 }
+
+#[test]
+fn a_batch_reports_whether_it_wrote() {
+    let mut s = store();
+    s.begin_batch().unwrap();
+    s.begin_turn().unwrap();
+    assert_eq!(s.get("a").unwrap(), None);
+    s.end_turn(true).unwrap();
+    assert!(
+        !s.batch_wrote(),
+        "a read-only batch needs no durable commit"
+    );
+    s.begin_turn().unwrap();
+    s.put("a", b"1").unwrap();
+    s.end_turn(true).unwrap();
+    assert!(s.batch_wrote());
+    s.commit_batch().unwrap();
+    assert!(!s.batch_wrote());
+}
+
+#[test]
+fn a_file_keeps_its_writes_across_closes_with_small_and_large_wals() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("object.sqlite");
+    let write = |key: &str, value: &[u8]| {
+        let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+        s.begin_batch().unwrap();
+        s.begin_turn().unwrap();
+        s.put(key, value).unwrap();
+        s.end_turn(true).unwrap();
+        s.commit_batch().unwrap();
+    };
+    write("small", b"1");
+    let wal = dir.path().join("object.sqlite-wal");
+    assert!(wal.exists(), "the WAL is kept on close, not deleted");
+    // Larger than the close-time checkpoint threshold: checkpointed and truncated on close.
+    write(
+        "large",
+        &vec![7u8; (CHECKPOINT_ON_CLOSE_BYTES as usize) * 2],
+    );
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+    assert!(
+        !dir.path().join("object.sqlite-shm").exists(),
+        "no shared memory file"
+    );
+    let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    assert_eq!(s.get("small").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(
+        s.get("large").unwrap().map(|v| v.len()),
+        Some((CHECKPOINT_ON_CLOSE_BYTES as usize) * 2)
+    );
+}
