@@ -6,6 +6,7 @@
 //! Layout:
 //! - [`load`]: the load generator (hyper client, keep-alive connections, bounded runs);
 //! - [`scenarios`]: the scenarios of the issue, identical for both runtimes;
+//! - [`sockets`]: scenario 5, WebSockets with hibernation (tokio-tungstenite clients);
 //! - [`servers`]: the servers as child processes (start, restart, stop, CPU and RSS);
 //! - [`setup`]: building `wdo` and the counter component, installing workerd from npm;
 //! - [`report`] and [`stats`]: percentiles and the tables printed.
@@ -21,6 +22,7 @@ pub mod report;
 pub mod scenarios;
 pub mod servers;
 pub mod setup;
+pub mod sockets;
 pub mod stats;
 
 use std::path::PathBuf;
@@ -68,8 +70,10 @@ impl Options {
 /// Runs the scenarios against wdo, then (if asked) against workerd, one server at a time.
 pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let machine = setup::machine();
+    setup::allow_many_sockets();
     let wdo = setup::wdo_binary(options.wdo.as_deref())?;
     let component = setup::counter_component(options.component.as_deref())?;
+    let chat = setup::example_component("chat")?;
     if let Some(dir) = &options.perf_dir {
         std::fs::create_dir_all(dir)?;
     }
@@ -77,6 +81,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let launch = Launch::Wdo {
         binary: wdo.clone(),
         component,
+        chat,
         cache_dir: setup::cache_dir().join("cwasm"),
     };
     eprintln!("bench: wdo {}", wdo.display());
@@ -100,7 +105,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         eprintln!("bench: workerd {}", binary.display());
         let mut server = Server::start(Launch::Workerd {
             binary,
-            config: setup::workerd_config(),
+            config: setup::workerd_config()?,
         })?;
         measurements.extend(
             scenarios::run(

@@ -38,6 +38,9 @@ struct Cli {
     /// Requests of scenario 2 (and 6.2).
     #[arg(long)]
     many_requests: Option<u64>,
+    /// Broadcast rounds of scenario 5.
+    #[arg(long)]
+    broadcast_rounds: Option<usize>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -90,6 +93,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(n) = cli.many_requests {
         options.sizes.many_requests = n;
+    }
+    if let Some(n) = cli.broadcast_rounds {
+        options.sizes.sockets.rounds = n;
     }
     // One thread for the load generator: it leaves the rest of the machine to the server.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,8 +4,11 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use crate::scenarios::{Measurement, Scenario, Sizes};
 use crate::servers::Runtime;
+use crate::sockets::SocketStats;
 use crate::stats::{ms, rate, table};
 
 pub struct Report {
@@ -82,10 +85,7 @@ impl Report {
             rows.push(row);
         }
         if self.scenarios.contains(&Scenario::WebSockets) {
-            let mut row = vec!["5. websockets (10,000 sockets, broadcast)".to_string()];
-            row.push("not yet: websockets".into());
-            row.resize(header.len(), String::new());
-            rows.push(row);
+            rows.extend(self.socket_rows(compare, header.len()));
         }
         let mut out = String::new();
         let _ = writeln!(out, "machine: {}", self.machine);
@@ -103,11 +103,22 @@ impl Report {
             writeln!(
             out,
             "sizes: {} conns; 1: {} requests after {} warm-up; 2: {} requests over {} objects; \
-             3: {} objects; 4: {} requests; each run at most {:?}\n",
+             3: {} objects; 4: {} requests; 5: {} sockets ({} rooms of {} and one of {}), {} \
+             broadcast rounds; each run at most {:?}\n",
             s.connections, s.hot_requests, s.hot_warmup, s.many_requests, s.objects,
-            s.cold_objects, s.round_trips, s.max_duration
+            s.cold_objects, s.round_trips, s.sockets.total(), s.sockets.rooms,
+            s.sockets.per_room, s.sockets.broadcast_sockets, s.sockets.rounds, s.max_duration
         );
         out.push_str(&table(&header, &rows));
+        for m in &self.measurements {
+            if let Some(e) = m.sockets.as_ref().and_then(|s| s.first_failure.as_ref()) {
+                let _ = writeln!(
+                    out,
+                    "\n{} scenario 5: joining stopped at the first failure: {e}",
+                    m.runtime.name()
+                );
+            }
+        }
         let mut detail = Vec::new();
         for m in &self.measurements {
             detail.push(vec![
@@ -137,11 +148,94 @@ impl Report {
         out
     }
 
+    /// Scenario 5: the broadcast latency and the memory of the hibernated sockets.
+    fn socket_rows(&self, compare: bool, width: usize) -> Vec<Vec<String>> {
+        let wdo = self.find(Runtime::Wdo, "5");
+        let workerd = self.find(Runtime::Workerd, "5");
+        let sockets = self.sizes.sockets.total();
+        let broadcast_to = self.sizes.sockets.broadcast_sockets;
+        let latency = |m: Option<&Measurement>| match m {
+            Some(m) => vec![
+                format!(
+                    "first {}",
+                    ms(m.sockets.as_ref().map_or(Duration::ZERO, |s| s.first_round))
+                ),
+                ms(m.summary.p50()),
+                ms(m.summary.p99()),
+                m.cpu_per_request()
+                    .map_or("?".into(), |c| format!("{} per round", ms(c))),
+            ],
+            None => vec!["n/a".into(); 4],
+        };
+        let memory = |m: Option<&Measurement>| match m.and_then(|m| m.sockets.as_ref()) {
+            Some(s) => vec![
+                mb(s.rss_hibernated),
+                format!("before: {}", mb(s.rss_before)),
+                per_socket(s),
+                if s.sockets < s.wanted {
+                    format!("only {} of {} sockets open", s.sockets, s.wanted)
+                } else {
+                    s.server_fds.map_or(String::new(), |n| format!("{n} fds"))
+                },
+            ],
+            None => vec!["n/a".into(); 4],
+        };
+        let mut broadcast = vec![format!(
+            "5. broadcast to {broadcast_to} sockets (all received)"
+        )];
+        broadcast.extend(latency(wdo));
+        let mut rss = vec![format!("5. {sockets} hibernated sockets: server RSS")];
+        rss.extend(memory(wdo));
+        if compare {
+            broadcast.extend(latency(workerd));
+            broadcast.push(match (wdo, workerd) {
+                (Some(a), Some(b)) => ratio(
+                    b.summary.p50().as_secs_f64(),
+                    a.summary.p50().as_secs_f64(),
+                    "faster p50",
+                ),
+                _ => "n/a".into(),
+            });
+            rss.extend(memory(workerd));
+            let bytes = |m: Option<&Measurement>| {
+                m.and_then(|m| m.sockets.as_ref())
+                    .and_then(|s| s.rss_hibernated)
+            };
+            rss.push(match (bytes(wdo), bytes(workerd)) {
+                (Some(a), Some(b)) => ratio(b as f64, a as f64, "less memory"),
+                _ => "n/a".into(),
+            });
+        }
+        if !self.smoke {
+            broadcast.push(target("5", wdo));
+            rss.push(target("5-rss", wdo));
+        }
+        for row in [&mut broadcast, &mut rss] {
+            row.resize(width, String::new());
+        }
+        vec![broadcast, rss]
+    }
+
     /// Whether every measured target of the issue holds.
     pub fn targets_met(&self) -> bool {
-        ["1", "2", "3"]
+        ["1", "2", "3", "5", "5-rss"]
             .iter()
             .all(|id| !target(id, self.find(Runtime::Wdo, id)).starts_with("missed"))
+    }
+}
+
+fn mb(bytes: Option<u64>) -> String {
+    bytes.map_or("?".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+}
+
+/// Memory per socket: the growth of RSS over the baseline, divided by the sockets.
+fn per_socket(s: &SocketStats) -> String {
+    match (s.rss_before, s.rss_hibernated) {
+        (Some(before), Some(after)) if s.sockets > 0 => format!(
+            "{:.1} KB/socket",
+            after.saturating_sub(before) as f64 / s.sockets as f64 / 1e3
+        ),
+        _ => "?".into(),
     }
 }
 
@@ -174,6 +268,11 @@ fn target(id: &str, m: Option<&Measurement>) -> String {
         "1" => judge(m.summary.throughput() >= 20_000.0, ">= 20,000 req/s"),
         "2" => judge(m.summary.throughput() >= 5_000.0, ">= 5,000 req/s"),
         "3" => judge(m.summary.p50().as_secs_f64() <= 0.001, "p50 <= 1 ms"),
+        "5" => judge(m.summary.p50().as_secs_f64() <= 0.010, "p50 <= 10 ms"),
+        "5-rss" => match m.sockets.as_ref().and_then(|s| s.rss_hibernated) {
+            Some(rss) => judge(rss <= 200_000_000, "<= 200 MB"),
+            None => "? (no RSS)".into(),
+        },
         _ => String::new(),
     }
 }

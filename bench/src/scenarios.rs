@@ -6,7 +6,7 @@
 //! | 2   | 10,000 existing objects chosen at random, 16 connections, increment (mostly cold activations); creating them first is measured too |
 //! | 3   | cold activation: 1,000 objects are written, the server restarted, then the first `GET` of each is timed on one connection |
 //! | 4   | one connection, sequential `GET /counter/s4/get`: the round-trip overhead |
-//! | 5   | websockets: not yet (wdo has no websockets) |
+//! | 5   | websockets: 10,000 hibernated sockets (server RSS), broadcast to 1,000 (time until all received); see `sockets` |
 //! | 6.1, 6.2 | 1 and 2 on a namespace with `durability = "relaxed"` (wdo only: workerd has no such switch) |
 //!
 //! Every write is durable before its answer (fsync) except in 6. A scenario is bounded by a
@@ -21,6 +21,7 @@ use hyper::Method;
 
 use crate::load::{get_json, Load, Objects};
 use crate::servers::{Runtime, Server};
+use crate::sockets::{SocketSizes, SocketStats};
 use crate::stats::Summary;
 
 /// The scenarios of the issue, by number.
@@ -59,6 +60,7 @@ pub struct Sizes {
     pub many_requests: u64,
     pub cold_objects: u64,
     pub round_trips: u64,
+    pub sockets: SocketSizes,
     /// The time limit of each measured run.
     pub max_duration: Duration,
 }
@@ -74,6 +76,12 @@ impl Sizes {
             many_requests: 40_000,
             cold_objects: 1_000,
             round_trips: 20_000,
+            sockets: SocketSizes {
+                rooms: 90,
+                per_room: 100,
+                broadcast_sockets: 1_000,
+                rounds: 50,
+            },
             max_duration: Duration::from_secs(20),
         }
     }
@@ -88,6 +96,12 @@ impl Sizes {
             many_requests: 100,
             cold_objects: 20,
             round_trips: 50,
+            sockets: SocketSizes {
+                rooms: 3,
+                per_room: 5,
+                broadcast_sockets: 20,
+                rounds: 3,
+            },
             max_duration: Duration::from_secs(60),
         }
     }
@@ -106,6 +120,8 @@ pub struct Measurement {
     pub server_rss: Option<u64>,
     /// wdo only: events that shared one commit, on average (group commit at work).
     pub events_per_commit: Option<f64>,
+    /// Scenario 5 only: sockets and memory.
+    pub sockets: Option<SocketStats>,
 }
 
 impl Measurement {
@@ -263,6 +279,54 @@ pub async fn run(
         );
         results.push(measure(server, "3", l, perf("3").as_deref()).await?);
     }
+    if wants(Scenario::WebSockets) {
+        // Restarts the server first, so it runs last.
+        let (mut summary, mut stats) = crate::sockets::run(server, &sizes.sockets)
+            .await
+            .map_err(|e| e.context(format!("the server's log ends:\n{}", server.log_tail())))?;
+        if runtime == Runtime::Workerd && stats.first_failure.is_some() {
+            // workerd exits when it runs out of file descriptors: measure it again with as
+            // many rooms as fit in 90 % of what it took, and say so.
+            let full = stats.clone();
+            let mut fewer = sizes.sockets.clone();
+            fewer.rooms = ((full.sockets * 9 / 10).saturating_sub(fewer.broadcast_sockets))
+                / fewer.per_room.max(1);
+            eprintln!(
+                "bench: workerd took {} of {} sockets; measuring again with {}",
+                full.sockets,
+                full.wanted,
+                fewer.total()
+            );
+            (summary, stats) = crate::sockets::run(server, &fewer)
+                .await
+                .map_err(|e| e.context(format!("the server's log ends:\n{}", server.log_tail())))?;
+            stats.wanted = full.wanted;
+            stats.first_failure = Some(format!(
+                "it took {} sockets, then {}",
+                full.sockets,
+                full.first_failure.unwrap_or_default()
+            ));
+        }
+        if stats.sockets < stats.wanted && (runtime == Runtime::Wdo || summary.ok == 0) {
+            anyhow::bail!(
+                "scenario 5: {} took {} of {} sockets ({}); its log ends:\n{}",
+                runtime.name(),
+                stats.sockets,
+                stats.wanted,
+                stats.first_failure.as_deref().unwrap_or("?"),
+                server.log_tail()
+            );
+        }
+        results.push(Measurement {
+            id: "5",
+            runtime,
+            summary,
+            server_cpu: stats.round_cpu,
+            server_rss: stats.rss_hibernated,
+            events_per_commit: None,
+            sockets: Some(stats),
+        });
+    }
     Ok(results)
 }
 
@@ -303,17 +367,13 @@ async fn measure(
         server_cpu,
         server_rss: server.rss_bytes(),
         events_per_commit,
+        sockets: None,
     })
 }
 
 /// wdo's running totals of (events committed, commits), from its `/metrics`.
 async fn commit_stats(server: &Server) -> Option<(f64, f64)> {
-    let admin = server.admin?;
-    let mut sender = crate::load::connect(admin).await.ok()?;
-    let body = crate::load::request(&mut sender, &Method::GET, "/metrics", admin)
-        .await
-        .ok()?;
-    let text = String::from_utf8_lossy(&body);
+    let text = metrics_text(server).await?;
     let total = |name: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with(name))
@@ -324,6 +384,16 @@ async fn commit_stats(server: &Server) -> Option<(f64, f64)> {
         total("wdo_events_per_commit_sum"),
         total("wdo_events_per_commit_count"),
     ))
+}
+
+/// wdo's Prometheus `/metrics` text (None for workerd).
+pub async fn metrics_text(server: &Server) -> Option<String> {
+    let admin = server.admin?;
+    let mut sender = crate::load::connect(admin).await.ok()?;
+    let body = crate::load::request(&mut sender, &Method::GET, "/metrics", admin)
+        .await
+        .ok()?;
+    Some(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// `perf record` attached to the server for the length of one run.

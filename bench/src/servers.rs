@@ -33,6 +33,8 @@ pub enum Launch {
     Wdo {
         binary: PathBuf,
         component: PathBuf,
+        /// The chat example (scenario 5).
+        chat: PathBuf,
         /// Compiled-component cache, kept between runs so that startup does not compile.
         cache_dir: PathBuf,
     },
@@ -104,10 +106,11 @@ impl Server {
             Launch::Wdo {
                 binary,
                 component,
+                chat,
                 cache_dir,
             } => {
                 let config = self.work.path().join("wdo.toml");
-                std::fs::write(&config, wdo_config(&data, component, cache_dir))?;
+                std::fs::write(&config, wdo_config(&data, component, chat, cache_dir))?;
                 let mut child = Command::new(binary)
                     .args(["serve", "--config"])
                     .arg(&config)
@@ -221,6 +224,15 @@ impl Server {
         Some(kb * 1024)
     }
 
+    /// File descriptors the server has open.
+    pub fn open_files(&self) -> Option<usize> {
+        Some(
+            std::fs::read_dir(format!("/proc/{}/fd", self.pid()?))
+                .ok()?
+                .count(),
+        )
+    }
+
     /// CPU time the server has used so far (user + system, all threads).
     pub fn cpu_time(&self) -> Option<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
@@ -240,12 +252,14 @@ impl Drop for Server {
     }
 }
 
-/// The wdo configuration: the counter example twice, with full and relaxed durability.
-fn wdo_config(data: &Path, component: &Path, cache_dir: &Path) -> String {
+/// The wdo configuration: the counter example twice, with full and relaxed durability, and
+/// the chat example. The idle timeout is wdo's default (10 s): scenario 5 waits for it.
+fn wdo_config(data: &Path, component: &Path, chat: &Path, cache_dir: &Path) -> String {
     format!(
-        "data-dir = {data:?}\ncache-dir = {cache_dir:?}\nidle-timeout = \"60s\"\n\n\
+        "data-dir = {data:?}\ncache-dir = {cache_dir:?}\n\n\
          [[namespace]]\nname = \"counter\"\ncomponent = {component:?}\ndurability = \"full\"\n\n\
-         [[namespace]]\nname = \"counter-relaxed\"\ncomponent = {component:?}\ndurability = \"relaxed\"\n"
+         [[namespace]]\nname = \"counter-relaxed\"\ncomponent = {component:?}\ndurability = \"relaxed\"\n\n\
+         [[namespace]]\nname = \"chat\"\ncomponent = {chat:?}\n"
     )
 }
 

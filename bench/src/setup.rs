@@ -82,18 +82,23 @@ fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {
     newest
 }
 
-/// The counter example as a component: the one given, else built by
-/// `examples/build-rust.sh counter` (a no-op when up to date).
+/// The counter example as a component: the one given, else built from `examples/counter`.
 pub fn counter_component(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(path) = given {
         anyhow::ensure!(path.is_file(), "no component at {}", path.display());
         return Ok(path.to_owned());
     }
+    example_component("counter")
+}
+
+/// A Rust example as a component, built by `examples/build-rust.sh NAME` (a no-op when up
+/// to date).
+pub fn example_component(name: &str) -> anyhow::Result<PathBuf> {
     let root = repo_root();
     run(Command::new(root.join("examples/build-rust.sh"))
-        .arg("counter")
+        .arg(name)
         .current_dir(&root))?;
-    Ok(root.join("examples/dist/counter.wasm"))
+    Ok(root.join(format!("examples/dist/{name}.wasm")))
 }
 
 /// Where compiled components and workerd are kept between runs.
@@ -150,9 +155,46 @@ pub fn version_of(binary: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The JS counter and its workerd config, kept in `bench/workerd/`.
-pub fn workerd_config() -> PathBuf {
-    repo_root().join("bench/workerd/config.capnp")
+/// workerd's configuration and modules, assembled in the cache directory: `bench/workerd/`
+/// (config, router, counter) and `examples/chat-js/chat.js` with its one wdo-specific line,
+/// the import, changed back to Cloudflare's. Returns the path of the config.
+pub fn workerd_config() -> anyhow::Result<PathBuf> {
+    let root = repo_root();
+    let dir = cache_dir().join("workerd-config");
+    std::fs::create_dir_all(&dir)?;
+    for file in ["config.capnp", "main.js", "counter.js"] {
+        std::fs::copy(root.join("bench/workerd").join(file), dir.join(file))
+            .with_context(|| format!("copying bench/workerd/{file}"))?;
+    }
+    let chat = std::fs::read_to_string(root.join("examples/chat-js/chat.js"))
+        .context("reading examples/chat-js/chat.js")?;
+    let import = "import { DurableObject } from \"@wdo/sdk\";";
+    anyhow::ensure!(
+        chat.contains(import),
+        "examples/chat-js/chat.js no longer has the line {import:?}"
+    );
+    let chat = chat.replace(
+        import,
+        "import { DurableObject } from \"cloudflare:workers\";",
+    );
+    std::fs::write(dir.join("chat.js"), chat)?;
+    Ok(dir.join("config.capnp"))
+}
+
+/// Scenario 5 holds 10,000 client sockets: lift the soft open-file limit to the hard one.
+pub fn allow_many_sockets() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write only the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 fn cargo() -> String {

@@ -13,7 +13,7 @@ fn smoke_mode_serves_every_scenario_without_a_failed_request() {
         .block_on(wdo_bench::run(&wdo_bench::Options::smoke()))
         .expect("the smoke run failed");
     println!("{}", report.render());
-    for id in ["1", "2", "3", "4", "6.1", "6.2"] {
+    for id in ["1", "2", "3", "4", "5", "6.1", "6.2"] {
         let m = report
             .find(wdo_bench::servers::Runtime::Wdo, id)
             .unwrap_or_else(|| panic!("scenario {id} did not run"));

@@ -22,18 +22,3 @@ export class Counter extends DurableObject {
     return new Response("not found", { status: 404 });
   }
 }
-
-// The router: /counter/{name}/{rest} reaches the object named {name}, which sees /{rest}.
-export default {
-  async fetch(request, env) {
-    const url = new URL(request.url);
-    const match = url.pathname.match(/^\/counter\/([^/]+)(\/.*)?$/);
-    if (!match) {
-      return new Response("expected /counter/{name}/{path}", { status: 404 });
-    }
-    const name = decodeURIComponent(match[1]);
-    const stub = env.COUNTER.get(env.COUNTER.idFromName(name));
-    const inner = new URL((match[2] ?? "/") + url.search, url.origin);
-    return stub.fetch(new Request(inner, request));
-  },
-};

@@ -96,7 +96,7 @@ impl websocket::Host for ObjectCtx {
         }
         self.effects
             .outbox
-            .push((socket, Outbound::Message(message)));
+            .push((socket, Outbound::message(message)));
         Ok(Ok(()))
     }
 
@@ -111,11 +111,10 @@ impl websocket::Host for ObjectCtx {
             return Ok(Err(e));
         }
         let targets = self.hub.list(self.info.key(), tag.as_deref());
+        let frame = Outbound::message(message);
         let mut count = 0;
         for socket in targets.into_iter().filter(|s| Some(*s) != except) {
-            self.effects
-                .outbox
-                .push((socket, Outbound::Message(message.clone())));
+            self.effects.outbox.push((socket, frame.clone()));
             count += 1;
         }
         Ok(Ok(count))

@@ -35,6 +35,7 @@ pub mod bindings;
 pub mod build;
 pub mod config;
 pub mod engine;
+pub mod fd_limit;
 pub mod front;
 pub mod guest_log;
 pub mod host;

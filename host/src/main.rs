@@ -127,6 +127,13 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
+    match wdo::fd_limit::raise() {
+        Ok((before, after)) if after > before => {
+            tracing::info!("open-file limit raised from {before} to {after}")
+        }
+        Ok((_, limit)) => tracing::info!("open-file limit {limit}"),
+        Err(e) => tracing::warn!("cannot read or raise the open-file limit: {e}"),
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -157,23 +157,25 @@ async fn run(
     let hub = owner.registry.hub.clone();
     let metrics = owner.registry.metrics.clone();
     let label = ns(&owner.namespace.name);
-    let count = |direction| {
+    // The counters are looked up once per socket, not per message.
+    let counter = |direction| {
         metrics
             .websocket_messages
             .get_or_create(&crate::metrics::WsLabels {
                 namespace: label.namespace.clone(),
                 direction,
             })
-            .inc()
+            .clone()
     };
+    let (received, sent) = (counter("in"), counter("out"));
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    count("in");
+                    received.inc();
                     let now = owner.registry.scheduler.clock.now_ms();
                     if let Some(answer) = hub.auto_response(socket, text.as_str(), now) {
-                        count("out");
+                        sent.inc();
                         if stream.send(Message::text(answer)).await.is_err() {
                             return Some(abnormal());
                         }
@@ -185,7 +187,7 @@ async fn run(
                     }
                 }
                 Some(Ok(Message::Binary(bytes))) => {
-                    count("in");
+                    received.inc();
                     if !owner.deliver(socket, &WsEvent::Message(WsMessage::Binary(bytes.to_vec()))).await {
                         return None;
                     }
@@ -211,12 +213,8 @@ async fn run(
                 Some(Err(_)) | None => return Some(abnormal()),
             },
             message = outbound.recv() => match message {
-                Some(Outbound::Message(message)) => {
-                    count("out");
-                    let frame = match message {
-                        WsMessage::Text(text) => Message::text(text),
-                        WsMessage::Binary(bytes) => Message::binary(bytes),
-                    };
+                Some(Outbound::Message(frame)) => {
+                    sent.inc();
                     if stream.send(frame).await.is_err() {
                         return Some(abnormal());
                     }

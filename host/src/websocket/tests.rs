@@ -104,7 +104,7 @@ fn flushed_messages_arrive_in_order_and_a_close_ends_sending() {
     let hub = Hub::new(WsLimits::default());
     let s = hub.accept(key("a"), vec![]).unwrap();
     let mut rx = hub.open(s).unwrap();
-    let text = |t: &str| Outbound::Message(WsMessage::Text(t.into()));
+    let text = |t: &str| Outbound::message(WsMessage::Text(t.into()));
     hub.flush(vec![
         (s, text("1")),
         (s, text("2")),
