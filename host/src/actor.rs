@@ -18,6 +18,7 @@ use crate::host_api::ObjectInfo;
 use crate::instance::{AlarmResult, Instance};
 use crate::metrics::ns;
 use crate::namespace::Namespace;
+use crate::output_gate::{Gate, Settled};
 use crate::registry::{Key, Registry};
 use crate::storage::ObjectStorage;
 use crate::websocket::{Outbound, SocketId, WsMessage};
@@ -102,6 +103,15 @@ pub(crate) struct Live {
     pub accepted: Vec<SocketId>,
     /// Sockets whose close the batch handled: forgotten after the commit.
     pub closed: Vec<SocketId>,
+    /// Committed batches waiting for their fsync (`output_gate.rs`).
+    pub gate: Gate,
+}
+
+/// What the actor waits for between batches.
+enum Next {
+    Event(Option<Event>),
+    Synced(std::io::Result<()>),
+    Idle,
 }
 
 impl Actor {
@@ -164,6 +174,7 @@ impl Actor {
             outbox: Vec::new(),
             accepted: Vec::new(),
             closed: Vec::new(),
+            gate: Gate::default(),
         })
     }
 
@@ -174,13 +185,30 @@ impl Actor {
         let max_batch = self.registry.config.max_group_commit;
         let mut batch = Vec::with_capacity(max_batch);
         loop {
-            let first = tokio::select! {
-                event = self.inbox.recv() => match event {
-                    Some(event) => event,
-                    None => return !self.registry.is_shutting_down(),
-                },
-                _ = tokio::time::sleep(idle_timeout) => {
-                    self.registry.retire_if_idle(self.key, self.generation, &self.inbox);
+            let next = tokio::select! {
+                result = live.gate.synced() => Next::Synced(result),
+                event = self.inbox.recv() => Next::Event(event),
+                _ = tokio::time::sleep(idle_timeout) => Next::Idle,
+            };
+            let first = match next {
+                Next::Event(Some(event)) => event,
+                Next::Event(None) => {
+                    // Evicted or shutting down: what was committed is made durable first.
+                    self.wait_durable(live).await;
+                    return !self.registry.is_shutting_down();
+                }
+                Next::Synced(result) => {
+                    if !self.on_synced(live, result).await {
+                        self.stop_after_failed_sync().await;
+                        return false;
+                    }
+                    continue;
+                }
+                Next::Idle => {
+                    if live.gate.is_empty() {
+                        self.registry
+                            .retire_if_idle(self.key, self.generation, &self.inbox);
+                    }
                     continue;
                 }
             };
@@ -192,18 +220,33 @@ impl Actor {
                 }
             }
             let count = batch.len();
-            self.run_batch(live, &mut batch).await;
+            let healthy = self.run_batch(live, &mut batch).await;
             self.registry.events_done(self.key, count);
+            if !healthy {
+                self.stop_after_failed_sync().await;
+                return false;
+            }
         }
     }
 
-    async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) {
+    /// After a failed fsync: the queued events are refused and the actor ends, so that the
+    /// next event opens the object again.
+    async fn stop_after_failed_sync(&mut self) {
+        let error = self.storage_error(
+            "the object stops after a failed fsync",
+            &"queued events are refused; the next event opens it again",
+        );
+        self.refuse_all(error).await;
+    }
+
+    /// Runs a batch and commits it. False if the object must stop (an fsync failed).
+    async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) -> bool {
         if let Err(e) = live.storage.lock().expect("storage lock").begin_batch() {
             let error = self.storage_error("cannot begin a transaction", &e);
             for event in batch.drain(..) {
                 self.abandon(event, &error);
             }
-            return;
+            return true;
         }
         let mut replies = Vec::new();
         let mut alarm_outcomes = Vec::new();
@@ -227,8 +270,12 @@ impl Actor {
             .alarm_before_commit(live, !alarm_outcomes.is_empty())
             .await;
         let started = Instant::now();
-        let wrote = live.storage.lock().expect("storage lock").batch_wrote();
-        let committed = if wrote {
+        let (wrote, pipelined) = {
+            let storage = live.storage.lock().expect("storage lock");
+            (storage.batch_wrote(), storage.wal_sync().is_some())
+        };
+        let committed = if wrote && !pipelined {
+            // Relaxed durability: an automatic checkpoint may sync inside the COMMIT.
             let storage = live.storage.clone();
             tokio::task::spawn_blocking(move || {
                 storage.lock().expect("storage lock").commit_batch()
@@ -237,7 +284,8 @@ impl Actor {
             .map_err(anyhow::Error::from)
             .and_then(|r| r.map_err(anyhow::Error::from))
         } else {
-            // Nothing written: the commit only ends the read transaction, no disk I/O.
+            // Nothing written, or full durability: the COMMIT appends to the WAL at most and
+            // does not sync (the output gate does that next).
             let result = live.storage.lock().expect("storage lock").commit_batch();
             result.map_err(anyhow::Error::from)
         };
@@ -253,17 +301,23 @@ impl Actor {
             .observe((replies.len() + alarm_outcomes.len()) as f64);
         match committed {
             Ok(()) => {
-                let hub = &self.registry.hub;
-                hub.flush(std::mem::take(&mut live.outbox));
-                live.accepted.clear();
-                for socket in live.closed.drain(..) {
-                    hub.remove(socket);
+                self.checkpoint_if_due(live).await;
+                let alarms = new_alarm.is_some() || !alarm_outcomes.is_empty();
+                let settled = Settled {
+                    replies,
+                    outbox: std::mem::take(&mut live.outbox),
+                    accepted: std::mem::take(&mut live.accepted),
+                    closed: std::mem::take(&mut live.closed),
+                    new_alarm,
+                    alarm_outcomes,
+                };
+                self.settle(live, wrote, settled).await;
+                // The alarm index and scheduler follow the alarm row before the next batch
+                // reads it.
+                if alarms {
+                    return self.wait_durable(live).await;
                 }
-                for (reply, outcome) in replies {
-                    let _ = reply.send(outcome);
-                }
-                self.alarm_after_commit(live, new_alarm, &alarm_outcomes)
-                    .await;
+                true
             }
             Err(e) => {
                 // Nothing of this batch is durable: no response may claim otherwise, and the
@@ -280,7 +334,23 @@ impl Actor {
                     hub.remove(socket);
                 }
                 self.alarm_after_failed_commit(live, &alarm_outcomes).await;
+                true
             }
+        }
+    }
+
+    /// Full durability: SQLite's automatic checkpoints are off (they would not sync), so the
+    /// WAL is checkpointed here, with syncs, every ~1,000 pages written.
+    async fn checkpoint_if_due(&self, live: &mut Live) {
+        if !live.storage.lock().expect("storage lock").checkpoint_due() {
+            return;
+        }
+        let storage = live.storage.clone();
+        let done =
+            tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint())
+                .await;
+        if !matches!(done, Ok(Ok(()))) {
+            tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
         }
     }
 
@@ -518,7 +588,7 @@ impl Actor {
         Ok(live.instance.as_mut().expect("instance just created"))
     }
 
-    fn storage_error(&self, what: &str, error: &dyn std::fmt::Display) -> TurnError {
+    pub(crate) fn storage_error(&self, what: &str, error: &dyn std::fmt::Display) -> TurnError {
         let error_id = new_error_id();
         tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error}");
         TurnError::Storage { error_id }

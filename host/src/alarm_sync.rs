@@ -119,6 +119,11 @@ impl Actor {
             let result = storage.clear_alarm().and_then(|()| storage.commit_batch());
             if result.is_err() {
                 storage.rollback_batch();
+            } else if let Some(wal) = storage.wal_sync() {
+                // Full durability commits without a sync: make the deletion durable here.
+                if let Err(e) = wal.sync() {
+                    tracing::error!("cannot sync the deletion of a dropped alarm: {e}");
+                }
             }
             storage.take_alarm_touched();
             result

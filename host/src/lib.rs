@@ -49,6 +49,7 @@ pub mod instance;
 pub mod metadata;
 pub mod metrics;
 pub mod namespace;
+mod output_gate;
 pub mod registry;
 pub mod router;
 pub mod server;

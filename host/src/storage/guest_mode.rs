@@ -31,6 +31,8 @@ pub(super) struct SqlGuard {
     altered: AtomicBool,
     deadline: Mutex<Option<Instant>>,
     timed_out: AtomicBool,
+    /// The guest ran `PRAGMA defer_foreign_keys = ...`: the turn must reset it.
+    defer_fk_set: AtomicBool,
 }
 
 impl SqlGuard {
@@ -86,6 +88,13 @@ impl SqlGuard {
         self.altered.swap(false, Ordering::Relaxed)
     }
 
+    /// Whether the guest set `defer_foreign_keys` since the last call. Resetting it only
+    /// then matters: setting a flag PRAGMA expires every prepared statement, so doing it
+    /// after every turn would re-prepare all of the host's statements on every event.
+    pub fn take_defer_fk_set(&self) -> bool {
+        self.defer_fk_set.swap(false, Ordering::Relaxed)
+    }
+
     /// Whether running SQL was interrupted because the deadline passed.
     pub fn timed_out(&self) -> bool {
         self.timed_out.load(Ordering::Relaxed)
@@ -95,8 +104,15 @@ impl SqlGuard {
         if !self.active.load(Ordering::Relaxed) {
             return Authorization::Allow;
         }
-        if matches!(context.action, AuthAction::AlterTable { .. }) {
-            self.altered.store(true, Ordering::Relaxed);
+        match context.action {
+            AuthAction::AlterTable { .. } => self.altered.store(true, Ordering::Relaxed),
+            AuthAction::Pragma {
+                pragma_name,
+                pragma_value: Some(_),
+            } if pragma_name.eq_ignore_ascii_case("defer_foreign_keys") => {
+                self.defer_fk_set.store(true, Ordering::Relaxed)
+            }
+            _ => {}
         }
         match authorize(context) {
             Decision::Allow => Authorization::Allow,

@@ -29,6 +29,7 @@ mod sql;
 mod sql_tests;
 #[cfg(test)]
 mod tests;
+mod wal_sync;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ use guest_mode::SqlGuard;
 pub use alarm::EARLIEST_ALARM_MS;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
+pub use wal_sync::WalSync;
 
 /// Limits of the key-value and SQL APIs, as Cloudflare's.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +116,14 @@ pub struct ObjectStorage {
     /// Between `begin_batch` and the batch's commit or rollback.
     batch_open: bool,
     guard: Arc<SqlGuard>,
+    /// `durability = "full"`: commits do not sync; this does (see `wal_sync.rs`).
+    wal_sync: Option<Arc<WalSync>>,
+    /// SQLite's count of pages written when the WAL was last checkpointed.
+    pages_at_checkpoint: i32,
 }
+
+/// Pages appended to the WAL after which it is checkpointed (SQLite's own default).
+const CHECKPOINT_PAGES: i32 = 1000;
 
 /// Deepest nesting of explicit transactions, as Cloudflare's blockConcurrencyWhile.
 const MAX_NESTING: usize = 64;
@@ -142,8 +151,10 @@ impl ObjectStorage {
         // open file in one global list that each open scans: with thousands of live
         // objects that scan was a tenth of an activation's CPU.
         let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), c"unix-none")?;
+        // Full durability commits without syncing and syncs the WAL apart (`WalSync`), with
+        // checkpoints run by the host; relaxed leaves syncing to checkpoints (NORMAL).
         let sync = match durability {
-            Durability::Full => "FULL",
+            Durability::Full => "OFF; PRAGMA wal_autocheckpoint=0",
             Durability::Relaxed => "NORMAL",
         };
         conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE;")?;
@@ -163,10 +174,13 @@ impl ObjectStorage {
         // Closing checkpoints only a large WAL (see `Drop`): a small one is cheaper to read
         // back at the next activation than to checkpoint (two fsyncs) at every eviction.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        let storage = Self::with_connection(conn, limits)?;
+        let mut storage = Self::with_connection(conn, limits)?;
         storage
             .conn
             .execute_batch(&format!("PRAGMA synchronous={sync};"))?;
+        if durability == Durability::Full {
+            storage.wal_sync = Some(Arc::new(WalSync::new(path)));
+        }
         Ok(storage)
     }
 
@@ -199,6 +213,8 @@ impl ObjectStorage {
             alarm_touched: false,
             batch_open: false,
             guard,
+            wal_sync: None,
+            pages_at_checkpoint: 0,
         })
     }
 
@@ -211,8 +227,9 @@ impl ObjectStorage {
         Ok(())
     }
 
-    /// Commits the batch: with synchronous=FULL this is where the fsync happens.
-    /// Blocking: call it from a blocking thread.
+    /// Commits the batch. With relaxed durability an automatic checkpoint may sync here (so
+    /// call it from a blocking thread); with full durability it only appends to the WAL, and
+    /// the commit is durable once [`WalSync::sync`] has run after it.
     pub fn commit_batch(&mut self) -> Result<()> {
         if self.transaction_lost() {
             self.batch_open = false;
@@ -230,6 +247,45 @@ impl ObjectStorage {
             self.conn.transaction_state(Some(rusqlite::MAIN_DB)),
             Ok(rusqlite::TransactionState::None | rusqlite::TransactionState::Read)
         )
+    }
+
+    /// The WAL syncer of a `durability = "full"` store.
+    pub fn wal_sync(&self) -> Option<Arc<WalSync>> {
+        self.wal_sync.clone()
+    }
+
+    /// Whether enough was written since the last checkpoint to run [`checkpoint`](Self::checkpoint).
+    pub fn checkpoint_due(&self) -> bool {
+        self.wal_sync.is_some()
+            && self.pages_written().wrapping_sub(self.pages_at_checkpoint) >= CHECKPOINT_PAGES
+    }
+
+    /// Copies the WAL into the database file, syncing both (blocking; outside a batch). The
+    /// next commit then starts the WAL over.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.pages_at_checkpoint = self.pages_written();
+        self.conn.execute_batch("PRAGMA synchronous=FULL")?;
+        let done = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        self.conn.execute_batch("PRAGMA synchronous=OFF")?;
+        Ok(done?)
+    }
+
+    /// SQLite's running count of pages this connection wrote (to the WAL).
+    fn pages_written(&self) -> i32 {
+        let (mut current, mut highwater) = (0, 0);
+        // SAFETY: the handle is this open connection's, and the call only reads a counter.
+        unsafe {
+            ffi::sqlite3_db_status(
+                self.conn.handle(),
+                ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+                &mut current,
+                &mut highwater,
+                0,
+            )
+        };
+        current
     }
 
     /// One statement of the per-event bookkeeping, prepared once per connection.
@@ -288,7 +344,9 @@ impl ObjectStorage {
             self.conn.execute_batch("ROLLBACK TO turn; RELEASE turn")?;
         }
         // SQLite resets this at COMMIT only, and the next event may share the transaction.
-        self.conn.execute_batch("PRAGMA defer_foreign_keys = OFF")?;
+        if self.guard.take_defer_fk_set() {
+            self.conn.execute_batch("PRAGMA defer_foreign_keys = OFF")?;
+        }
         if violated {
             return Err(StorageError::Aborted(
                 "the event left FOREIGN KEY constraints violated (their checks were deferred \
@@ -433,6 +491,10 @@ impl Drop for ObjectStorage {
         };
         let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
         if wal > CHECKPOINT_ON_CLOSE_BYTES {
+            // Full durability commits with synchronous=OFF: the checkpoint must sync.
+            if self.wal_sync.is_some() {
+                let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
+            }
             if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
                 tracing::warn!("cannot checkpoint {path} on close: {e}");
             }

@@ -449,3 +449,90 @@ fn a_file_keeps_its_writes_across_closes_with_small_and_large_wals() {
         Some((CHECKPOINT_ON_CLOSE_BYTES as usize) * 2)
     );
 }
+
+/// Setting a flag PRAGMA expires every prepared statement; the per-turn bookkeeping once
+/// did that on every event, so each event re-parsed all of the host's statements.
+#[test]
+fn turns_do_not_re_prepare_the_hosts_statements() {
+    use rusqlite::StatementStatus::RePrepare;
+    let mut s = store();
+    s.put("count", b"0").unwrap();
+    for i in 0..5 {
+        s.begin_batch().unwrap();
+        s.begin_turn().unwrap();
+        s.get("count").unwrap();
+        s.put("count", i.to_string().as_bytes()).unwrap();
+        s.end_turn(true).unwrap();
+        s.commit_batch().unwrap();
+    }
+    for sql in [
+        "SELECT value FROM _wdo_kv WHERE key = ?1",
+        "SAVEPOINT turn",
+        "RELEASE turn",
+    ] {
+        let stmt = s.conn.prepare_cached(sql).unwrap();
+        assert_eq!(stmt.get_status(RePrepare), 0, "{sql} was re-prepared");
+    }
+}
+
+/// Full durability: COMMIT does not sync and SQLite never checkpoints by itself (its
+/// checkpoints would not sync either); the host syncs the WAL and checkpoints with syncs.
+#[test]
+fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("object.sqlite");
+    let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    let pragma = |s: &ObjectStorage, name: &str| -> i64 {
+        s.conn
+            .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(pragma(&s, "synchronous"), 0, "OFF");
+    assert_eq!(pragma(&s, "wal_autocheckpoint"), 0);
+    let wal = s.wal_sync().expect("full durability syncs the WAL apart");
+    let value = vec![1u8; 100_000];
+    let mut batches = 0;
+    while !s.checkpoint_due() {
+        s.begin_batch().unwrap();
+        s.begin_turn().unwrap();
+        s.put(&format!("k{batches}"), &value).unwrap();
+        s.end_turn(true).unwrap();
+        s.commit_batch().unwrap();
+        wal.sync().unwrap();
+        batches += 1;
+        assert!(batches < 100, "1,000 pages are ~4 MB");
+    }
+    // Nothing was checkpointed yet: the database file holds only its first pages.
+    let db_len = || std::fs::metadata(&path).unwrap().len();
+    assert!(db_len() < 100_000, "{}", db_len());
+    s.checkpoint().unwrap();
+    assert!(!s.checkpoint_due());
+    assert!(db_len() > 100_000 * batches as u64, "{}", db_len());
+    assert_eq!(
+        pragma(&s, "synchronous"),
+        0,
+        "OFF again after the checkpoint"
+    );
+    drop(s);
+    let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    assert_eq!(s.get("k0").unwrap(), Some(value.clone()));
+    assert_eq!(s.get(&format!("k{}", batches - 1)).unwrap(), Some(value));
+}
+
+/// Relaxed durability keeps SQLite's own checkpoints (which sync) and has no WAL syncer.
+#[test]
+fn relaxed_durability_leaves_syncing_to_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ObjectStorage::open(
+        &dir.path().join("o.sqlite"),
+        Durability::Relaxed,
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(s.wal_sync().is_none());
+    let sync: i64 = s
+        .conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+}

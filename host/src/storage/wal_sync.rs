@@ -1,0 +1,61 @@
+//! Syncing an object's WAL apart from its connection: the pipelined group commit of
+//! `durability = "full"` namespaces (see `host/src/output_gate.rs`).
+//!
+//! The connection commits with `synchronous=OFF`: COMMIT appends the batch's frames to the
+//! WAL file and returns without an fsync, so the next batch's events can run at once. This
+//! handle then fsyncs the WAL file (`fdatasync` through a descriptor of its own; Linux syncs
+//! the file, whichever descriptor asks) on a blocking thread, and the actor releases a
+//! batch's responses only after an fsync that started after the batch's COMMIT returned.
+//! SQLite's own checkpoints would copy unsynced frames into the database file without syncing
+//! it, so automatic checkpoints are off and `ObjectStorage::checkpoint` runs them with
+//! `synchronous=FULL` (sync the WAL, copy, sync the database) before the WAL is reused.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+pub struct WalSync {
+    wal: PathBuf,
+    dir: PathBuf,
+    file: Mutex<Option<File>>,
+    /// A WAL file created during this activation must also have its directory entry synced.
+    dir_synced: AtomicBool,
+}
+
+impl WalSync {
+    /// For the database at `db` (call before its first commit).
+    pub fn new(db: &Path) -> WalSync {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let dir = db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let existed = wal.exists();
+        WalSync {
+            wal,
+            dir,
+            file: Mutex::new(None),
+            dir_synced: AtomicBool::new(existed),
+        }
+    }
+
+    /// Makes everything committed so far durable. Blocking: run it on a blocking thread.
+    pub fn sync(&self) -> io::Result<()> {
+        let mut file = self.file.lock().expect("wal file lock");
+        let file = match file.as_mut() {
+            Some(file) => file,
+            None => file.insert(File::open(&self.wal)?),
+        };
+        file.sync_data()?;
+        if !self.dir_synced.load(Ordering::Acquire) {
+            File::open(&self.dir)?.sync_all()?;
+            self.dir_synced.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+}
