@@ -131,6 +131,8 @@ impl Report {
                     .map_or("?".into(), |r| format!("{:.0} MB", r as f64 / 1e6)),
                 m.events_per_commit
                     .map_or(String::new(), |e| format!("{e:.1}")),
+                m.events_per_sync
+                    .map_or(String::new(), |e| format!("{e:.1}")),
             ]);
         }
         out.push('\n');
@@ -142,6 +144,7 @@ impl Report {
                 "server CPU",
                 "server RSS after",
                 "events per commit",
+                "events per fsync",
             ],
             &detail,
         ));

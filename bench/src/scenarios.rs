@@ -120,6 +120,8 @@ pub struct Measurement {
     pub server_rss: Option<u64>,
     /// wdo only: events that shared one commit, on average (group commit at work).
     pub events_per_commit: Option<f64>,
+    /// wdo only: events made durable by one fsync of the WAL (pipelined commits).
+    pub events_per_sync: Option<f64>,
     /// Scenario 5 only: sockets and memory.
     pub sockets: Option<SocketStats>,
 }
@@ -324,6 +326,7 @@ pub async fn run(
             server_cpu: stats.round_cpu,
             server_rss: stats.rss_hibernated,
             events_per_commit: None,
+            events_per_sync: None,
             sockets: Some(stats),
         });
     }
@@ -354,12 +357,15 @@ async fn measure(
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
-    let events_per_commit = match (commits_before, commit_stats(server).await) {
-        (Some((events0, commits0)), Some((events1, commits1))) if commits1 > commits0 => {
-            Some((events1 - events0) / (commits1 - commits0))
+    let commits_after = commit_stats(server).await;
+    let per = |pick: fn(&CommitStats) -> f64| match (commits_before, commits_after) {
+        (Some(a), Some(b)) if pick(&b) > pick(&a) => {
+            Some((b.events - a.events) / (pick(&b) - pick(&a)))
         }
         _ => None,
     };
+    let events_per_commit = per(|s| s.commits);
+    let events_per_sync = per(|s| s.syncs);
     Ok(Measurement {
         id,
         runtime: server.runtime(),
@@ -367,12 +373,20 @@ async fn measure(
         server_cpu,
         server_rss: server.rss_bytes(),
         events_per_commit,
+        events_per_sync,
         sockets: None,
     })
 }
 
-/// wdo's running totals of (events committed, commits), from its `/metrics`.
-async fn commit_stats(server: &Server) -> Option<(f64, f64)> {
+/// wdo's running totals of events committed, commits and WAL fsyncs, from its `/metrics`.
+#[derive(Debug, Clone, Copy)]
+struct CommitStats {
+    events: f64,
+    commits: f64,
+    syncs: f64,
+}
+
+async fn commit_stats(server: &Server) -> Option<CommitStats> {
     let text = metrics_text(server).await?;
     let total = |name: &str| -> f64 {
         text.lines()
@@ -380,10 +394,11 @@ async fn commit_stats(server: &Server) -> Option<(f64, f64)> {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     };
-    Some((
-        total("wdo_events_per_commit_sum"),
-        total("wdo_events_per_commit_count"),
-    ))
+    Some(CommitStats {
+        events: total("wdo_events_per_commit_sum"),
+        commits: total("wdo_events_per_commit_count"),
+        syncs: total("wdo_wal_sync_duration_seconds_count"),
+    })
 }
 
 /// wdo's Prometheus `/metrics` text (None for workerd).

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub request_duration: Family<NamespaceLabel, Histogram>,
     pub commit_duration: Family<NamespaceLabel, Histogram>,
     pub events_per_commit: Family<NamespaceLabel, Histogram>,
+    pub wal_sync_duration: Family<NamespaceLabel, Histogram>,
     pub traps: Family<NamespaceLabel, Counter>,
     pub alarms_fired: Family<AlarmLabels, Counter>,
     pub alarms_scheduled: Family<NamespaceLabel, Gauge>,
@@ -69,6 +70,8 @@ impl Default for Metrics {
         let request_duration = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let commit_duration = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let events_per_commit = Family::new_with_constructor(count_histogram as fn() -> Histogram);
+        let wal_sync_duration =
+            Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let traps = Family::default();
         let alarms_fired = Family::default();
         let alarms_scheduled = Family::default();
@@ -135,8 +138,15 @@ impl Default for Metrics {
         );
         registry.register(
             "wdo_commit_duration_seconds",
-            "Time to commit (and fsync) one batch of events",
+            "Time to commit one batch of events (with full durability the COMMIT only appends \
+             to the WAL; its fsync is wdo_wal_sync_duration_seconds)",
             commit_duration.clone(),
+        );
+        registry.register(
+            "wdo_wal_sync_duration_seconds",
+            "Time of one fsync of an object's WAL, which makes every batch committed before it \
+             durable (full durability)",
+            wal_sync_duration.clone(),
         );
         registry.register(
             "wdo_events_per_commit",
@@ -157,6 +167,7 @@ impl Default for Metrics {
             request_duration,
             commit_duration,
             events_per_commit,
+            wal_sync_duration,
             traps,
             alarms_fired,
             alarms_scheduled,

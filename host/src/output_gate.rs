@@ -15,11 +15,13 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::actor::{Actor, AlarmOutcome, FetchReply, Live, TurnError};
+use crate::metrics::ns;
 use crate::websocket::{Outbound, SocketId};
 
 pub(crate) type Reply = (
@@ -45,8 +47,8 @@ pub(crate) struct Gate {
     /// Batches with writes committed so far, and how many of them are known durable.
     committed: u64,
     synced: u64,
-    /// The fsync in flight and the `committed` count it covers.
-    syncing: Option<(u64, JoinHandle<io::Result<()>>)>,
+    /// The fsync in flight, the `committed` count it covers, and when it started.
+    syncing: Option<(u64, Instant, JoinHandle<io::Result<()>>)>,
 }
 
 impl Gate {
@@ -57,7 +59,7 @@ impl Gate {
     /// Resolves when the fsync in flight finishes (never, if there is none).
     pub async fn synced(&mut self) -> io::Result<()> {
         match &mut self.syncing {
-            Some((_, handle)) => handle
+            Some((_, _, handle)) => handle
                 .await
                 .unwrap_or_else(|e| Err(io::Error::other(format!("the fsync task failed: {e}")))),
             None => std::future::pending().await,
@@ -88,14 +90,20 @@ impl Actor {
             return;
         };
         let covers = live.gate.committed;
-        live.gate.syncing = Some((covers, tokio::task::spawn_blocking(move || wal.sync())));
+        let handle = tokio::task::spawn_blocking(move || wal.sync());
+        live.gate.syncing = Some((covers, Instant::now(), handle));
     }
 
     /// The fsync in flight finished with `result`. False if the object must stop.
     pub(crate) async fn on_synced(&self, live: &mut Live, result: io::Result<()>) -> bool {
-        let Some((covers, _)) = live.gate.syncing.take() else {
+        let Some((covers, started, _)) = live.gate.syncing.take() else {
             return true;
         };
+        self.registry
+            .metrics
+            .wal_sync_duration
+            .get_or_create(&ns(&self.namespace.name))
+            .observe(started.elapsed().as_secs_f64());
         if let Err(e) = result {
             let error = self.storage_error("fsync of the WAL failed; writes not acknowledged", &e);
             live.instance = None;

@@ -274,3 +274,35 @@ async fn compiled_components_are_cached_so_a_restart_does_not_recompile() {
     assert_eq!(compiled(&server.log()), first, "the restart compiled again");
     assert_eq!(server.get("/counter/c/increment").await.0, 200);
 }
+
+/// The output gate with pipelined commits: a write's response leaves only after an fsync of
+/// the WAL that started after its commit. Sequential increments therefore need one fsync
+/// each (a response released early would let the next commit share a later fsync), and
+/// reads of durable data need none.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_acknowledged_write_waited_for_its_own_wal_fsync() {
+    const SYNCS: &str = "wdo_wal_sync_duration_seconds_count{namespace=\"counter\"}";
+    let server = Server::start();
+    assert_eq!(
+        server.post("/counter/gate/increment", json!({})).await.0,
+        200
+    );
+    let before = server.metric(SYNCS).await;
+    assert!(before >= 1.0, "the first write was synced: {before}");
+    for i in 2..=21 {
+        let (status, body) = server.post("/counter/gate/increment", json!({})).await;
+        assert_eq!((status, body), (200, json!({"count": i})));
+    }
+    assert_eq!(server.metric(SYNCS).await, before + 20.0);
+    for _ in 0..10 {
+        assert_eq!(
+            server.get("/counter/gate/get").await,
+            (200, json!({"count": 21}))
+        );
+    }
+    assert_eq!(
+        server.metric(SYNCS).await,
+        before + 20.0,
+        "reads need no fsync"
+    );
+}
