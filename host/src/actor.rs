@@ -3,8 +3,9 @@
 //!
 //! Queued events are run back to back inside one SQLite transaction (group commit), each in
 //! its own savepoint so that a failed event rolls back only its own writes. Their responses
-//! are released only after the commit (output gate). After the commit the alarm index and
-//! scheduler learn of any change to the object's alarm (`alarm_sync.rs`).
+//! are released only once the commit is durable (`output_gate.rs`, which with full
+//! durability lets the next batches run while the fsync is in flight). Then the alarm index
+//! and scheduler learn of any change to the object's alarm (`alarm_sync.rs`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -146,6 +146,7 @@ impl ObjectStorage {
     ///   too, and a schema lost to a power cut before any durable commit is created again.
     pub fn open(path: &Path, durability: Durability, limits: Limits) -> Result<ObjectStorage> {
         let is_new = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+        let wal_existed = WalSync::wal_path(path).exists();
         // "unix-none": no POSIX advisory locks. The data directory's lock and the one actor
         // per object already exclude every other writer, and the default VFS keeps every
         // open file in one global list that each open scans: with thousands of live
@@ -179,7 +180,7 @@ impl ObjectStorage {
             .conn
             .execute_batch(&format!("PRAGMA synchronous={sync};"))?;
         if durability == Durability::Full {
-            storage.wal_sync = Some(Arc::new(WalSync::new(path)));
+            storage.wal_sync = Some(Arc::new(WalSync::new(path, wal_existed)));
         }
         Ok(storage)
     }

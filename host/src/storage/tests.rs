@@ -536,3 +536,25 @@ fn relaxed_durability_leaves_syncing_to_sqlite() {
         .unwrap();
     assert_eq!(sync, 1, "NORMAL");
 }
+
+/// A new object's database and WAL are new directory entries: the first WAL sync also syncs
+/// the directory, and only then, since the WAL persists across activations.
+#[test]
+fn the_first_sync_of_a_new_wal_also_syncs_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite");
+    let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    let wal = s.wal_sync().unwrap();
+    assert!(!wal.dir_synced(), "opening created the WAL file");
+    s.begin_batch().unwrap();
+    s.put("k", b"v").unwrap();
+    s.commit_batch().unwrap();
+    wal.sync().unwrap();
+    assert!(wal.dir_synced());
+    drop(s);
+    let s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    assert!(
+        s.wal_sync().unwrap().dir_synced(),
+        "the WAL was kept: nothing new to sync"
+    );
+}

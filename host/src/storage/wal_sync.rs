@@ -25,22 +25,28 @@ pub struct WalSync {
 }
 
 impl WalSync {
-    /// For the database at `db` (call before its first commit).
-    pub fn new(db: &Path) -> WalSync {
+    /// The WAL file of the database at `db`.
+    pub fn wal_path(db: &Path) -> PathBuf {
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
-        let wal = PathBuf::from(wal);
+        PathBuf::from(wal)
+    }
+
+    /// For the database at `db`. `wal_existed`: whether its WAL file existed before the
+    /// connection was opened (opening may create it); if not, the first sync also syncs the
+    /// directory, which makes both new entries durable, the database's and the WAL's.
+    pub fn new(db: &Path, wal_existed: bool) -> WalSync {
+        let wal = Self::wal_path(db);
         let dir = db
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let existed = wal.exists();
         WalSync {
             wal,
             dir,
             file: Mutex::new(None),
-            dir_synced: AtomicBool::new(existed),
+            dir_synced: AtomicBool::new(wal_existed),
         }
     }
 
@@ -57,5 +63,13 @@ impl WalSync {
             self.dir_synced.store(true, Ordering::Release);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl WalSync {
+    /// Whether the directory holding the WAL is known synced.
+    pub fn dir_synced(&self) -> bool {
+        self.dir_synced.load(Ordering::Acquire)
     }
 }
