@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::report::Report;
-use crate::scenarios::{Scenario, Sizes};
+use crate::scenarios::{Measurement, Scenario, Sizes};
 use crate::servers::{Launch, Server};
 
 /// What to run, and against what.
@@ -85,39 +85,17 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         cache_dir: setup::cache_dir().join("cwasm"),
     };
     eprintln!("bench: wdo {}", wdo.display());
-    let mut server = Server::start(launch)?;
-    measurements.extend(
-        scenarios::run(
-            &mut server,
-            &options.scenarios,
-            &options.sizes,
-            options.perf_dir.as_deref(),
-        )
-        .await
-        .context("wdo")?,
-    );
-    server.stop();
-    drop(server);
+    measurements.extend(run_server(launch, options).await.context("wdo")?);
     let mut workerd_version = None;
     if options.compare_workerd {
         let binary = setup::workerd_binary(options.workerd.as_deref())?;
         workerd_version = setup::version_of(&binary);
         eprintln!("bench: workerd {}", binary.display());
-        let mut server = Server::start(Launch::Workerd {
+        let launch = Launch::Workerd {
             binary,
             config: setup::workerd_config()?,
-        })?;
-        measurements.extend(
-            scenarios::run(
-                &mut server,
-                &options.scenarios,
-                &options.sizes,
-                options.perf_dir.as_deref(),
-            )
-            .await
-            .context("workerd")?,
-        );
-        server.stop();
+        };
+        measurements.extend(run_server(launch, options).await.context("workerd")?);
     }
     Ok(Report {
         machine,
@@ -129,4 +107,18 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         sizes: options.sizes.clone(),
         measurements,
     })
+}
+
+/// Starts one server, runs the chosen scenarios against it, and stops it.
+async fn run_server(launch: Launch, options: &Options) -> anyhow::Result<Vec<Measurement>> {
+    let mut server = Server::start(launch)?;
+    let measured = scenarios::run(
+        &mut server,
+        &options.scenarios,
+        &options.sizes,
+        options.perf_dir.as_deref(),
+    )
+    .await;
+    server.stop();
+    measured
 }

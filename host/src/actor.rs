@@ -14,9 +14,9 @@ use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::alarms::AlarmEntry;
-use crate::bindings::{alarm_handler::AlarmInfo, Request, Response};
+use crate::bindings::{Request, Response};
 use crate::host_api::ObjectInfo;
-use crate::instance::{AlarmResult, Instance};
+use crate::instance::Instance;
 use crate::metrics::ns;
 use crate::namespace::Namespace;
 use crate::output_gate::{Gate, Settled};
@@ -425,93 +425,7 @@ impl Actor {
         let _ = self.end_turn(live, result);
     }
 
-    /// An alarm in its own savepoint: `get-alarm` sees none while the handler runs.
-    async fn alarm_turn(&self, live: &mut Live, entry: AlarmEntry) -> AlarmOutcome {
-        if self.begin_turn(live).is_err() {
-            return AlarmOutcome::Failed {
-                scheduled_ms: entry.scheduled_ms,
-                retry_count: entry.retry_count,
-            };
-        }
-        let now = self.registry.scheduler.clock.now_ms();
-        let row = live.storage.lock().expect("storage lock").read_alarm();
-        let scheduled_ms = match row {
-            Ok(Some(t)) if t <= now => t,
-            // Deleted, or moved later, since the scheduler took it.
-            Ok(_) => {
-                let _ = self.end_turn(live, Ok(()));
-                return AlarmOutcome::Skipped;
-            }
-            Err(e) => {
-                let _ = self.end_turn::<()>(live, Err(anyhow::Error::from(e)));
-                return AlarmOutcome::Failed {
-                    scheduled_ms: entry.scheduled_ms,
-                    retry_count: entry.retry_count,
-                };
-            }
-        };
-        // A newer alarm than the one being retried starts its own count.
-        let retry_count = if scheduled_ms == entry.scheduled_ms {
-            entry.retry_count
-        } else {
-            0
-        };
-        let due = if scheduled_ms == entry.scheduled_ms {
-            entry.due_ms
-        } else {
-            scheduled_ms
-        };
-        let label = ns(&self.namespace.name);
-        let metrics = &self.registry.metrics;
-        metrics
-            .alarm_delay
-            .get_or_create(&label)
-            .observe(now.saturating_sub(due) as f64 / 1000.0);
-        let cleared = live.storage.lock().expect("storage lock").clear_alarm();
-        let info = AlarmInfo {
-            retry_count,
-            is_retry: retry_count > 0,
-            scheduled_ms,
-        };
-        let result = match (cleared, self.instance(live).await) {
-            (Err(e), _) => Err(anyhow::Error::from(e)),
-            (_, Err(e)) => Err(e),
-            (Ok(()), Ok(instance)) => match instance.alarm(&self.namespace, info).await {
-                Ok(AlarmResult::Done) => Ok(()),
-                Ok(AlarmResult::NoHandler) => {
-                    tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text,
-                        "Attempted to run a scheduled alarm without a handler: the object does not export wdo:object/alarm-handler; the alarm is dropped");
-                    Ok(())
-                }
-                Ok(AlarmResult::Failed(message)) => Err(anyhow::anyhow!(
-                    "the alarm handler returned an error: {message}"
-                )),
-                Err(e) => Err(e),
-            },
-        };
-        let succeeded = self.end_turn(live, result).is_ok();
-        let outcome = if succeeded { "success" } else { "failure" };
-        metrics
-            .alarms_fired
-            .get_or_create(&crate::metrics::AlarmLabels {
-                namespace: label.namespace.clone(),
-                outcome,
-            })
-            .inc();
-        if succeeded {
-            AlarmOutcome::Ran {
-                scheduled_ms,
-                retry_count,
-            }
-        } else {
-            AlarmOutcome::Failed {
-                scheduled_ms,
-                retry_count,
-            }
-        }
-    }
-
-    fn begin_turn(&self, live: &mut Live) -> Result<(), TurnError> {
+    pub(crate) fn begin_turn(&self, live: &mut Live) -> Result<(), TurnError> {
         live.storage
             .lock()
             .expect("storage lock")
@@ -524,7 +438,11 @@ impl Actor {
 
     /// Ends a turn: keeps its writes if it succeeded and storage did not fail under it,
     /// else rolls them back and discards the instance.
-    fn end_turn<T>(&self, live: &mut Live, result: anyhow::Result<T>) -> Result<T, TurnError> {
+    pub(crate) fn end_turn<T>(
+        &self,
+        live: &mut Live,
+        result: anyhow::Result<T>,
+    ) -> Result<T, TurnError> {
         let storage_failure = live
             .instance
             .as_mut()
@@ -574,7 +492,10 @@ impl Actor {
         })
     }
 
-    async fn instance<'a>(&self, live: &'a mut Live) -> anyhow::Result<&'a mut Instance> {
+    pub(crate) async fn instance<'a>(
+        &self,
+        live: &'a mut Live,
+    ) -> anyhow::Result<&'a mut Instance> {
         if live.instance.is_none() {
             live.instance = Some(
                 Instance::new(

@@ -1,13 +1,101 @@
-//! Keeping the alarm index (`metadata.sqlite`) and the scheduler in step with the alarm row
-//! each object commits, and retrying or dropping failed alarms.
+//! Running an alarm event, keeping the alarm index (`metadata.sqlite`) and the scheduler in
+//! step with the alarm row each object commits, and retrying or dropping failed alarms.
 
 use rand::Rng;
 
 use crate::actor::{Actor, AlarmOutcome, Live};
 use crate::alarms::{retry_delay, AlarmEntry, MAX_RETRIES};
+use crate::bindings::alarm_handler::AlarmInfo;
+use crate::instance::AlarmResult;
 use crate::metrics::ns;
 
 impl Actor {
+    /// An alarm in its own savepoint: `get-alarm` sees none while the handler runs.
+    pub(crate) async fn alarm_turn(&self, live: &mut Live, entry: AlarmEntry) -> AlarmOutcome {
+        if self.begin_turn(live).is_err() {
+            return AlarmOutcome::Failed {
+                scheduled_ms: entry.scheduled_ms,
+                retry_count: entry.retry_count,
+            };
+        }
+        let now = self.registry.scheduler.clock.now_ms();
+        let row = live.storage.lock().expect("storage lock").read_alarm();
+        let scheduled_ms = match row {
+            Ok(Some(t)) if t <= now => t,
+            // Deleted, or moved later, since the scheduler took it.
+            Ok(_) => {
+                let _ = self.end_turn(live, Ok(()));
+                return AlarmOutcome::Skipped;
+            }
+            Err(e) => {
+                let _ = self.end_turn::<()>(live, Err(anyhow::Error::from(e)));
+                return AlarmOutcome::Failed {
+                    scheduled_ms: entry.scheduled_ms,
+                    retry_count: entry.retry_count,
+                };
+            }
+        };
+        // A newer alarm than the one being retried starts its own count.
+        let retry_count = if scheduled_ms == entry.scheduled_ms {
+            entry.retry_count
+        } else {
+            0
+        };
+        let due = if scheduled_ms == entry.scheduled_ms {
+            entry.due_ms
+        } else {
+            scheduled_ms
+        };
+        let label = ns(&self.namespace.name);
+        let metrics = &self.registry.metrics;
+        metrics
+            .alarm_delay
+            .get_or_create(&label)
+            .observe(now.saturating_sub(due) as f64 / 1000.0);
+        let cleared = live.storage.lock().expect("storage lock").clear_alarm();
+        let info = AlarmInfo {
+            retry_count,
+            is_retry: retry_count > 0,
+            scheduled_ms,
+        };
+        let result = match (cleared, self.instance(live).await) {
+            (Err(e), _) => Err(anyhow::Error::from(e)),
+            (_, Err(e)) => Err(e),
+            (Ok(()), Ok(instance)) => match instance.alarm(&self.namespace, info).await {
+                Ok(AlarmResult::Done) => Ok(()),
+                Ok(AlarmResult::NoHandler) => {
+                    tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text,
+                        "Attempted to run a scheduled alarm without a handler: the object does not export wdo:object/alarm-handler; the alarm is dropped");
+                    Ok(())
+                }
+                Ok(AlarmResult::Failed(message)) => Err(anyhow::anyhow!(
+                    "the alarm handler returned an error: {message}"
+                )),
+                Err(e) => Err(e),
+            },
+        };
+        let succeeded = self.end_turn(live, result).is_ok();
+        let outcome = if succeeded { "success" } else { "failure" };
+        metrics
+            .alarms_fired
+            .get_or_create(&crate::metrics::AlarmLabels {
+                namespace: label.namespace.clone(),
+                outcome,
+            })
+            .inc();
+        if succeeded {
+            AlarmOutcome::Ran {
+                scheduled_ms,
+                retry_count,
+            }
+        } else {
+            AlarmOutcome::Failed {
+                scheduled_ms,
+                retry_count,
+            }
+        }
+    }
+
     /// Before the commit: if the batch leaves a new alarm time, the index gets it first (with
     /// fsync), so a crash right after the commit cannot lose the alarm. Returns the alarm as
     /// the batch leaves it, or `None` if the batch cannot have changed it.
