@@ -273,7 +273,7 @@ impl Actor {
         let started = Instant::now();
         let (wrote, pipelined) = {
             let storage = live.storage.lock().expect("storage lock");
-            (storage.batch_wrote(), storage.wal_sync().is_some())
+            (storage.batch_wrote(), storage.syncs_apart())
         };
         let committed = if wrote && !pipelined {
             // Relaxed durability: an automatic checkpoint may sync inside the COMMIT.
@@ -302,7 +302,9 @@ impl Actor {
             .observe((replies.len() + alarm_outcomes.len()) as f64);
         match committed {
             Ok(()) => {
-                self.checkpoint_if_due(live).await;
+                if wrote {
+                    self.checkpoint_if_due(live).await;
+                }
                 let alarms = new_alarm.is_some() || !alarm_outcomes.is_empty();
                 let settled = Settled {
                     replies,

@@ -255,9 +255,14 @@ impl ObjectStorage {
         self.wal_sync.clone()
     }
 
+    /// Whether commits leave the fsync to [`WalSync`] (`durability = "full"`).
+    pub fn syncs_apart(&self) -> bool {
+        self.wal_sync.is_some()
+    }
+
     /// Whether enough was written since the last checkpoint to run [`checkpoint`](Self::checkpoint).
     pub fn checkpoint_due(&self) -> bool {
-        self.wal_sync.is_some()
+        self.syncs_apart()
             && self.pages_written().wrapping_sub(self.pages_at_checkpoint) >= CHECKPOINT_PAGES
     }
 
