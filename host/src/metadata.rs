@@ -15,6 +15,7 @@ pub struct Metadata {
 
 impl Metadata {
     pub fn open(dir: &Path) -> rusqlite::Result<Metadata> {
+        crate::storage::configure_sqlite();
         let conn = Connection::open(dir.join("metadata.sqlite"))?;
         // The map can be rebuilt from the object files' names only with effort, but losing
         // its last entries on power loss is harmless: they are written again on activation.
