@@ -168,6 +168,10 @@ async fn run(
             .clone()
     };
     let (received, sent) = (counter("in"), counter("out"));
+    // Made once: each new `cancelled()` future registers with (and leaves) the token's
+    // waiter list under its lock, which every socket of the host shares.
+    let shutdown = hub.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
@@ -226,7 +230,7 @@ async fn run(
                 // The hub forgot the socket.
                 None => return None,
             },
-            _ = hub.shutdown.cancelled() => {
+            _ = &mut shutdown => {
                 let _ = stream.close(Some(CloseFrame { code: CloseCode::Away, reason: "the host is shutting down".into() })).await;
                 return None;
             }
