@@ -17,6 +17,8 @@
 //! cargo run --release -p wdo-bench -- smoke                   # a few hundred requests
 //! ```
 
+mod broadcast_floor;
+pub mod floors;
 pub mod load;
 pub mod report;
 pub mod scenarios;
@@ -49,6 +51,10 @@ pub struct Options {
     pub component: Option<PathBuf>,
     /// Record a `perf` profile of the server during each measured run, into this directory.
     pub perf_dir: Option<PathBuf>,
+    /// Also measure the floors (`floors.rs`) at these sizes.
+    pub floors: Option<floors::FloorSizes>,
+    /// The `wdo-bench` binary, which serves the HTTP floor; by default this program.
+    pub bench_binary: Option<PathBuf>,
 }
 
 impl Options {
@@ -63,6 +69,8 @@ impl Options {
             workerd: None,
             component: None,
             perf_dir: None,
+            floors: Some(floors::FloorSizes::smoke()),
+            bench_binary: None,
         }
     }
 }
@@ -84,10 +92,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         chat,
         cache_dir: setup::cache_dir().join("cwasm"),
     };
-    eprintln!("bench: wdo {}", wdo.display());
-    measurements.extend(run_server(launch, options).await.context("wdo")?);
+    if !options.scenarios.is_empty() {
+        eprintln!("bench: wdo {}", wdo.display());
+        measurements.extend(run_server(launch, options).await.context("wdo")?);
+    }
     let mut workerd_version = None;
-    if options.compare_workerd {
+    if options.compare_workerd && !options.scenarios.is_empty() {
         let binary = setup::workerd_binary(options.workerd.as_deref())?;
         workerd_version = setup::version_of(&binary);
         eprintln!("bench: workerd {}", binary.display());
@@ -97,8 +107,20 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         };
         measurements.extend(run_server(launch, options).await.context("workerd")?);
     }
+    let floors = match options.floors {
+        Some(sizes) => {
+            eprintln!("bench: floors");
+            let binary = match &options.bench_binary {
+                Some(path) => path.clone(),
+                None => std::env::current_exe()?,
+            };
+            Some(floors::run(sizes, &binary).await.context("floors")?)
+        }
+        None => None,
+    };
     Ok(Report {
         machine,
+        floors,
         load_after: setup::load_average(),
         wdo_binary: wdo,
         workerd_version,

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use wdo_bench::scenarios::{Scenario, Sizes};
+use wdo_bench::floors::{self, FloorSizes};
 use wdo_bench::Options;
 
 #[derive(Parser)]
 #[command(name = "wdo-bench", about = "Benchmarks wdo (and workerd) on loopback")]
 struct Cli {
-    /// `all`, `smoke` (a few hundred requests), or scenario numbers 1-6.
+    /// `all` (every scenario and the floors), `smoke` (a few hundred requests), scenario
+    /// numbers 1-6, or `floors` (the machine without objects: bench/src/floors.rs).
     #[arg(default_value = "all")]
     what: Vec<String>,
     /// Also run the same scenarios against workerd, installed from npm on first use.
@@ -52,7 +54,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some(floors::FLOOR_SERVER_ARG) {
+        return floors::serve_http_floor();
+    }
     let cli = Cli::parse();
+    let mut with_floors = false;
     let smoke = cli.what.iter().any(|w| w == "smoke");
     let mut options = if smoke {
         Options::smoke()
@@ -61,9 +67,12 @@ fn main() -> anyhow::Result<()> {
         for what in &cli.what {
             if what == "all" {
                 scenarios.extend(Scenario::ALL);
+                with_floors = true;
+            } else if what == "floors" {
+                with_floors = true;
             } else {
                 let n: u8 = what.parse().map_err(|_| {
-                    anyhow::anyhow!("unknown scenario {what:?}: use all, smoke or 1-6")
+                    anyhow::anyhow!("unknown scenario {what:?}: use all, smoke, floors or 1-6")
                 })?;
                 scenarios.push(
                     Scenario::from_number(n)
@@ -76,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         Options {
             scenarios,
             sizes: Sizes::full(),
+            floors: None,
             ..Options::smoke()
         }
     };
@@ -87,6 +97,9 @@ fn main() -> anyhow::Result<()> {
     options.perf_dir = cli.perf_dir;
     if let Some(d) = cli.max_duration {
         options.sizes.max_duration = d;
+    }
+    if with_floors {
+        options.floors = Some(FloorSizes::full(options.sizes.max_duration));
     }
     if let Some(n) = cli.hot_requests {
         options.sizes.hot_requests = n;

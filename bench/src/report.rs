@@ -21,6 +21,8 @@ pub struct Report {
     pub scenarios: Vec<Scenario>,
     pub sizes: Sizes,
     pub measurements: Vec<Measurement>,
+    /// The floors' table (`floors.rs`), if they were measured.
+    pub floors: Option<String>,
 }
 
 const ROWS: [(&str, &str); 8] = [
@@ -133,6 +135,7 @@ impl Report {
                     .map_or(String::new(), |e| format!("{e:.1}")),
                 m.events_per_sync
                     .map_or(String::new(), |e| format!("{e:.1}")),
+                m.mean_sync.map_or(String::new(), ms),
             ]);
         }
         out.push('\n');
@@ -145,9 +148,14 @@ impl Report {
                 "server RSS after",
                 "events per commit",
                 "events per fsync",
+                "mean fsync",
             ],
             &detail,
         ));
+        if let Some(floors) = &self.floors {
+            out.push_str("\nfloors: the same machine without objects (bench/src/floors.rs)\n");
+            out.push_str(floors);
+        }
         out
     }
 

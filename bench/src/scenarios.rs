@@ -122,6 +122,8 @@ pub struct Measurement {
     pub events_per_commit: Option<f64>,
     /// wdo only: events made durable by one fsync of the WAL (pipelined commits).
     pub events_per_sync: Option<f64>,
+    /// wdo: the mean duration of a WAL fsync during the run.
+    pub mean_sync: Option<std::time::Duration>,
     /// Scenario 5 only: sockets and memory.
     pub sockets: Option<SocketStats>,
 }
@@ -327,6 +329,7 @@ pub async fn run(
             server_rss: stats.rss_hibernated,
             events_per_commit: None,
             events_per_sync: None,
+            mean_sync: None,
             sockets: Some(stats),
         });
     }
@@ -366,6 +369,12 @@ async fn measure(
     };
     let events_per_commit = per(|s| s.commits);
     let events_per_sync = per(|s| s.syncs);
+    let mean_sync = match (commits_before, commits_after) {
+        (Some(a), Some(b)) if b.syncs > a.syncs => Some(std::time::Duration::from_secs_f64(
+            (b.sync_seconds - a.sync_seconds) / (b.syncs - a.syncs),
+        )),
+        _ => None,
+    };
     Ok(Measurement {
         id,
         runtime: server.runtime(),
@@ -374,6 +383,7 @@ async fn measure(
         server_rss: server.rss_bytes(),
         events_per_commit,
         events_per_sync,
+        mean_sync,
         sockets: None,
     })
 }
@@ -384,6 +394,7 @@ struct CommitStats {
     events: f64,
     commits: f64,
     syncs: f64,
+    sync_seconds: f64,
 }
 
 async fn commit_stats(server: &Server) -> Option<CommitStats> {
@@ -398,6 +409,7 @@ async fn commit_stats(server: &Server) -> Option<CommitStats> {
         events: total("wdo_events_per_commit_sum"),
         commits: total("wdo_events_per_commit_count"),
         syncs: total("wdo_wal_sync_duration_seconds_count"),
+        sync_seconds: total("wdo_wal_sync_duration_seconds_sum"),
     })
 }
 

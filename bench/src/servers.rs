@@ -235,14 +235,7 @@ impl Server {
 
     /// CPU time the server has used so far (user + system, all threads).
     pub fn cpu_time(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
-        // Fields after the command name (which may hold spaces) start at field 3.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // SAFETY: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Some(Duration::from_secs_f64(ticks as f64 / per_second))
+        process_cpu_time(self.pid()?)
     }
 }
 
@@ -264,7 +257,7 @@ fn wdo_config(data: &Path, component: &Path, chat: &Path, cache_dir: &Path) -> S
 }
 
 /// The first line the child prints, or None if it prints none within `timeout`.
-fn read_line_within(stdout: std::process::ChildStdout, timeout: Duration) -> Option<String> {
+pub(crate) fn read_line_within(stdout: std::process::ChildStdout, timeout: Duration) -> Option<String> {
     let (send, receive) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -293,4 +286,15 @@ fn read_tail(path: &Path) -> String {
 fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?)
+}
+
+/// CPU time a process has used so far (user + system, all threads).
+pub(crate) fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(Duration::from_secs_f64(ticks as f64 / per_second))
 }

@@ -34,7 +34,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::servers::{Runtime, Server};
 use crate::stats::Summary;
 
-type Socket = WebSocketStream<TcpStream>;
+pub(crate) type Socket = WebSocketStream<TcpStream>;
 
 /// How big scenario 5 is.
 #[derive(Debug, Clone)]
@@ -248,7 +248,7 @@ pub async fn run(
 }
 
 /// Opens one chat socket: `GET /chat/{room}/websocket?name={name}` with an upgrade.
-async fn open(addr: SocketAddr, room: &str, name: &str) -> anyhow::Result<Socket> {
+pub(crate) async fn open(addr: SocketAddr, room: &str, name: &str) -> anyhow::Result<Socket> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot connect to {addr}"))?;
@@ -267,7 +267,7 @@ async fn open(addr: SocketAddr, room: &str, name: &str) -> anyhow::Result<Socket
 }
 
 /// Reads a socket until it closes; reports the round number of every broadcast it sees.
-async fn read_all(
+pub(crate) async fn read_all(
     mut stream: SplitStream<Socket>,
     watch: Option<mpsc::UnboundedSender<u64>>,
     alive: Arc<AtomicUsize>,

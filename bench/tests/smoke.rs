@@ -9,8 +9,12 @@ fn smoke_mode_serves_every_scenario_without_a_failed_request() {
         .enable_all()
         .build()
         .unwrap();
+    let options = wdo_bench::Options {
+        bench_binary: Some(env!("CARGO_BIN_EXE_wdo-bench").into()),
+        ..wdo_bench::Options::smoke()
+    };
     let report = runtime
-        .block_on(wdo_bench::run(&wdo_bench::Options::smoke()))
+        .block_on(wdo_bench::run(&options))
         .expect("the smoke run failed");
     println!("{}", report.render());
     for id in ["1", "2", "3", "4", "5", "6.1", "6.2"] {
@@ -22,4 +26,6 @@ fn smoke_mode_serves_every_scenario_without_a_failed_request() {
             "scenario {id}: {m:?}"
         );
     }
+    let floors = report.floors.as_deref().expect("the floors were measured");
+    assert!(floors.contains("HTTP only") && floors.contains("storage of an activation"));
 }

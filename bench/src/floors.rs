@@ -1,0 +1,310 @@
+//! Floors: what this machine does with only the parts of a request that wdo cannot leave
+//! out, measured the same way as the scenarios. They bound the targets that are missed:
+//!
+//! - **HTTP floor**: a minimal hyper server (the same hyper and tokio as wdo, multi-threaded)
+//!   that answers every request with a fixed `{"value":1}`, driven by the load generator
+//!   of scenario 1 (16 keep-alive connections). No object, no storage, no wasm. It also
+//!   reports the load generator's own CPU per request, which shares the 2 cores.
+//! - **storage floor**: in this process, the storage work of one scenario-2 request with
+//!   the host's own [`ObjectStorage`], on 16 threads over 10,000 stored objects: open the
+//!   object's database, read and write its counter in a batch, commit, fsync the WAL
+//!   (`WalSync`), close. No HTTP, no wasm.
+//! - **broadcast floor** (`broadcast_floor.rs`): scenario 5's broadcast rounds to 1,000
+//!   sockets from a minimal tokio-tungstenite server with no object behind it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Method, Response};
+use rand::Rng;
+use wdo::config::Durability;
+use wdo::storage::{Limits, ObjectStorage};
+
+use crate::load::{Load, Objects};
+use crate::servers::{process_cpu_time, read_line_within};
+use crate::stats::{ms, rate, table, Summary};
+
+/// The argument that makes `wdo-bench` run the HTTP floor's server instead (a child process,
+/// so that its CPU is measured apart from the load generator's).
+pub const FLOOR_SERVER_ARG: &str = "http-floor-server";
+
+/// How big the floor runs are.
+#[derive(Debug, Clone, Copy)]
+pub struct FloorSizes {
+    pub http_requests: u64,
+    pub objects: u64,
+    pub threads: usize,
+    pub broadcast_sockets: usize,
+    pub broadcast_rounds: usize,
+    pub max_duration: Duration,
+}
+
+impl FloorSizes {
+    pub fn full(max_duration: Duration) -> FloorSizes {
+        FloorSizes {
+            http_requests: 200_000,
+            objects: 10_000,
+            threads: 16,
+            broadcast_sockets: 1_000,
+            broadcast_rounds: 50,
+            max_duration,
+        }
+    }
+
+    pub fn smoke() -> FloorSizes {
+        FloorSizes {
+            http_requests: 200,
+            objects: 20,
+            threads: 4,
+            broadcast_sockets: 20,
+            broadcast_rounds: 3,
+            max_duration: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs both floors and renders them as a table.
+pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<String> {
+    let http = http_floor(sizes, bench_binary).await.context("HTTP floor")?;
+    let storage = tokio::task::spawn_blocking(move || storage_floor(sizes))
+        .await
+        .context("storage floor panicked")?
+        .context("storage floor")?;
+    let broadcast = crate::broadcast_floor::run(sizes.broadcast_sockets, sizes.broadcast_rounds)
+        .await
+        .context("broadcast floor")?;
+    let mut rows = vec![vec![
+        "HTTP only (fixed answer), 16 connections".to_string(),
+        rate(http.summary.throughput()),
+        ms(http.summary.p50()),
+        ms(http.summary.p99()),
+        per_op(http.server_cpu, http.summary.ok),
+        per_op(http.client_cpu, http.summary.ok),
+    ]];
+    for run in &storage {
+        rows.push(vec![
+            run.what.clone(),
+            rate(run.summary.throughput()),
+            ms(run.summary.p50()),
+            ms(run.summary.p99()),
+            per_op(run.cpu, run.summary.ok),
+            "-".to_string(),
+        ]);
+    }
+    rows.push(vec![
+        format!(
+            "WebSocket broadcast to {} sockets, no object (rounds)",
+            sizes.broadcast_sockets
+        ),
+        rate(broadcast.throughput()),
+        ms(broadcast.p50()),
+        ms(broadcast.p99()),
+        "-".to_string(),
+        "-".to_string(),
+    ]);
+    Ok(table(
+        &[
+            "floor",
+            "ops/s",
+            "p50",
+            "p99",
+            "server CPU/op",
+            "load generator CPU/op",
+        ],
+        &rows,
+    ))
+}
+
+fn per_op(cpu: Duration, ops: u64) -> String {
+    format!("{:.0} us", cpu.as_secs_f64() * 1e6 / ops.max(1) as f64)
+}
+
+struct HttpFloor {
+    summary: Summary,
+    server_cpu: Duration,
+    client_cpu: Duration,
+}
+
+async fn http_floor(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<HttpFloor> {
+    let mut child = Command::new(bench_binary)
+        .arg(FLOOR_SERVER_ARG)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .context("starting the HTTP floor server")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = read_line_within(stdout, Duration::from_secs(10));
+    let result = async {
+        let addr: SocketAddr = line
+            .as_deref()
+            .and_then(|l| l.trim().strip_prefix("listening on "))
+            .context("the HTTP floor server did not say where it listens")?
+            .parse()?;
+        let load = |requests| Load {
+            addr,
+            method: Method::GET,
+            objects: Objects::One("/floor".into()),
+            connections: 16,
+            requests,
+            max_duration: sizes.max_duration,
+        };
+        load(sizes.http_requests / 100 + 1).run().await?;
+        let server_before = process_cpu_time(child.id()).unwrap_or_default();
+        let client_before = own_cpu_time();
+        let summary = load(sizes.http_requests).run().await?;
+        let server_cpu = process_cpu_time(child.id())
+            .unwrap_or_default()
+            .saturating_sub(server_before);
+        let client_cpu = own_cpu_time().saturating_sub(client_before);
+        summary.check("HTTP floor")?;
+        anyhow::Ok(HttpFloor {
+            summary,
+            server_cpu,
+            client_cpu,
+        })
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// The HTTP floor's server: prints `listening on ADDR`, then answers until killed.
+pub fn serve_http_floor() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening on {}", listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Response::builder()
+                        .header(hyper::header::CONTENT_TYPE, "application/json")
+                        .body(Full::new(Bytes::from_static(b"{\"value\":1}")))
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    })
+}
+
+/// CPU time this process has used (user + system, all threads).
+fn own_cpu_time() -> Duration {
+    process_cpu_time(std::process::id()).unwrap_or_default()
+}
+
+struct StorageFloor {
+    what: String,
+    summary: Summary,
+    cpu: Duration,
+}
+
+/// Scenario 2's storage work without HTTP or wasm, full durability and relaxed.
+fn storage_floor(sizes: FloorSizes) -> anyhow::Result<Vec<StorageFloor>> {
+    let dir = tempfile::Builder::new()
+        .prefix("wdo-bench-floor-")
+        .tempdir()?;
+    let path = |i: u64| dir.path().join(format!("{i}.sqlite"));
+    // The objects exist first, as in scenario 2 (created without waiting for fsyncs).
+    on_threads(sizes.threads, sizes.objects, Duration::from_secs(600), |_, i| {
+        activate(&path(i), Durability::Relaxed)
+    })?;
+    let mut runs = Vec::new();
+    for (durability, name) in [(Durability::Full, "full"), (Durability::Relaxed, "relaxed")] {
+        let before = own_cpu_time();
+        // One connection per database file, as the host guarantees: thread `t` of `n` takes
+        // the objects `i` with `i % n == t`, at random among them.
+        let threads = sizes.threads as u64;
+        let per_thread = sizes.objects / threads;
+        let summary = on_threads(sizes.threads, u64::MAX, sizes.max_duration, |t, _| {
+            let i = rand::rng().random_range(0..per_thread) * threads + t as u64;
+            activate(&path(i), durability)
+        })?;
+        runs.push(StorageFloor {
+            what: format!(
+                "storage of an activation, {name} durability, {} threads over {} objects",
+                sizes.threads, sizes.objects
+            ),
+            cpu: own_cpu_time().saturating_sub(before),
+            summary,
+        });
+    }
+    Ok(runs)
+}
+
+/// One request of scenario 2, storage only: open, read and write the counter, commit,
+/// make it durable, close.
+fn activate(path: &Path, durability: Durability) -> anyhow::Result<()> {
+    let mut storage = ObjectStorage::open(path, durability, Limits::default())?;
+    storage.read_alarm()?;
+    storage.begin_batch()?;
+    storage.begin_turn()?;
+    let count = match storage.get("count")? {
+        Some(bytes) => serde_json::from_slice::<u64>(&bytes)?,
+        None => 0,
+    };
+    storage.put("count", serde_json::to_vec(&(count + 1))?.as_slice())?;
+    storage.end_turn(true)?;
+    storage.commit_batch()?;
+    if let Some(wal) = storage.wal_sync() {
+        wal.sync()?;
+    }
+    drop(storage);
+    Ok(())
+}
+
+/// Runs `op(thread, sequence)` on `threads` threads until `count` ops (`sequence` counts
+/// them across threads) or `max_duration`; the first error ends the run.
+fn on_threads(
+    threads: usize,
+    count: u64,
+    max_duration: Duration,
+    op: impl Fn(usize, u64) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<Summary> {
+    let next = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let started = Instant::now();
+    let deadline = started + max_duration;
+    let latencies = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (next, failed, op) = (&next, &failed, &op);
+                scope.spawn(move || -> anyhow::Result<Vec<u32>> {
+                    let mut latencies = Vec::new();
+                    while Instant::now() < deadline && !failed.load(Ordering::Relaxed) {
+                        let sequence = next.fetch_add(1, Ordering::Relaxed);
+                        if sequence >= count {
+                            break;
+                        }
+                        let one = Instant::now();
+                        if let Err(e) = op(thread, sequence) {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                        latencies.push(one.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.join().expect("floor thread panicked")?);
+        }
+        anyhow::Ok(all)
+    })?;
+    Ok(Summary::new(latencies, 0, None, started.elapsed()))
+}
