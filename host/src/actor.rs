@@ -159,7 +159,7 @@ impl Actor {
 
     async fn open(&self) -> anyhow::Result<Live> {
         let path = self.storage_path();
-        let exists = ObjectStorage::exists(&path);
+        let quick = ObjectStorage::opens_quickly(&path);
         let durability = self.namespace.config.durability;
         let limits = self.namespace.limits;
         let namespace = self.namespace.clone();
@@ -176,11 +176,11 @@ impl Actor {
             let alarm = storage.read_alarm()?;
             Ok((storage, alarm))
         };
-        // Creating an object writes and syncs files: a blocking thread does that. Opening an
-        // existing one only reads (its pages are usually cached), as the turns' storage calls
-        // do on this thread; a hop to the blocking pool and back was a measured share of an
-        // activation.
-        let (storage, alarm) = if exists {
+        // Creating an object writes and syncs files, and recovering a large WAL reads it all:
+        // a blocking thread does those. Opening an existing, cleanly closed one only reads a
+        // few pages (usually cached), as the turns' storage calls do on this thread; a hop to
+        // the blocking pool and back was a measured share of an activation.
+        let (storage, alarm) = if quick {
             open()?
         } else {
             tokio::task::spawn_blocking(open).await??

@@ -503,9 +503,12 @@ impl ObjectStorage {
 const CHECKPOINT_ON_CLOSE_BYTES: u64 = 256 << 10;
 
 impl ObjectStorage {
-    /// Whether an object's database file exists with content: opening it then only reads.
-    pub fn exists(path: &Path) -> bool {
-        std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+    /// Whether opening the object's database is quick enough for an async worker: the file
+    /// exists with content (so opening creates and syncs nothing) and its WAL is no larger
+    /// than a cleanly closed object leaves (recovering a large WAL reads all of it).
+    pub fn opens_quickly(path: &Path) -> bool {
+        let wal = std::fs::metadata(WalSync::wal_path(path)).map_or(0, |m| m.len());
+        std::fs::metadata(path).is_ok_and(|m| m.len() > 0) && wal <= CHECKPOINT_ON_CLOSE_BYTES
     }
 
     /// Whether closing (dropping) this store checkpoints its WAL, which writes and syncs

@@ -570,3 +570,27 @@ fn the_first_sync_of_a_new_wal_also_syncs_its_directory() {
         "the WAL was kept: nothing new to sync"
     );
 }
+
+/// The actor opens an object on its async worker only when that is quick: the file exists,
+/// and its WAL is as small as a clean close leaves it.
+#[test]
+fn opens_quickly_only_for_an_existing_file_with_a_small_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.sqlite");
+    assert!(!ObjectStorage::opens_quickly(&path), "a new object");
+    let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    s.begin_batch().unwrap();
+    s.begin_turn().unwrap();
+    s.put("small", b"1").unwrap();
+    s.end_turn(true).unwrap();
+    s.commit_batch().unwrap();
+    assert!(ObjectStorage::opens_quickly(&path), "a small WAL");
+    s.begin_batch().unwrap();
+    s.begin_turn().unwrap();
+    s.put("big", &vec![7u8; 400 << 10]).unwrap();
+    s.end_turn(true).unwrap();
+    s.commit_batch().unwrap();
+    assert!(!ObjectStorage::opens_quickly(&path), "a WAL over 256 KiB to recover");
+    drop(s);
+    assert!(ObjectStorage::opens_quickly(&path), "closing checkpointed and truncated it");
+}
