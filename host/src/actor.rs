@@ -134,6 +134,7 @@ impl Actor {
             }
         };
         metrics.live_objects.get_or_create(&label).dec();
+        self.registry.hub.object_stopped(self.key);
         if evicted {
             metrics.evictions.get_or_create(&label).inc();
         }

@@ -106,6 +106,10 @@ struct Socket {
 struct ObjectSockets {
     ids: BTreeSet<SocketId>,
     auto_response: Option<(String, String)>,
+    /// The object has a live instance (it accepted a socket or set the auto-response, and
+    /// has not stopped since). The auto-response outlives the instance only while sockets
+    /// remain to use it: a hibernated object with no sockets is forgotten.
+    live: bool,
 }
 
 #[derive(Default)]
@@ -158,6 +162,7 @@ impl Hub {
         }
         let mut inner = self.lock();
         let object = inner.objects.entry(key).or_default();
+        object.live = true;
         if object.ids.len() >= limits.max_sockets_per_object {
             return Err(WsError::Limit(format!(
                 "only {} WebSockets can be accepted by one object",
@@ -196,9 +201,21 @@ impl Hub {
         if let Some(socket) = inner.sockets.remove(&id) {
             if let Some(object) = inner.objects.get_mut(&socket.key) {
                 object.ids.remove(&id);
-                if object.ids.is_empty() && object.auto_response.is_none() {
+                if object.ids.is_empty() && (object.auto_response.is_none() || !object.live) {
                     inner.objects.remove(&socket.key);
                 }
+            }
+        }
+    }
+
+    /// The object's instance stopped (evicted, failed or shut down): its auto-response stays
+    /// only for its remaining sockets, and with none it is forgotten.
+    pub fn object_stopped(&self, key: Key) {
+        let mut inner = self.lock();
+        if let Some(object) = inner.objects.get_mut(&key) {
+            object.live = false;
+            if object.ids.is_empty() {
+                inner.objects.remove(&key);
             }
         }
     }
@@ -276,7 +293,10 @@ impl Hub {
                 }
             }
         }
-        self.lock().objects.entry(key).or_default().auto_response = pair;
+        let mut inner = self.lock();
+        let object = inner.objects.entry(key).or_default();
+        object.live = true;
+        object.auto_response = pair;
         Ok(())
     }
 

@@ -118,3 +118,31 @@ fn flushed_messages_arrive_in_order_and_a_close_ends_sending() {
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got[2].contains("Close"));
 }
+
+/// The auto-response is kept while the object is live or has sockets (hibernation), and
+/// forgotten once neither holds, so that stopped objects leave nothing in the hub.
+#[test]
+fn auto_response_is_forgotten_when_neither_the_object_nor_a_socket_remains() {
+    let hub = Hub::new(WsLimits::default());
+    let pair = Some(("ping".to_string(), "pong".to_string()));
+    // Set by a live object without sockets: kept until the object stops.
+    hub.set_auto_response(key("a"), pair.clone()).unwrap();
+    assert!(hub.lock().objects.contains_key(&key("a")));
+    hub.object_stopped(key("a"));
+    assert!(!hub.lock().objects.contains_key(&key("a")));
+    // With a socket: the object hibernates and the socket still gets the answer.
+    hub.set_auto_response(key("b"), pair.clone()).unwrap();
+    let s = hub.accept(key("b"), vec![]).unwrap();
+    hub.object_stopped(key("b"));
+    assert_eq!(hub.auto_response(s, "ping", 1), Some("pong".into()));
+    // The last socket of the hibernated object goes: nothing is left.
+    hub.remove(s);
+    assert!(!hub.lock().objects.contains_key(&key("b")));
+    // A live object keeps it when its last socket goes.
+    hub.set_auto_response(key("c"), pair).unwrap();
+    let s = hub.accept(key("c"), vec![]).unwrap();
+    hub.remove(s);
+    assert!(hub.lock().objects.contains_key(&key("c")));
+    let s = hub.accept(key("c"), vec![]).unwrap();
+    assert_eq!(hub.auto_response(s, "ping", 2), Some("pong".into()));
+}
