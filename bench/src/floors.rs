@@ -71,7 +71,9 @@ impl FloorSizes {
 
 /// Runs both floors and renders them as a table.
 pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<String> {
-    let http = http_floor(sizes, bench_binary).await.context("HTTP floor")?;
+    let http = http_floor(sizes, bench_binary)
+        .await
+        .context("HTTP floor")?;
     let storage = tokio::task::spawn_blocking(move || storage_floor(sizes))
         .await
         .context("storage floor panicked")?
@@ -219,9 +221,12 @@ fn storage_floor(sizes: FloorSizes) -> anyhow::Result<Vec<StorageFloor>> {
         .tempdir()?;
     let path = |i: u64| dir.path().join(format!("{i}.sqlite"));
     // The objects exist first, as in scenario 2 (created without waiting for fsyncs).
-    on_threads(sizes.threads, sizes.objects, Duration::from_secs(600), |_, i| {
-        activate(&path(i), Durability::Relaxed)
-    })?;
+    on_threads(
+        sizes.threads,
+        sizes.objects,
+        Duration::from_secs(600),
+        |_, i| activate(&path(i), Durability::Relaxed),
+    )?;
     let mut runs = Vec::new();
     for (durability, name) in [(Durability::Full, "full"), (Durability::Relaxed, "relaxed")] {
         let before = own_cpu_time();

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use wdo_bench::scenarios::{Scenario, Sizes};
 use wdo_bench::floors::{self, FloorSizes};
+use wdo_bench::scenarios::{Scenario, Sizes};
 use wdo_bench::Options;
 
 #[derive(Parser)]

@@ -257,7 +257,10 @@ fn wdo_config(data: &Path, component: &Path, chat: &Path, cache_dir: &Path) -> S
 }
 
 /// The first line the child prints, or None if it prints none within `timeout`.
-pub(crate) fn read_line_within(stdout: std::process::ChildStdout, timeout: Duration) -> Option<String> {
+pub(crate) fn read_line_within(
+    stdout: std::process::ChildStdout,
+    timeout: Duration,
+) -> Option<String> {
     let (send, receive) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);

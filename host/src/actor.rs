@@ -166,7 +166,8 @@ impl Actor {
         let namespace = self.namespace.clone();
         let info = self.info.clone();
         let open = move || -> anyhow::Result<_> {
-            let is_new = !path.exists();
+            // A file that opens quickly exists; otherwise look (before opening creates it).
+            let is_new = !quick && !path.exists();
             let storage = ObjectStorage::open(&path, durability, limits)
                 .with_context(|| format!("opening {}", path.display()))?;
             if is_new {

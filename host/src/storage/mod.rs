@@ -25,9 +25,9 @@ mod guest_mode;
 mod kv;
 mod list;
 mod sql;
-mod sqlite_config;
 #[cfg(test)]
 mod sql_tests;
+mod sqlite_config;
 #[cfg(test)]
 mod tests;
 mod wal_sync;
@@ -507,8 +507,9 @@ impl ObjectStorage {
     /// exists with content (so opening creates and syncs nothing) and its WAL is no larger
     /// than a cleanly closed object leaves (recovering a large WAL reads all of it).
     pub fn opens_quickly(path: &Path) -> bool {
-        let wal = std::fs::metadata(WalSync::wal_path(path)).map_or(0, |m| m.len());
-        std::fs::metadata(path).is_ok_and(|m| m.len() > 0) && wal <= CHECKPOINT_ON_CLOSE_BYTES
+        std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+            && std::fs::metadata(WalSync::wal_path(path)).map_or(0, |m| m.len())
+                <= CHECKPOINT_ON_CLOSE_BYTES
     }
 
     /// Whether closing (dropping) this store checkpoints its WAL, which writes and syncs
@@ -521,7 +522,7 @@ impl ObjectStorage {
     /// when the store closes.
     fn wal_bytes_at_close(&self) -> Option<u64> {
         let path = self.conn.path().filter(|p| !p.is_empty())?;
-        let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+        let wal = std::fs::metadata(WalSync::wal_path(Path::new(path))).map_or(0, |m| m.len());
         (wal > CHECKPOINT_ON_CLOSE_BYTES).then_some(wal)
     }
 }

@@ -19,7 +19,8 @@ pub fn configure() {
     CONFIGURE.call_once(|| {
         // SAFETY: sqlite3_config is called before any connection of this process is opened
         // (see above) and with the argument type this option takes (one int).
-        let rc = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::os::raw::c_int) };
+        let rc =
+            unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::os::raw::c_int) };
         if rc != ffi::SQLITE_OK {
             tracing::debug!("SQLite memory statistics stay on (sqlite3_config returned {rc})");
         }

@@ -523,10 +523,18 @@ fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
     s.end_turn(true).unwrap();
     s.commit_batch().unwrap();
     wal.sync().unwrap();
-    assert_eq!(wal_len(), full, "the WAL was not truncated when it restarted");
+    assert_eq!(
+        wal_len(),
+        full,
+        "the WAL was not truncated when it restarted"
+    );
     drop(s);
     let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
-    assert_eq!(s.get("after").unwrap(), Some(b"1".to_vec()), "read back from the restarted WAL");
+    assert_eq!(
+        s.get("after").unwrap(),
+        Some(b"1".to_vec()),
+        "read back from the restarted WAL"
+    );
     assert_eq!(s.get("k0").unwrap(), Some(value.clone()));
     assert_eq!(s.get(&format!("k{}", batches - 1)).unwrap(), Some(value));
 }
@@ -590,7 +598,13 @@ fn opens_quickly_only_for_an_existing_file_with_a_small_wal() {
     s.put("big", &vec![7u8; 400 << 10]).unwrap();
     s.end_turn(true).unwrap();
     s.commit_batch().unwrap();
-    assert!(!ObjectStorage::opens_quickly(&path), "a WAL over 256 KiB to recover");
+    assert!(
+        !ObjectStorage::opens_quickly(&path),
+        "a WAL over 256 KiB to recover"
+    );
     drop(s);
-    assert!(ObjectStorage::opens_quickly(&path), "closing checkpointed and truncated it");
+    assert!(
+        ObjectStorage::opens_quickly(&path),
+        "closing checkpointed and truncated it"
+    );
 }
