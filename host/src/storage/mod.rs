@@ -31,6 +31,8 @@ mod sqlite_config;
 #[cfg(test)]
 mod tests;
 mod wal_sync;
+#[cfg(test)]
+mod wal_tests;
 
 use std::path::Path;
 use std::sync::Arc;
