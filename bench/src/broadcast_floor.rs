@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::sockets::{open, read_all};
+use crate::sockets::{broadcast_round, open, read_all};
 use crate::stats::Summary;
 
 type Outboxes = Arc<Mutex<Vec<mpsc::UnboundedSender<Message>>>>;
@@ -54,21 +54,9 @@ pub async fn run(sockets: usize, rounds: usize) -> anyhow::Result<Summary> {
         let mut latencies = Vec::new();
         let started = Instant::now();
         for round in 0..=rounds as u64 {
-            let text = format!("{{\"type\":\"message\",\"text\":\"round-{round}\"}}");
-            let sent = Instant::now();
-            sinks[0].send(Message::Text(text.into())).await?;
-            let mut received = 0;
-            while received < sockets {
-                let got = tokio::time::timeout(Duration::from_secs(30), rounds_rx.recv())
-                    .await
-                    .with_context(|| format!("round {round}: {received} of {sockets} within 30 s"))?
-                    .context("every socket closed")?;
-                if got == round {
-                    received += 1;
-                }
-            }
+            let took = broadcast_round(&mut sinks[0], &mut rounds_rx, round, sockets).await?;
             if round > 0 {
-                latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                latencies.push(took.as_micros().min(u32::MAX as u128) as u32);
             }
         }
         let elapsed = started.elapsed();

@@ -195,25 +195,9 @@ pub async fn run(
     let mut cpu_before = None;
     let rounds_started = Instant::now();
     for round in 0..=sizes.rounds as u64 {
-        let text = format!("{{\"type\":\"message\",\"text\":\"round-{round}\"}}");
-        let sent = Instant::now();
-        sender.send(Message::Text(text.into())).await?;
-        let mut received = 0;
-        while received < in_big_room {
-            let got = tokio::time::timeout(Duration::from_secs(30), rounds_rx.recv())
-                .await
-                .with_context(|| {
-                    format!("scenario 5: round {round}: {received} of {} sockets received the broadcast within 30 s", in_big_room)
-                })?
-                .context("every socket closed")?;
-            if got == round {
-                if received == 0 && std::env::var_os("WDO_BENCH_TRACE").is_some() {
-                    eprintln!("round {round}: first receipt after {:?}", sent.elapsed());
-                }
-                received += 1;
-            }
-        }
-        let took = sent.elapsed();
+        let took = broadcast_round(sender, &mut rounds_rx, round, in_big_room)
+            .await
+            .context("scenario 5")?;
         if round == 0 {
             first_round = took;
             cpu_before = server.cpu_time();
@@ -245,6 +229,35 @@ pub async fn run(
             round_cpu,
         },
     ))
+}
+
+/// One broadcast round: `sender` sends chat message `round-{round}`; returns the time until
+/// `expected` sockets have reported it on `rounds` (each reader reports what it sees).
+pub(crate) async fn broadcast_round(
+    sender: &mut SplitSink<Socket, Message>,
+    rounds: &mut mpsc::UnboundedReceiver<u64>,
+    round: u64,
+    expected: usize,
+) -> anyhow::Result<Duration> {
+    let text = format!("{{\"type\":\"message\",\"text\":\"round-{round}\"}}");
+    let sent = Instant::now();
+    sender.send(Message::Text(text.into())).await?;
+    let mut received = 0;
+    while received < expected {
+        let got = tokio::time::timeout(Duration::from_secs(30), rounds.recv())
+            .await
+            .with_context(|| {
+                format!("round {round}: {received} of {expected} sockets received the broadcast within 30 s")
+            })?
+            .context("every socket closed")?;
+        if got == round {
+            if received == 0 && std::env::var_os("WDO_BENCH_TRACE").is_some() {
+                eprintln!("round {round}: first receipt after {:?}", sent.elapsed());
+            }
+            received += 1;
+        }
+    }
+    Ok(sent.elapsed())
 }
 
 /// Opens one chat socket: `GET /chat/{room}/websocket?name={name}` with an upgrade.

@@ -510,29 +510,29 @@ impl ObjectStorage {
     /// than a cleanly closed object leaves (recovering a large WAL reads all of it).
     pub fn opens_quickly(path: &Path) -> bool {
         std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
-            && std::fs::metadata(WalSync::wal_path(path)).map_or(0, |m| m.len())
-                <= CHECKPOINT_ON_CLOSE_BYTES
+            && wal_bytes(path) <= CHECKPOINT_ON_CLOSE_BYTES
     }
 
-    /// Whether closing (dropping) this store checkpoints its WAL, which writes and syncs
-    /// files: the caller should then drop it on a blocking thread.
+    /// Whether closing (dropping) this store checkpoints its WAL (it is over
+    /// [`CHECKPOINT_ON_CLOSE_BYTES`]), which writes and syncs files: the caller should then
+    /// drop it on a blocking thread.
     pub fn closing_syncs(&self) -> bool {
-        self.wal_bytes_at_close().is_some()
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .is_some_and(|path| wal_bytes(Path::new(path)) > CHECKPOINT_ON_CLOSE_BYTES)
     }
+}
 
-    /// The WAL's size if it is over [`CHECKPOINT_ON_CLOSE_BYTES`] and has to be checkpointed
-    /// when the store closes.
-    fn wal_bytes_at_close(&self) -> Option<u64> {
-        let path = self.conn.path().filter(|p| !p.is_empty())?;
-        let wal = std::fs::metadata(WalSync::wal_path(Path::new(path))).map_or(0, |m| m.len());
-        (wal > CHECKPOINT_ON_CLOSE_BYTES).then_some(wal)
-    }
+/// The size of the WAL of the database at `db` (0 if it has none).
+fn wal_bytes(db: &Path) -> u64 {
+    std::fs::metadata(WalSync::wal_path(db)).map_or(0, |m| m.len())
 }
 
 impl Drop for ObjectStorage {
     /// Closing checkpoints a large WAL (see [`ObjectStorage::closing_syncs`]).
     fn drop(&mut self) {
-        if self.wal_bytes_at_close().is_some() {
+        if self.closing_syncs() {
             let path = self.conn.path().unwrap_or_default().to_owned();
             // Full durability commits with synchronous=OFF: the checkpoint must sync.
             if self.wal_sync.is_some() {
