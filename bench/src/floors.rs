@@ -5,6 +5,9 @@
 //!   that answers every request with a fixed `{"value":1}`, driven by the load generator
 //!   of scenario 1 (16 keep-alive connections). No object, no storage, no wasm. It also
 //!   reports the load generator's own CPU per request, which shares the 2 cores.
+//! - **group-commit floor** (`commit_floor.rs`): the same, but each request appends a page
+//!   to a log file and is answered after a group fsync covers it, one fsync in flight: the
+//!   closed loop of scenario 1 without SQLite, wasm or an actor.
 //! - **storage floor**: in this process, the storage work of one scenario-2 request with
 //!   the host's own [`ObjectStorage`], on 16 threads over 10,000 stored objects: open the
 //!   object's database, read and write its counter in a batch, commit, fsync the WAL
@@ -26,7 +29,8 @@ use rand::Rng;
 use wdo::config::Durability;
 use wdo::storage::{Limits, ObjectStorage};
 
-use crate::load::{Load, Objects};
+use crate::commit_floor::COMMIT_FLOOR_SERVER_ARG;
+use crate::load::{get_json, Load, Objects};
 use crate::servers::{process_cpu_time, read_line_within};
 use crate::stats::{ms, rate, table, Summary};
 
@@ -71,9 +75,20 @@ impl FloorSizes {
 
 /// Runs both floors and renders them as a table.
 pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<String> {
-    let http = http_floor(sizes, bench_binary)
+    let http = http_floor(sizes, bench_binary, &[FLOOR_SERVER_ARG], false)
         .await
         .context("HTTP floor")?;
+    let log_dir = tempfile::Builder::new()
+        .prefix("wdo-bench-commit-floor-")
+        .tempdir()?;
+    let commit = http_floor(
+        sizes,
+        bench_binary,
+        &[COMMIT_FLOOR_SERVER_ARG.as_ref(), log_dir.path().as_os_str()],
+        true,
+    )
+    .await
+    .context("group-commit floor")?;
     let storage = tokio::task::spawn_blocking(move || storage_floor(sizes))
         .await
         .context("storage floor panicked")?
@@ -81,14 +96,26 @@ pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<Strin
     let broadcast = crate::broadcast_floor::run(sizes.broadcast_sockets, sizes.broadcast_rounds)
         .await
         .context("broadcast floor")?;
-    let mut rows = vec![vec![
-        "HTTP only (fixed answer), 16 connections".to_string(),
-        rate(http.summary.throughput()),
-        ms(http.summary.p50()),
-        ms(http.summary.p99()),
-        per_op(http.server_cpu, http.summary.ok),
-        per_op(http.client_cpu, http.summary.ok),
-    ]];
+    let mut rows = Vec::new();
+    for (what, run) in [
+        ("HTTP only (fixed answer), 16 connections", &http),
+        (
+            "HTTP + group-commit fsync of a 4 KiB write per request, 16 connections",
+            &commit,
+        ),
+    ] {
+        rows.push(vec![
+            what.to_string(),
+            rate(run.summary.throughput()),
+            ms(run.summary.p50()),
+            ms(run.summary.p99()),
+            per_op(run.server_cpu, run.summary.ok),
+            per_op(run.client_cpu, run.summary.ok),
+            run.fsyncs
+                .map_or("-".into(), |f| format!("{:.1}", f.per_fsync)),
+            run.fsyncs.map_or("-".into(), |f| ms(f.mean)),
+        ]);
+    }
     for run in &storage {
         rows.push(vec![
             run.what.clone(),
@@ -96,6 +123,8 @@ pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<Strin
             ms(run.summary.p50()),
             ms(run.summary.p99()),
             per_op(run.cpu, run.summary.ok),
+            "-".to_string(),
+            run.per_fsync.to_string(),
             "-".to_string(),
         ]);
     }
@@ -109,6 +138,8 @@ pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<Strin
         ms(broadcast.p99()),
         "-".to_string(),
         "-".to_string(),
+        "-".to_string(),
+        "-".to_string(),
     ]);
     Ok(table(
         &[
@@ -118,6 +149,8 @@ pub async fn run(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<Strin
             "p99",
             "server CPU/op",
             "load generator CPU/op",
+            "requests per fsync",
+            "mean fsync",
         ],
         &rows,
     ))
@@ -131,11 +164,26 @@ struct HttpFloor {
     summary: Summary,
     server_cpu: Duration,
     client_cpu: Duration,
+    fsyncs: Option<Fsyncs>,
 }
 
-async fn http_floor(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<HttpFloor> {
+/// The group-commit floor's fsyncs during the measured run.
+#[derive(Clone, Copy)]
+struct Fsyncs {
+    per_fsync: f64,
+    mean: Duration,
+}
+
+/// Drives the floor server that `bench_binary` runs with `args` like scenario 1; `stats`:
+/// it counts its fsyncs at `/stats` (`commit_floor.rs`).
+async fn http_floor<S: AsRef<std::ffi::OsStr>>(
+    sizes: FloorSizes,
+    bench_binary: &Path,
+    args: &[S],
+    stats: bool,
+) -> anyhow::Result<HttpFloor> {
     let mut child = Command::new(bench_binary)
-        .arg(FLOOR_SERVER_ARG)
+        .args(args)
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .spawn()
@@ -157,6 +205,11 @@ async fn http_floor(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<Ht
             max_duration: sizes.max_duration,
         };
         load(sizes.http_requests / 100 + 1).run().await?;
+        let stats_before = if stats {
+            Some(get_json(addr, "/stats").await?)
+        } else {
+            None
+        };
         let server_before = process_cpu_time(child.id()).unwrap_or_default();
         let client_before = own_cpu_time();
         let summary = load(sizes.http_requests).run().await?;
@@ -165,16 +218,37 @@ async fn http_floor(sizes: FloorSizes, bench_binary: &Path) -> anyhow::Result<Ht
             .saturating_sub(server_before);
         let client_cpu = own_cpu_time().saturating_sub(client_before);
         summary.check("HTTP floor")?;
+        let fsyncs = match stats_before {
+            Some(before) => Some(fsyncs_between(&before, &get_json(addr, "/stats").await?)?),
+            None => None,
+        };
         anyhow::Ok(HttpFloor {
             summary,
             server_cpu,
             client_cpu,
+            fsyncs,
         })
     }
     .await;
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+fn fsyncs_between(before: &serde_json::Value, after: &serde_json::Value) -> anyhow::Result<Fsyncs> {
+    let delta = |field: &str| -> anyhow::Result<f64> {
+        let value = |v: &serde_json::Value| {
+            v[field]
+                .as_f64()
+                .with_context(|| format!("the floor's /stats lacks {field}: {v}"))
+        };
+        Ok(value(after)? - value(before)?)
+    };
+    let fsyncs = delta("fsyncs")?.max(1.0);
+    Ok(Fsyncs {
+        per_fsync: delta("writes")? / fsyncs,
+        mean: Duration::from_secs_f64(delta("fsync_seconds")? / fsyncs),
+    })
 }
 
 /// The HTTP floor's server: prints `listening on ADDR`, then answers until killed.
@@ -210,6 +284,8 @@ fn own_cpu_time() -> Duration {
 
 struct StorageFloor {
     what: String,
+    /// "1.0" with full durability (each activation syncs), "-" with relaxed.
+    per_fsync: &'static str,
     summary: Summary,
     cpu: Duration,
 }
@@ -239,6 +315,11 @@ fn storage_floor(sizes: FloorSizes) -> anyhow::Result<Vec<StorageFloor>> {
             activate(&path(i), durability)
         })?;
         runs.push(StorageFloor {
+            per_fsync: if durability == Durability::Full {
+                "1.0"
+            } else {
+                "-"
+            },
             what: format!(
                 "storage of an activation, {name} durability, {} threads over {} objects",
                 sizes.threads, sizes.objects

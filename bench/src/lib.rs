@@ -18,6 +18,7 @@
 //! ```
 
 mod broadcast_floor;
+pub mod commit_floor;
 pub mod floors;
 pub mod load;
 pub mod report;

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
+use wdo_bench::commit_floor::{self, COMMIT_FLOOR_SERVER_ARG};
 use wdo_bench::floors::{self, FloorSizes};
 use wdo_bench::scenarios::{Scenario, Sizes};
 use wdo_bench::Options;
@@ -54,8 +56,16 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some(floors::FLOOR_SERVER_ARG) {
-        return floors::serve_http_floor();
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some(floors::FLOOR_SERVER_ARG) => return floors::serve_http_floor(),
+        Some(COMMIT_FLOOR_SERVER_ARG) => {
+            let dir = args
+                .get(2)
+                .context("usage: wdo-bench commit-floor-server DIR")?;
+            return commit_floor::serve(std::path::Path::new(dir));
+        }
+        _ => {}
     }
     let cli = Cli::parse();
     let mut with_floors = false;

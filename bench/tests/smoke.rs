@@ -27,5 +27,12 @@ fn smoke_mode_serves_every_scenario_without_a_failed_request() {
         );
     }
     let floors = report.floors.as_deref().expect("the floors were measured");
-    assert!(floors.contains("HTTP only") && floors.contains("storage of an activation"));
+    for floor in [
+        "HTTP only",
+        "group-commit fsync",
+        "storage of an activation",
+        "broadcast",
+    ] {
+        assert!(floors.contains(floor), "no {floor:?} floor in:\n{floors}");
+    }
 }
