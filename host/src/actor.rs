@@ -111,7 +111,7 @@ pub(crate) struct Live {
 /// What the actor waits for between batches.
 enum Next {
     Event(Option<Event>),
-    Synced(std::io::Result<()>),
+    Synced((std::io::Result<()>, std::time::Duration)),
     Idle,
 }
 

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -47,8 +47,9 @@ pub(crate) struct Gate {
     /// Batches with writes committed so far, and how many of them are known durable.
     committed: u64,
     synced: u64,
-    /// The fsync in flight, the `committed` count it covers, and when it started.
-    syncing: Option<(u64, Instant, JoinHandle<io::Result<()>>)>,
+    /// The fsync in flight and the `committed` count it covers. It returns how long the
+    /// fsync itself took (without the hand-offs to its thread and back).
+    syncing: Option<(u64, JoinHandle<(io::Result<()>, Duration)>)>,
 }
 
 impl Gate {
@@ -57,11 +58,12 @@ impl Gate {
     }
 
     /// Resolves when the fsync in flight finishes (never, if there is none).
-    pub async fn synced(&mut self) -> io::Result<()> {
+    pub async fn synced(&mut self) -> (io::Result<()>, Duration) {
         match &mut self.syncing {
-            Some((_, _, handle)) => handle
-                .await
-                .unwrap_or_else(|e| Err(io::Error::other(format!("the fsync task failed: {e}")))),
+            Some((_, handle)) => handle.await.unwrap_or_else(|e| {
+                let error = io::Error::other(format!("the fsync task failed: {e}"));
+                (Err(error), Duration::ZERO)
+            }),
             None => std::future::pending().await,
         }
     }
@@ -90,20 +92,28 @@ impl Actor {
             return;
         };
         let covers = live.gate.committed;
-        let handle = tokio::task::spawn_blocking(move || wal.sync());
-        live.gate.syncing = Some((covers, Instant::now(), handle));
+        let handle = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            (wal.sync(), started.elapsed())
+        });
+        live.gate.syncing = Some((covers, handle));
     }
 
-    /// The fsync in flight finished with `result`. False if the object must stop.
-    pub(crate) async fn on_synced(&self, live: &mut Live, result: io::Result<()>) -> bool {
-        let Some((covers, started, _)) = live.gate.syncing.take() else {
+    /// The fsync in flight finished with `result` after `took`. False if the object must
+    /// stop.
+    pub(crate) async fn on_synced(
+        &self,
+        live: &mut Live,
+        (result, took): (io::Result<()>, Duration),
+    ) -> bool {
+        let Some((covers, _)) = live.gate.syncing.take() else {
             return true;
         };
         self.registry
             .metrics
             .wal_sync_duration
             .get_or_create(&ns(&self.namespace.name))
-            .observe(started.elapsed().as_secs_f64());
+            .observe(took.as_secs_f64());
         if let Err(e) = result {
             let error = self.storage_error("fsync of the WAL failed; writes not acknowledged", &e);
             live.instance = None;
