@@ -3,7 +3,7 @@
 // all the rows of the last statement.
 
 import * as wit from "wdo:object/sql@0.1.0";
-import { StorageError } from "./storage.js";
+import { hostCall } from "./storage.js";
 
 function toWitValue(value, index) {
   if (value === null || value === undefined) return { tag: "null" };
@@ -107,14 +107,7 @@ export class SqlStorage {
   exec(query, ...bindings) {
     if (typeof query !== "string") throw new TypeError("sql.exec() takes the query as a string");
     const params = bindings.map(toWitValue);
-    try {
-      return new SqlStorageCursor(wit.exec(query, params));
-    } catch (error) {
-      if (error && typeof error === "object" && typeof error.code === "string" && !(error instanceof Error)) {
-        throw new StorageError(error.code, `sql: ${error.code}: ${error.message}`);
-      }
-      throw error;
-    }
+    return new SqlStorageCursor(hostCall("sql", () => wit.exec(query, params)));
   }
 
   /// The database's size in bytes, key-value data included.

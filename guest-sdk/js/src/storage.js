@@ -22,16 +22,22 @@ export class StorageError extends Error {
   }
 }
 
-/// Runs a host call, turning the WIT error record it throws into a StorageError.
-function host(call) {
+/// Runs a call of the host's `what` interface, turning the WIT error record it fails with into
+/// a StorageError. componentize-js throws an Error whose `payload` is that record.
+export function hostCall(what, call) {
   try {
     return call();
   } catch (error) {
-    if (error && typeof error === "object" && typeof error.code === "string" && !(error instanceof Error)) {
-      throw new StorageError(error.code, `storage: ${error.code}: ${error.message}`);
+    const record = error instanceof Error && !(error instanceof StorageError) ? error.payload : undefined;
+    if (record && typeof record === "object" && typeof record.code === "string") {
+      throw new StorageError(record.code, `${what}: ${record.code}: ${record.message}`);
     }
     throw error;
   }
+}
+
+function host(call) {
+  return hostCall("storage", call);
 }
 
 /// Runs `work` now and returns its outcome as a settled Promise.

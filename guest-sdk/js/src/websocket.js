@@ -4,19 +4,11 @@
 // handle (the host's socket id) that stays valid across that.
 
 import * as wit from "wdo:object/websocket@0.1.0";
-import { StorageError } from "./storage.js";
+import { hostCall } from "./storage.js";
 import { utf8Decode, utf8Encode } from "./web/encoding.js";
 
-/// Runs a host call, turning the WIT error record it throws into a StorageError.
 function host(call) {
-  try {
-    return call();
-  } catch (error) {
-    if (error && typeof error === "object" && typeof error.code === "string" && !(error instanceof Error)) {
-      throw new StorageError(error.code, `websocket: ${error.code}: ${error.message}`);
-    }
-    throw error;
-  }
+  return hostCall("websocket", call);
 }
 
 function toBytes(data) {

@@ -52,7 +52,13 @@ export class SdkProbe extends DurableObject {
         await storage.put({ "p:1": 1, "p:2": 2, "q:1": 3 });
         const all = await storage.list({ prefix: "p:" });
         const last = await storage.list({ prefix: "p:", reverse: true, limit: 1 });
-        return Response.json({ keys: [...all.keys()], last: [...last.entries()] });
+        let longKey = null;
+        try {
+          await storage.put("k".repeat(2049), 1);
+        } catch (e) {
+          longKey = e.name === "StorageError" ? e.code : `not a StorageError: ${e}`;
+        }
+        return Response.json({ keys: [...all.keys()], last: [...last.entries()], longKey });
       }
       case "/echo": {
         let body;
@@ -85,7 +91,8 @@ export class SdkProbe extends DurableObject {
         try {
           sql.exec("ATTACH DATABASE 'other.db' AS other");
         } catch (e) {
-          error = "refused";
+          // The host's code, through the SDK's StorageError.
+          error = e.name === "StorageError" ? e.code : `not a StorageError: ${e}`;
         }
         return Response.json({
           written: inserted.rowsWritten,

@@ -42,7 +42,14 @@ class SdkProbe(DurableObject):
         if request.path == "/list":
             storage.put_many({"p:1": 1, "p:2": 2, "q:1": 3})
             last = storage.list(prefix="p:", reverse=True, limit=1)
-            return Response.json({"keys": list(storage.list(prefix="p:")), "last": list(last.items())})
+            try:
+                storage.put("k" * 2049, 1)
+                long_key = None
+            except StorageError as e:
+                long_key = e.code
+            return Response.json(
+                {"keys": list(storage.list(prefix="p:")), "last": list(last.items()), "longKey": long_key}
+            )
         if request.path == "/echo":
             body = request.json()
             return Response.json(
@@ -68,8 +75,9 @@ class SdkProbe(DurableObject):
             try:
                 sql.exec("ATTACH DATABASE 'other.db' AS other")
                 error = None
-            except StorageError:
-                error = "refused"
+            except StorageError as e:
+                # The host's code, through the SDK's StorageError.
+                error = e.code
             return Response.json(
                 {
                     "written": inserted.rows_written,
