@@ -3,10 +3,9 @@ transaction (and the innermost open ``storage.transaction()``)."""
 
 from typing import Any, Dict, Iterator, List
 
-from componentize_py_types import Err
 from wit_world.imports import sql as wit
 
-from .storage import StorageError
+from .storage import _host
 
 
 def _to_wit(value: Any, index: int):
@@ -70,11 +69,7 @@ class Sql:
         parameters). A failure raises ``StorageError`` with the host's code
         (``query-failed``, ``constraint``, ``not-authorized``, ...)."""
         params = [_to_wit(v, i) for i, v in enumerate(bindings)]
-        try:
-            return Cursor(wit.exec(query, params))
-        except Err as error:
-            value = error.value
-            raise StorageError(value.code.name.lower().replace("_", "-"), value.message) from None
+        return Cursor(_host(wit.exec, query, params))
 
     @property
     def database_size(self) -> int:

@@ -29,7 +29,8 @@ class StorageError(Exception):
 
 
 def _host(call, *args):
-    """Runs a host call, turning its WIT error into a StorageError."""
+    """Runs a host call (of the storage, sql or websocket interface), turning its WIT error
+    into a StorageError."""
     try:
         return call(*args)
     except Err as error:

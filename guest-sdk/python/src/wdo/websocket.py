@@ -12,18 +12,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from componentize_py_types import Err
 from wit_world.imports import websocket as wit
 
-from .storage import StorageError
-
-
-def _host(call, *args):
-    try:
-        return call(*args)
-    except Err as error:
-        value = error.value
-        raise StorageError(value.code.name.lower().replace("_", "-"), value.message) from None
+from .storage import _host
 
 
 def _to_wit(message: Union[str, bytes, bytearray, memoryview]):
