@@ -44,6 +44,11 @@ pub struct Config {
     pub inbox_depth: usize,
     /// Events that may share one commit.
     pub max_group_commit: usize,
+    /// Bytes of an instance's memory that stay resident in its slot after it stops, so that
+    /// the next instance in the slot starts without page faults (only the pages it dirtied
+    /// are reset). Up to this much per slot of the pool (`max-live-objects` plus a quarter);
+    /// 0 returns every page to the OS at once.
+    pub keep_resident: usize,
     /// How long a shutdown waits for turns in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -72,6 +77,7 @@ impl Default for Config {
             max_body_size: 32 << 20,
             inbox_depth: 1024,
             max_group_commit: 64,
+            keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
             max_websocket_message: 32 << 20,
@@ -257,6 +263,8 @@ mod tests {
         let parsed = Config::parse(&text).unwrap();
         assert_eq!(parsed.idle_timeout, Duration::from_secs(10));
         assert_eq!(parsed.max_body_size, 32 << 20);
+        assert_eq!(parsed.keep_resident, 2 << 20);
+        assert!(text.contains("keep-resident = 2097152"), "{text}");
     }
 
     #[test]

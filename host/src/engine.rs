@@ -16,11 +16,16 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 /// yielding long-running guests back to the scheduler.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Bytes of a freed slot's linear memory, and of its tables, kept resident for reuse.
-const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
+/// Bytes of a freed slot's tables kept resident for reuse (at most `keep-resident`).
 const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 
-pub fn new_engine(max_live_objects: usize, max_memory: usize) -> anyhow::Result<Engine> {
+/// The engine for `max_live_objects` instances of at most `max_memory` bytes each; a freed
+/// slot keeps up to `keep_resident` bytes of its memory resident (config `keep-resident`).
+pub fn new_engine(
+    max_live_objects: usize,
+    max_memory: usize,
+    keep_resident: usize,
+) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -51,8 +56,8 @@ pub fn new_engine(max_live_objects: usize, max_memory: usize) -> anyhow::Result<
         // 6.7+) are copied back to the image and stay resident for the next instance. The
         // cost is memory: up to these sizes per slot stay resident while the slot is free.
         .pagemap_scan(Enabled::Auto)
-        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-        .table_keep_resident(KEEP_RESIDENT_TABLE);
+        .linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(KEEP_RESIDENT_TABLE.min(keep_resident));
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}").context("creating the wasm engine"))
 }

@@ -38,7 +38,7 @@ impl Host {
             .map(|ns| ns.memory_limit)
             .max()
             .unwrap_or(128 << 20);
-        let engine = new_engine(config.max_live_objects, max_memory)?;
+        let engine = new_engine(config.max_live_objects, max_memory, config.keep_resident)?;
         let ticker = EpochTicker::start(&engine);
         let linker = new_linker(&engine)?;
         let mut namespaces = Vec::new();

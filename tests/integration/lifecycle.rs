@@ -306,3 +306,33 @@ async fn each_acknowledged_write_waited_for_its_own_wal_fsync() {
         "reads need no fsync"
     );
 }
+
+/// A pool slot keeps up to `keep-resident` bytes of a stopped instance's memory resident and
+/// resets only the pages it dirtied: whatever the setting, the next instance in the slot
+/// starts from the component's initial memory, never the previous object's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_instance_slot_starts_clean_whatever_keep_resident_is() {
+    for keep_resident in [0, 64 << 10, 2 << 20] {
+        let server = Server::start_with(Options {
+            extra: format!("max-live-objects = 1\nkeep-resident = {keep_resident}"),
+            ..Options::default()
+        });
+        for round in 0..3 {
+            for name in ["a", "b", "c"] {
+                // Dirty 4 MiB of this instance's memory, more than any slot keeps.
+                let (status, _) = server.get(&format!("/probe/{name}/alloc?mb=4")).await;
+                assert_eq!(status, 200, "keep-resident {keep_resident}");
+                let (status, echo) = server.get(&format!("/probe/{name}/echo")).await;
+                assert_eq!(status, 200, "keep-resident {keep_resident}");
+                // With one live object, each object's events here run in a new instance: the
+                // previous object's activation evicted it.
+                assert_eq!(
+                    echo["instanceEvents"],
+                    json!(2),
+                    "keep-resident {keep_resident}, round {round}, object {name}: {echo}"
+                );
+                assert_eq!(echo["name"], json!(name));
+            }
+        }
+    }
+}
