@@ -6,10 +6,9 @@
 //! eviction and the next activation. A new actor of the same object waits until the old one
 //! has closed its database and instance.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -39,7 +38,8 @@ pub enum DispatchError {
 struct Entry {
     inbox: mpsc::Sender<Event>,
     generation: u64,
-    last_used: Instant,
+    /// When an event was last sent to it, as a sequence number: the eviction order.
+    last_used: u64,
     /// Events sent and not yet answered.
     pending: usize,
     /// Resolves (with an error) once the actor has closed.
@@ -49,9 +49,29 @@ struct Entry {
 #[derive(Default)]
 struct Inner {
     live: HashMap<Key, Entry>,
+    /// The live entries with no event pending, by `last_used`: the least recently used idle
+    /// object is the first, found in O(log n) when a new object needs its place.
+    idle: BTreeMap<u64, Key>,
     /// Actors that were retired but may still be closing.
     closing: HashMap<Key, oneshot::Receiver<()>>,
     next_generation: u64,
+    next_use: u64,
+}
+
+impl Inner {
+    /// Removes a live entry; its actor ends once it has drained its inbox.
+    fn take(&mut self, key: &Key) -> Option<Entry> {
+        let entry = self.live.remove(key)?;
+        if entry.pending == 0 {
+            self.idle.remove(&entry.last_used);
+        }
+        Some(entry)
+    }
+
+    fn next_use(&mut self) -> u64 {
+        self.next_use += 1;
+        self.next_use
+    }
 }
 
 pub struct Registry {
@@ -102,11 +122,16 @@ impl Registry {
         if needs_actor {
             self.start_actor(&mut inner, key, namespace, name)?;
         }
+        let used = inner.next_use();
+        let inner = &mut *inner;
         let entry = inner.live.get_mut(&key).expect("entry exists");
         match entry.inbox.try_send(event) {
             Ok(()) => {
+                if entry.pending == 0 {
+                    inner.idle.remove(&entry.last_used);
+                }
                 entry.pending += 1;
-                entry.last_used = Instant::now();
+                entry.last_used = used;
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Full(_)) => Err(DispatchError::Overloaded),
@@ -121,7 +146,7 @@ impl Registry {
         namespace: &Arc<Namespace>,
         name: Option<&str>,
     ) -> Result<(), DispatchError> {
-        if let Some(old) = inner.live.remove(&key) {
+        if let Some(old) = inner.take(&key) {
             inner.closing.insert(key, old.closed);
         }
         if inner.live.len() >= self.config.max_live_objects {
@@ -149,28 +174,28 @@ impl Registry {
             _alive: alive,
         };
         self.tasks.spawn(actor.run());
+        let last_used = inner.next_use();
         inner.live.insert(
             key,
             Entry {
                 inbox: sender,
                 generation,
-                last_used: Instant::now(),
+                last_used,
                 pending: 0,
                 closed,
             },
         );
+        inner.idle.insert(last_used, key);
         Ok(())
     }
 
     fn evict_least_recently_used(&self, inner: &mut Inner) -> Result<(), DispatchError> {
-        let victim = inner
-            .live
-            .iter()
-            .filter(|(_, e)| e.pending == 0)
-            .min_by_key(|(_, e)| e.last_used)
-            .map(|(key, _)| *key)
-            .ok_or(DispatchError::HostFull(self.config.max_live_objects))?;
-        let entry = inner.live.remove(&victim).expect("victim exists");
+        let victim = *inner
+            .idle
+            .first_key_value()
+            .ok_or(DispatchError::HostFull(self.config.max_live_objects))?
+            .1;
+        let entry = inner.take(&victim).expect("an idle entry is live");
         // Dropping the sender ends the actor once its (empty) inbox is drained.
         inner.closing.insert(victim, entry.closed);
         prune_closed(&mut inner.closing);
@@ -184,7 +209,7 @@ impl Registry {
         let idle = matches!(inner.live.get(&key), Some(e) if e.generation == generation && e.pending == 0)
             && inbox.is_empty();
         if idle {
-            let entry = inner.live.remove(&key).expect("checked above");
+            let entry = inner.take(&key).expect("checked above");
             inner.closing.insert(key, entry.closed);
             prune_closed(&mut inner.closing);
         }
@@ -194,7 +219,7 @@ impl Registry {
     pub(crate) fn remove(&self, key: Key, generation: u64) {
         let mut inner = self.inner.lock().expect("registry lock");
         if matches!(inner.live.get(&key), Some(e) if e.generation == generation) {
-            let entry = inner.live.remove(&key).expect("checked above");
+            let entry = inner.take(&key).expect("checked above");
             inner.closing.insert(key, entry.closed);
         }
     }
@@ -202,8 +227,14 @@ impl Registry {
     /// An actor answered `count` events.
     pub(crate) fn events_done(&self, key: Key, count: usize) {
         let mut inner = self.inner.lock().expect("registry lock");
+        let inner = &mut *inner;
         if let Some(entry) = inner.live.get_mut(&key) {
-            entry.pending = entry.pending.saturating_sub(count);
+            if entry.pending > 0 {
+                entry.pending = entry.pending.saturating_sub(count);
+                if entry.pending == 0 {
+                    inner.idle.insert(entry.last_used, key);
+                }
+            }
         }
     }
 
@@ -224,6 +255,7 @@ impl Registry {
         {
             let mut inner = self.inner.lock().expect("registry lock");
             inner.live.clear();
+            inner.idle.clear();
             inner.closing.clear();
         }
         self.tasks.close();

@@ -336,3 +336,33 @@ async fn a_reused_instance_slot_starts_clean_whatever_keep_resident_is() {
         }
     }
 }
+
+/// At the cap, the object whose last event is the oldest makes room, not the oldest one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_object_used_least_recently_makes_room_at_the_cap() {
+    let server = Server::start_with(Options {
+        extra: "max-live-objects = 2".into(),
+        ..Options::default()
+    });
+    // (object, how many events its instance has handled after this one)
+    let steps = [
+        ("a", 1),
+        ("b", 1),
+        ("a", 2),
+        ("c", 1), // evicts b: a was used after it
+        ("a", 3),
+        ("b", 1), // b starts again and evicts c
+        ("a", 4),
+        ("c", 1), // evicts b, not a
+        ("a", 5),
+    ];
+    for (i, (name, events)) in steps.into_iter().enumerate() {
+        let (status, echo) = server.get(&format!("/probe/{name}/echo")).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            echo["instanceEvents"],
+            json!(events),
+            "step {i}: object {name}: {echo}"
+        );
+    }
+}
