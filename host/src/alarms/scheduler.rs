@@ -25,6 +25,26 @@ pub struct Scheduler {
 struct State {
     queue: BTreeSet<(u64, Key)>,
     entries: HashMap<Key, Scheduled>,
+    /// Alarms in `entries` per namespace index (the `wdo_alarms_scheduled` gauge).
+    per_namespace: HashMap<usize, usize>,
+}
+
+impl State {
+    fn insert(&mut self, key: Key, scheduled: Scheduled) {
+        self.queue.insert((scheduled.entry.due_ms, key));
+        if self.entries.insert(key, scheduled).is_none() {
+            *self.per_namespace.entry(key.0).or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, key: Key) -> Option<Scheduled> {
+        let old = self.entries.remove(&key)?;
+        self.queue.remove(&(old.entry.due_ms, key));
+        if let Some(count) = self.per_namespace.get_mut(&key.0) {
+            *count -= 1;
+        }
+        Some(old)
+    }
 }
 
 #[derive(Clone)]
@@ -53,15 +73,11 @@ impl Scheduler {
     pub fn schedule(&self, key: Key, name: Option<String>, entry: AlarmEntry) {
         let mut state = self.state.lock().expect("scheduler lock");
         let earliest = state.queue.first().map(|(due, _)| *due);
-        let name = match state.entries.remove(&key) {
-            Some(old) => {
-                state.queue.remove(&(old.entry.due_ms, key));
-                name.or(old.name)
-            }
+        let name = match state.remove(key) {
+            Some(old) => name.or(old.name),
             None => name,
         };
-        state.queue.insert((entry.due_ms, key));
-        state.entries.insert(key, Scheduled { name, entry });
+        state.insert(key, Scheduled { name, entry });
         drop(state);
         if earliest.is_none_or(|earliest| entry.due_ms < earliest) {
             self.rearm.notify_one();
@@ -69,20 +85,13 @@ impl Scheduler {
     }
 
     pub fn cancel(&self, key: Key) {
-        let mut state = self.state.lock().expect("scheduler lock");
-        if let Some(old) = state.entries.remove(&key) {
-            state.queue.remove(&(old.entry.due_ms, key));
-        }
+        self.state.lock().expect("scheduler lock").remove(key);
     }
 
     /// Alarms waiting, per namespace index.
     pub fn count(&self, namespace: usize) -> usize {
         let state = self.state.lock().expect("scheduler lock");
-        state
-            .entries
-            .keys()
-            .filter(|(ns, _)| *ns == namespace)
-            .count()
+        state.per_namespace.get(&namespace).copied().unwrap_or(0)
     }
 
     pub fn get(&self, key: Key) -> Option<AlarmEntry> {
@@ -100,11 +109,7 @@ impl Scheduler {
         if due > now {
             return Err(Some(due));
         }
-        state.queue.pop_first();
-        let scheduled = state
-            .entries
-            .remove(&key)
-            .expect("queued alarms have entries");
+        let scheduled = state.remove(key).expect("queued alarms have entries");
         Ok(Due {
             key,
             name: scheduled.name,
@@ -237,6 +242,29 @@ mod tests {
         let (fired, entry) = h.fired.recv().await.unwrap();
         assert_eq!((fired, entry.scheduled_ms), (key("a"), 1_002_000));
         assert!(quiet(&mut h.fired).await, "fired once");
+    }
+
+    #[tokio::test]
+    async fn counts_are_kept_per_namespace_through_replace_cancel_and_fire() {
+        let mut h = start();
+        let other = |name: &str| (1, key(name).1);
+        h.scheduler
+            .schedule(key("a"), None, AlarmEntry::new(1_001_000));
+        h.scheduler
+            .schedule(key("a"), None, AlarmEntry::new(1_002_000));
+        h.scheduler
+            .schedule(key("b"), None, AlarmEntry::new(1_003_000));
+        h.scheduler
+            .schedule(other("a"), None, AlarmEntry::new(1_004_000));
+        assert_eq!((h.scheduler.count(0), h.scheduler.count(1)), (2, 1));
+        h.scheduler.cancel(key("b"));
+        h.scheduler.cancel(key("b"));
+        assert_eq!((h.scheduler.count(0), h.scheduler.count(1)), (1, 1));
+        h.clock.advance_to(1_004_000);
+        h.fired.recv().await.unwrap();
+        h.fired.recv().await.unwrap();
+        assert_eq!((h.scheduler.count(0), h.scheduler.count(1)), (0, 0));
+        assert_eq!(h.scheduler.count(7), 0);
     }
 
     #[tokio::test]
