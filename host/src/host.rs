@@ -5,11 +5,14 @@ use std::fs::File;
 use std::sync::Arc;
 
 use anyhow::Context;
+use wasmtime::component::Linker;
+use wasmtime::Engine;
 
 use crate::actor::Event;
 use crate::alarms::{Due, Scheduler, SystemClock};
 use crate::config::Config;
 use crate::engine::{new_engine, EpochTicker};
+use crate::host_api::ObjectCtx;
 use crate::metrics::Metrics;
 use crate::namespace::{new_linker, Namespace};
 use crate::registry::Registry;
@@ -20,6 +23,8 @@ pub struct Host {
     pub registry: Arc<Registry>,
     namespaces: Vec<Arc<Namespace>>,
     by_name: HashMap<String, usize>,
+    engine: Engine,
+    linker: Linker<ObjectCtx>,
     _ticker: EpochTicker,
     _lock: File,
 }
@@ -58,6 +63,8 @@ impl Host {
             registry,
             namespaces,
             by_name,
+            engine,
+            linker,
             _ticker: ticker,
             _lock: lock,
         })
@@ -70,6 +77,17 @@ impl Host {
 
     pub fn namespaces(&self) -> &[Arc<Namespace>] {
         &self.namespaces
+    }
+
+    /// Loads namespace `index`'s component file again and retires its live objects, so that
+    /// their next events run the new code (their storage and sockets stay). On error the old
+    /// code keeps serving. Blocking: compiling may take seconds.
+    pub fn reload(&self, index: usize) -> anyhow::Result<()> {
+        let namespace = &self.namespaces[index];
+        namespace.reload(&self.engine, &self.linker, &self.config.cache_dir())?;
+        let retired = self.registry.retire_namespace(index);
+        tracing::info!(namespace = %namespace.name, "reloaded {}; {retired} live object(s) restart on their next event", namespace.component_path.display());
+        Ok(())
     }
 
     /// Hands a due alarm to its object (activating it if needed). False if it cannot take

@@ -67,7 +67,8 @@ impl Instance {
             effects: TurnEffects::default(),
             rollback_requested: None,
         };
-        let mut store = Store::new(namespace.pre.engine(), ctx);
+        let code = namespace.code();
+        let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.epoch_deadline_callback(|mut store| {
             let ctx = store.data_mut();
@@ -82,13 +83,13 @@ impl Instance {
         // Instantiation runs guest start code: bound it like an event.
         store.data_mut().ticks_allowed = ticks_for(namespace);
         store.set_epoch_deadline(1);
-        let instance = namespace
+        let instance = code
             .pre
             .instantiate_async(&mut store)
             .await
             .map_err(anyhow::Error::from)
             .context("instantiating the component")?;
-        let exports = namespace
+        let exports = code
             .exports
             .load(&mut store, &instance)
             .map_err(anyhow::Error::from)?;

@@ -51,6 +51,7 @@ pub mod metrics;
 pub mod namespace;
 mod output_gate;
 pub mod registry;
+pub mod reload;
 pub mod router;
 pub mod server;
 pub mod storage;

@@ -30,7 +30,7 @@ enum Command {
         /// Only these namespaces.
         namespaces: Vec<String>,
     },
-    /// Build, then serve.
+    /// Build, then serve; a namespace whose component file changes is reloaded.
     Dev(ServeArgs),
     /// Print the configuration.
     Config {
@@ -106,11 +106,11 @@ fn run() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args.load()?),
+        Command::Serve(args) => serve(args.load()?, false),
         Command::Dev(args) => {
             let config = args.load()?;
             wdo::build::build_all(&config, &[])?;
-            serve(config)
+            serve(config, true)
         }
         Command::Build { config, namespaces } => {
             wdo::build::build_all(&Config::load(&config)?, &namespaces)
@@ -126,7 +126,8 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+/// `reload`: reload a namespace whose component file changes (`wdo dev`).
+fn serve(config: Config, reload: bool) -> anyhow::Result<()> {
     match wdo::fd_limit::raise() {
         Ok((before, after)) if after > before => {
             tracing::info!("open-file limit raised from {before} to {after}")
@@ -153,7 +154,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
             "wdo listening on http://{public_addr} (admin http://{admin_addr}) namespaces: {}",
             namespaces.join(", ")
         );
-        wdo::server::run(std::sync::Arc::new(host), listener, admin, shutdown).await
+        let host = std::sync::Arc::new(host);
+        if reload {
+            tokio::spawn(wdo::reload::watch_components(
+                host.clone(),
+                shutdown.clone(),
+            ));
+        }
+        wdo::server::run(host, listener, admin, shutdown).await
     })
 }
 

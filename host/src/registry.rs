@@ -215,6 +215,24 @@ impl Registry {
         }
     }
 
+    /// Retires every live object of the namespace, busy or not (its code changed): each
+    /// finishes what is queued for it, and the next event starts a new instance.
+    pub fn retire_namespace(&self, ns_index: usize) -> usize {
+        let mut inner = self.inner.lock().expect("registry lock");
+        let keys: Vec<Key> = inner
+            .live
+            .keys()
+            .filter(|k| k.0 == ns_index)
+            .copied()
+            .collect();
+        for key in &keys {
+            let entry = inner.take(key).expect("listed above");
+            inner.closing.insert(*key, entry.closed);
+        }
+        prune_closed(&mut inner.closing);
+        keys.len()
+    }
+
     /// Removes an actor's entry (it failed to start).
     pub(crate) fn remove(&self, key: Key, generation: u64) {
         let mut inner = self.inner.lock().expect("registry lock");

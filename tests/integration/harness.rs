@@ -165,6 +165,8 @@ pub struct Options {
     pub namespaces: Vec<(String, PathBuf)>,
     /// Where compiled components are cached; by default one directory shared by all tests.
     pub cache_dir: Option<PathBuf>,
+    /// Run `wdo dev` (build, serve, reload changed components) instead of `wdo serve`.
+    pub dev: bool,
 }
 
 impl Options {
@@ -175,6 +177,7 @@ impl Options {
             namespace_extra: String::new(),
             namespaces,
             cache_dir: None,
+            dev: false,
         }
     }
 }
@@ -247,7 +250,8 @@ impl Server {
             .open(self.dir.path().join("wdo.log"))
             .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_wdo"))
-            .args(["serve", "--config"])
+            .arg(if self.options.dev { "dev" } else { "serve" })
+            .arg("--config")
             .arg(&config)
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")

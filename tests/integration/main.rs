@@ -6,6 +6,7 @@ mod cargo_component;
 mod cli;
 mod cloudflare_seed;
 mod counter;
+mod dev;
 mod front;
 mod harness;
 mod lifecycle;
