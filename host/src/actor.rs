@@ -241,7 +241,7 @@ impl Actor {
             }
             let count = batch.len();
             let healthy = self.run_batch(live, &mut batch).await;
-            self.registry.events_done(self.key, count);
+            self.registry.events_done(self.key, self.generation, count);
             if !healthy {
                 self.stop_after_failed_sync().await;
                 return false;
@@ -545,7 +545,7 @@ impl Actor {
             self.abandon(event, &error);
             count += 1;
         }
-        self.registry.events_done(self.key, count);
+        self.registry.events_done(self.key, self.generation, count);
         self.registry.remove(self.key, self.generation);
     }
 }

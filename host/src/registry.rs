@@ -242,12 +242,13 @@ impl Registry {
         }
     }
 
-    /// An actor answered `count` events.
-    pub(crate) fn events_done(&self, key: Key, count: usize) {
+    /// An actor (of `generation`) answered `count` events. A retired actor's answers are
+    /// not its successor's.
+    pub(crate) fn events_done(&self, key: Key, generation: u64, count: usize) {
         let mut inner = self.inner.lock().expect("registry lock");
         let inner = &mut *inner;
         if let Some(entry) = inner.live.get_mut(&key) {
-            if entry.pending > 0 {
+            if entry.generation == generation && entry.pending > 0 {
                 entry.pending = entry.pending.saturating_sub(count);
                 if entry.pending == 0 {
                     inner.idle.insert(entry.last_used, key);
