@@ -12,8 +12,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Response;
 use tokio::sync::oneshot;
 
 /// The argument that makes `wdo-bench` run this server.
@@ -124,39 +122,16 @@ pub fn serve(dir: &std::path::Path) -> anyhow::Result<()> {
         let log = log.clone();
         std::thread::spawn(move || log.sync_forever());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        println!("listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            let log = log.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|request| {
-                    let log = log.clone();
-                    async move {
-                        let body = if request.uri().path() == "/stats" {
-                            Bytes::from(log.stats().to_string())
-                        } else {
-                            log.append(&[1; PAGE])?
-                                .await
-                                .map_err(std::io::Error::other)?;
-                            Bytes::from_static(b"{\"value\":1}")
-                        };
-                        Response::builder()
-                            .header(hyper::header::CONTENT_TYPE, "application/json")
-                            .body(Full::new(body))
-                            .map_err(std::io::Error::other)
-                    }
-                });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
-            });
+    crate::floors::serve_json(move |request| {
+        let log = log.clone();
+        async move {
+            if request.uri().path() == "/stats" {
+                return Ok(Bytes::from(log.stats().to_string()));
+            }
+            log.append(&[1; PAGE])?
+                .await
+                .map_err(std::io::Error::other)?;
+            Ok(Bytes::from_static(b"{\"value\":1}"))
         }
     })
 }
