@@ -105,9 +105,7 @@ impl Namespace {
             },
         })
     }
-}
 
-impl Namespace {
     /// The code new instances are made from.
     pub fn code(&self) -> Arc<Code> {
         self.code.read().expect("code lock").clone()
