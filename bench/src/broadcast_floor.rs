@@ -23,6 +23,8 @@ type Outboxes = Arc<Mutex<Vec<mpsc::UnboundedSender<Message>>>>;
 pub async fn run(sockets: usize, rounds: usize) -> anyhow::Result<Summary> {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let outboxes = Outboxes::default();
+    let registered = outboxes.clone();
     let server = std::thread::spawn(move || -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -31,7 +33,6 @@ pub async fn run(sockets: usize, rounds: usize) -> anyhow::Result<Summary> {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             addr_tx.send(listener.local_addr()?)?;
-            let outboxes = Outboxes::default();
             tokio::select! {
                 _ = stop_rx => {}
                 _ = accept_all(listener, outboxes) => {}
@@ -50,6 +51,17 @@ pub async fn run(sockets: usize, rounds: usize) -> anyhow::Result<Summary> {
             let (sink, stream) = open(addr, "floor", &format!("f{i}")).await?.split();
             tokio::spawn(read_all(stream, Some(rounds_tx.clone()), alive.clone()));
             sinks.push(sink);
+        }
+        // A client's handshake can finish before the server's task has registered that
+        // socket; a broadcast sent before then would miss it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while registered.lock().expect("outboxes").len() < sockets {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the broadcast floor server registered only {} of {sockets} sockets in 30 s",
+                registered.lock().expect("outboxes").len()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let mut latencies = Vec::new();
         let started = Instant::now();
