@@ -122,7 +122,7 @@ pub fn serve(dir: &std::path::Path) -> anyhow::Result<()> {
         let log = log.clone();
         std::thread::spawn(move || log.sync_forever());
     }
-    crate::floors::serve_json(move |request| {
+    crate::floor_server::serve_json(move |request| {
         let log = log.clone();
         async move {
             if request.uri().path() == "/stats" {

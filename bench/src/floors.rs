@@ -22,9 +22,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Method, Response};
+
+use hyper::Method;
 use rand::Rng;
 use wdo::config::Durability;
 use wdo::storage::{Limits, ObjectStorage};
@@ -248,47 +247,6 @@ fn fsyncs_between(before: &serde_json::Value, after: &serde_json::Value) -> anyh
     Ok(Fsyncs {
         per_fsync: delta("writes")? / fsyncs,
         mean: Duration::from_secs_f64(delta("fsync_seconds")? / fsyncs),
-    })
-}
-
-/// The HTTP floor's server: prints `listening on ADDR`, then answers until killed.
-pub fn serve_http_floor() -> anyhow::Result<()> {
-    serve_json(|_request| async { Ok(Bytes::from_static(b"{\"value\":1}")) })
-}
-
-/// A floor server: prints `listening on ADDR`, then answers every request on 127.0.0.1 with
-/// the JSON body `answer` makes of it, until killed.
-pub fn serve_json<F, Fut>(answer: F) -> anyhow::Result<()>
-where
-    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = std::io::Result<Bytes>> + Send + 'static,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        println!("listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|request| {
-                    let body = answer(request);
-                    async move {
-                        Response::builder()
-                            .header(hyper::header::CONTENT_TYPE, "application/json")
-                            .body(Full::new(body.await?))
-                            .map_err(std::io::Error::other)
-                    }
-                });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
-            });
-        }
     })
 }
 

@@ -7,7 +7,11 @@
 //! - [`load`]: the load generator (hyper client, keep-alive connections, bounded runs);
 //! - [`scenarios`]: the scenarios of the issue, identical for both runtimes;
 //! - [`sockets`]: scenario 5, WebSockets with hibernation (tokio-tungstenite clients);
-//! - [`servers`]: the servers as child processes (start, restart, stop, CPU and RSS);
+//! - [`servers`]: the servers as child processes (start, restart, stop, CPU and RSS, wdo's
+//!   `/metrics`);
+//! - [`floors`], [`commit_floor`], `broadcast_floor`, [`floor_server`]: the same machine
+//!   without objects (an HTTP-only server, storage alone, a group-commit server, a minimal
+//!   broadcast), the bounds each scenario is measured against;
 //! - [`setup`]: building `wdo` and the counter component, installing workerd from npm;
 //! - [`report`] and [`stats`]: percentiles and the tables printed.
 //!
@@ -19,6 +23,7 @@
 
 mod broadcast_floor;
 pub mod commit_floor;
+pub mod floor_server;
 pub mod floors;
 pub mod load;
 pub mod report;

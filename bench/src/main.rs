@@ -58,7 +58,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some(floors::FLOOR_SERVER_ARG) => return floors::serve_http_floor(),
+        Some(floors::FLOOR_SERVER_ARG) => return wdo_bench::floor_server::serve_http_floor(),
         Some(COMMIT_FLOOR_SERVER_ARG) => {
             let dir = args
                 .get(2)

@@ -398,7 +398,7 @@ struct CommitStats {
 }
 
 async fn commit_stats(server: &Server) -> Option<CommitStats> {
-    let text = metrics_text(server).await?;
+    let text = server.metrics_text().await?;
     let total = |name: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with(name))
@@ -411,16 +411,6 @@ async fn commit_stats(server: &Server) -> Option<CommitStats> {
         syncs: total("wdo_wal_sync_duration_seconds_count"),
         sync_seconds: total("wdo_wal_sync_duration_seconds_sum"),
     })
-}
-
-/// wdo's Prometheus `/metrics` text (None for workerd).
-pub async fn metrics_text(server: &Server) -> Option<String> {
-    let admin = server.admin?;
-    let mut sender = crate::load::connect(admin).await.ok()?;
-    let body = crate::load::request(&mut sender, &Method::GET, "/metrics", admin)
-        .await
-        .ok()?;
-    Some(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// `perf record` attached to the server for the length of one run.

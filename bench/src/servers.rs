@@ -55,6 +55,16 @@ pub struct Server {
 }
 
 impl Server {
+    /// wdo's Prometheus `/metrics` text (None for workerd).
+    pub async fn metrics_text(&self) -> Option<String> {
+        let admin = self.admin?;
+        let mut sender = crate::load::connect(admin).await.ok()?;
+        let body = crate::load::request(&mut sender, &hyper::Method::GET, "/metrics", admin)
+            .await
+            .ok()?;
+        Some(String::from_utf8_lossy(&body).into_owned())
+    }
+
     pub fn start(launch: Launch) -> anyhow::Result<Server> {
         let work = tempfile::Builder::new()
             .prefix("wdo-bench-")

@@ -316,7 +316,7 @@ async fn wait_until_no_live_chat(server: &Server, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Some(text) = crate::scenarios::metrics_text(server).await {
+        if let Some(text) = server.metrics_text().await {
             let live: f64 = text
                 .lines()
                 .filter(|l| l.starts_with("wdo_live_objects{namespace=\"chat\"}"))

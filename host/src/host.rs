@@ -1,4 +1,7 @@
-//! The host: everything with the lifetime of the process, built from a `Config`.
+//! The host: everything with the lifetime of the process, built from a `Config` — the
+//! composition root that the HTTP edge (`http`) and the command line (`cli`, `main.rs`)
+//! hold. It imports the layers below it (`objects`, `guest`, `alarms`, ...) and none of them
+//! imports it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -8,14 +11,12 @@ use anyhow::Context;
 use wasmtime::component::Linker;
 use wasmtime::Engine;
 
-use crate::actor::Event;
 use crate::alarms::{Due, Scheduler, SystemClock};
 use crate::config::Config;
-use crate::engine::{new_engine, EpochTicker};
-use crate::host_api::ObjectCtx;
+use crate::guest::engine::{new_engine, EpochTicker};
+use crate::guest::{new_linker, ObjectCtx};
 use crate::metrics::Metrics;
-use crate::namespace::{new_linker, Namespace};
-use crate::registry::Registry;
+use crate::objects::{Event, Namespace, Registry};
 
 pub struct Host {
     pub config: Config,

@@ -18,6 +18,10 @@ pub struct IdKey([u8; 32]);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId([u8; 32]);
 
+/// An object of the host: (namespace index, object id). The registry, the alarm scheduler
+/// and the WebSocket hub key their entries by it.
+pub type Key = (usize, ObjectId);
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     #[error("Invalid Durable Object ID: must be 64 hex digits")]

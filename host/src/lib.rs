@@ -4,19 +4,17 @@
 //! time, its events run one at a time, and it owns a private SQLite database. Objects are
 //! created on demand and evicted when idle; their storage outlives them.
 //!
-//! Layout, by lifetime:
-//! - process: [`host`] (engine, linker, namespaces), [`engine`] (pooling allocator, epoch
-//!   ticker, compiled-component cache), [`server`] (accept loops, graceful shutdown),
-//!   [`front`] and [`router`] (public HTTP), [`admin`], [`metrics`];
-//! - namespace: [`namespace`] (component, `InstancePre`, id key), [`metadata`], [`ids`];
-//! - object: [`registry`] (one actor per object, eviction), [`actor`] (turns, group
-//!   commit, output gate), [`instance`] (the wasm instance), [`storage`] (SQLite
-//!   key-value, guest SQL, alarm row and transactions), [`alarms`] (the scheduler; index sync in
-//!   `alarm_sync.rs`);
-//! - sockets: [`websocket`] (the hub that owns every socket, connection tasks; the guest
-//!   API in `host_websocket.rs`);
-//! - event: [`host_api`] (the store data and the WIT imports), [`host_sql`] (the `sql`
-//!   import), [`host_turn`] (the `turn` import), [`guest_log`].
+//! The folders are layers, from the edge down (each `mod.rs` opens with what it owns, what
+//! it may import and what must never import it; `ARCHITECTURE.md` walks a request through
+//! them):
+//! - [`http`]: accept loops, the public front and router, the admin listener;
+//! - [`host`]: the process, built from the config (engine, namespaces, registry, scheduler);
+//! - [`objects`]: the registry of live objects, the actor, turns and the output gate;
+//! - [`guest`]: wasmtime, the WIT bindings, instances, and the host side of each interface;
+//! - [`storage`] (an object's SQLite file), [`alarms`] (the scheduler), [`websocket`] (the
+//!   hub that owns every socket);
+//! - [`config`], [`ids`], [`metadata`], [`metrics`]: used by all of the above;
+//! - [`cli`]: what the `wdo` command does besides serving.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -27,33 +25,16 @@
 //! # }
 //! ```
 
-pub mod actor;
-pub mod admin;
-mod alarm_sync;
 pub mod alarms;
-pub mod bindings;
-pub mod build;
+pub mod cli;
 pub mod config;
-pub mod engine;
-pub mod fd_limit;
-pub mod front;
-pub mod guest_log;
+pub mod guest;
 pub mod host;
-pub mod host_api;
-pub mod host_sql;
-pub mod host_turn;
-mod host_websocket;
-pub mod http_util;
+pub mod http;
 pub mod ids;
-pub mod instance;
 pub mod metadata;
 pub mod metrics;
-pub mod namespace;
-mod output_gate;
-pub mod registry;
-pub mod reload;
-pub mod router;
-pub mod server;
+pub mod objects;
 pub mod storage;
 pub mod websocket;
 
@@ -70,5 +51,5 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let host = tokio::task::spawn_blocking(move || host::Host::start(config)).await??;
-    server::run(Arc::new(host), listener, admin, shutdown).await
+    http::run(Arc::new(host), listener, admin, shutdown).await
 }

@@ -109,11 +109,11 @@ fn run() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args.load()?, false),
         Command::Dev(args) => {
             let config = args.load()?;
-            wdo::build::build_all(&config, &[])?;
+            wdo::cli::build::build_all(&config, &[])?;
             serve(config, true)
         }
         Command::Build { config, namespaces } => {
-            wdo::build::build_all(&Config::load(&config)?, &namespaces)
+            wdo::cli::build::build_all(&Config::load(&config)?, &namespaces)
         }
         Command::Config { defaults, config } => {
             if defaults {
@@ -128,7 +128,7 @@ fn run() -> anyhow::Result<()> {
 
 /// `reload`: reload a namespace whose component file changes (`wdo dev`).
 fn serve(config: Config, reload: bool) -> anyhow::Result<()> {
-    match wdo::fd_limit::raise() {
+    match wdo::cli::fd_limit::raise() {
         Ok((before, after)) if after > before => {
             tracing::info!("open-file limit raised from {before} to {after}")
         }
@@ -156,12 +156,12 @@ fn serve(config: Config, reload: bool) -> anyhow::Result<()> {
         );
         let host = std::sync::Arc::new(host);
         if reload {
-            tokio::spawn(wdo::reload::watch_components(
+            tokio::spawn(wdo::cli::watch::watch_components(
                 host.clone(),
                 shutdown.clone(),
             ));
         }
-        wdo::server::run(host, listener, admin, shutdown).await
+        wdo::http::run(host, listener, admin, shutdown).await
     })
 }
 

@@ -1,9 +1,17 @@
 //! Alarms: one per object, stored in the object's database (`storage/alarm.rs`), indexed
 //! per namespace in `metadata.sqlite`, and fired by one host-wide [`Scheduler`].
 //!
+//! Owns: the scheduler (a timer over every object's next alarm), the injectable [`Clock`],
+//! and the retry policy ([`retry_delay`], [`MAX_RETRIES`]). The alarm *event* (running the
+//! handler in a turn, then keeping the index and the scheduler in step with the committed
+//! row) belongs to the objects layer (`objects/alarm_turn.rs`).
+//!
 //! The index row of an alarm an object is about to commit is written (with fsync) before
 //! the object's commit, so a crash can make an alarm fire spuriously (the object then finds
 //! no due alarm and does nothing) but never lose one.
+//!
+//! May import: `ids`. Must never import `objects`, `guest`, `http` or `host`: due alarms
+//! leave through the delivery function passed to [`Scheduler::run`].
 
 mod clock;
 mod scheduler;

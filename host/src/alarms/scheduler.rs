@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{AlarmEntry, Clock};
-use crate::registry::Key;
+use crate::ids::Key;
 
 /// When delivery fails (the object's inbox is full), try again this much later.
 const REDELIVERY_MS: u64 = 1000;

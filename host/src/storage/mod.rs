@@ -1,11 +1,18 @@
 //! An object's private store: one SQLite file with the key-value table `_wdo_kv` and the
 //! guest's own SQL tables.
 //!
-//! This module knows SQLite and nothing of wasm; `host_api.rs` and `host_sql.rs` adapt it to
-//! the WIT `storage` and `sql` interfaces. Transaction layering, outermost first:
+//! Owns: an object's database file and its WAL fsync, the key-value API, guest SQL and what
+//! it may do, the alarm row, and the transaction layering below. Knows SQLite and nothing of
+//! wasm or tokio; the guest layer (`guest/storage.rs`, `guest/sql.rs`) adapts it to the WIT
+//! `storage` and `sql` interfaces, and the objects layer's actor drives its batches.
+//!
+//! May import: `config`. Must never import `guest`, `objects`, `http`, `websocket` or
+//! `host`.
+//!
+//! Transaction layering, outermost first:
 //!
 //! ```text
-//! BEGIN                      one per batch of events (group commit), see `actor.rs`
+//! BEGIN                      one per batch of events (group commit), see `objects/actor.rs`
 //!   SAVEPOINT turn           one per event: a trap rolls back only this event
 //!     SAVEPOINT tx<N>        explicit, nestable transactions of the guest
 //!       SAVEPOINT _wdo_sql   one per SQL call: a failed call leaves nothing behind

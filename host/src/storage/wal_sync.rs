@@ -1,5 +1,5 @@
 //! Syncing an object's WAL apart from its connection: the pipelined group commit of
-//! `durability = "full"` namespaces (see `host/src/output_gate.rs`).
+//! `durability = "full"` namespaces (see `host/src/objects/output_gate.rs`).
 //!
 //! The connection commits with `synchronous=OFF`: COMMIT appends the batch's frames to the
 //! WAL file and returns without an fsync, so the next batch's events can run at once. This

@@ -6,103 +6,49 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hyper::header::{
-    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
-    UPGRADE,
-};
-use hyper::{HeaderMap, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsProtocolError};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{Outbound, SocketId, WsMessage};
-use crate::actor::{Event, WsEvent};
-use crate::http_util::Body;
-use crate::metrics::ns;
-use crate::namespace::Namespace;
-use crate::registry::{DispatchError, Registry};
+use super::{EventSink, Hub, Outbound, Refused, SocketId, WsEvent, WsMessage};
+use crate::metrics::{ns, Metrics};
 
-/// Whether a request asks for a WebSocket upgrade (RFC 6455 §4.2.1).
-pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
-    let has_token = |name, token: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                v.split(',')
-                    .any(|part| part.trim().eq_ignore_ascii_case(token))
-            })
-    };
-    has_token(UPGRADE, "websocket")
-        && has_token(CONNECTION, "upgrade")
-        && headers.contains_key(SEC_WEBSOCKET_KEY)
-        && headers
-            .get(SEC_WEBSOCKET_VERSION)
-            .is_some_and(|v| v == "13")
-}
-
-/// The 101 answer to an upgrade request the object accepted.
-pub fn switching_protocols(request_headers: &HeaderMap) -> Response<Body> {
-    let key = request_headers
-        .get(SEC_WEBSOCKET_KEY)
-        .map_or(&b""[..], |k| k.as_bytes());
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(
-        SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&derive_accept_key(key)).expect("base64 is a valid header value"),
-    );
-    response
-}
-
-/// Where a socket's events go.
+/// Whose socket it is: where its events go, and the names its logs and metrics carry.
 #[derive(Clone)]
 pub struct Owner {
-    pub registry: Arc<Registry>,
-    pub namespace: Arc<Namespace>,
-    pub ns_index: usize,
-    pub id: crate::ids::ObjectId,
-    pub name: Option<String>,
+    pub sink: Arc<dyn EventSink>,
+    pub namespace: Arc<str>,
+    pub object: Arc<str>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Owner {
     /// Delivers in order, waiting while the object's inbox is full. False at shutdown.
     async fn deliver(&self, socket: SocketId, event: &WsEvent) -> bool {
         loop {
-            let result = self.registry.dispatch(
-                &self.namespace,
-                self.ns_index,
-                self.id,
-                self.name.as_deref(),
-                Event::WebSocket {
-                    socket,
-                    event: event.clone(),
-                },
-            );
-            match result {
+            match self.sink.deliver(socket, event.clone()) {
                 Ok(()) => return true,
-                Err(DispatchError::ShuttingDown) => return false,
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(Refused::ShuttingDown) => return false,
+                Err(Refused::Busy) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
     }
 }
 
 /// Runs an accepted socket once hyper hands over the upgraded connection.
-pub async fn serve_upgrade(owner: Owner, socket: SocketId, upgrade: hyper::upgrade::OnUpgrade) {
-    let hub = owner.registry.hub.clone();
+pub async fn serve_upgrade(
+    hub: Arc<Hub>,
+    owner: Owner,
+    socket: SocketId,
+    upgrade: hyper::upgrade::OnUpgrade,
+) {
     let upgraded = match upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
-            tracing::warn!(namespace = %owner.namespace.name, object = %owner.id, socket, "WebSocket upgrade failed: {e}");
+            tracing::warn!(namespace = %owner.namespace, object = %owner.object, socket, "WebSocket upgrade failed: {e}");
             hub.mark_closing(socket);
             let event = WsEvent::Close {
                 code: 1006,
@@ -127,10 +73,10 @@ pub async fn serve_upgrade(owner: Owner, socket: SocketId, upgrade: hyper::upgra
         .max_frame_size(Some(hub.limits.max_message_bytes));
     let stream =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let label = ns(&owner.namespace.name);
-    let metrics = owner.registry.metrics.clone();
+    let label = ns(&owner.namespace);
+    let metrics = owner.metrics.clone();
     metrics.websockets_open.get_or_create(&label).inc();
-    let close = run(&owner, socket, stream, outbound).await;
+    let close = run(&hub, &owner, socket, stream, outbound).await;
     metrics.websockets_open.get_or_create(&label).dec();
     match close {
         Some(event) => {
@@ -149,14 +95,14 @@ type Stream = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 /// The socket's life. Returns the close event for the object, or `None` if the host or
 /// the object closed it.
 async fn run(
+    hub: &Hub,
     owner: &Owner,
     socket: SocketId,
     mut stream: Stream,
     mut outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
 ) -> Option<WsEvent> {
-    let hub = owner.registry.hub.clone();
-    let metrics = owner.registry.metrics.clone();
-    let label = ns(&owner.namespace.name);
+    let metrics = &owner.metrics;
+    let label = ns(&owner.namespace);
     // The counters are looked up once per socket, not per message.
     let counter = |direction| {
         metrics
@@ -177,7 +123,7 @@ async fn run(
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     received.inc();
-                    let now = owner.registry.scheduler.clock.now_ms();
+                    let now = hub.clock.now_ms();
                     if let Some(answer) = hub.auto_response(socket, text.as_str(), now) {
                         sent.inc();
                         if stream.send(Message::text(answer)).await.is_err() {

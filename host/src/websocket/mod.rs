@@ -1,25 +1,58 @@
-//! The websocket hub: the host, not the instance, owns every socket, so an object with open
-//! sockets can be evicted (hibernated) and woken by the next message with its sockets, tags
-//! and attachments intact. Guests reach it through `host_websocket.rs`; each socket's
-//! connection task (`connection.rs`) reads and writes frames.
+//! The WebSocket layer: the host, not the instance, owns every socket, so an object with
+//! open sockets can be evicted (hibernated) and woken by the next message with its sockets,
+//! tags and attachments intact.
 //!
-//! Sends from a turn are collected in the instance and handed to the hub only after the turn
-//! commits (output gate), in the order they were made.
+//! Owns: the [`Hub`] (every socket's tags, attachment, state and outbound queue, and each
+//! object's auto-response) and the connection tasks (`connection.rs`) that read and write
+//! frames. Sends from a turn are collected by the guest layer and handed to the hub only
+//! after the turn commits (output gate), in the order they were made.
+//!
+//! May import: `ids`, `metrics`, `alarms` (its clock). Must never import `objects`, `guest`,
+//! `http` or `host`: a connection hands what its client did to an [`EventSink`] that the
+//! objects layer passes down, and the guest layer calls the hub, not the other way round.
 
 mod connection;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use connection::{is_upgrade_request, serve_upgrade, switching_protocols, Owner};
+pub use connection::{serve_upgrade, Owner};
 
-use crate::registry::Key;
+use crate::alarms::Clock;
+use crate::ids::Key;
 
 pub type SocketId = u64;
+
+/// Something a client did on a socket, for its object.
+#[derive(Debug, Clone)]
+pub enum WsEvent {
+    Message(WsMessage),
+    Close {
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    },
+    Error(String),
+}
+
+/// Why a socket event was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The object cannot take it now (its inbox is full): try again shortly.
+    Busy,
+    /// The host is shutting down: the socket is being closed anyway.
+    ShuttingDown,
+}
+
+/// Where a socket's events go: the object that accepted it, activating it if it hibernates.
+/// The objects layer implements it; a connection knows nothing else of objects.
+pub trait EventSink: Send + Sync + 'static {
+    fn deliver(&self, socket: SocketId, event: WsEvent) -> Result<(), Refused>;
+}
 
 /// A message in either direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,15 +157,18 @@ pub struct Hub {
     pub limits: WsLimits,
     /// Cancelled at host shutdown: every connection closes with 1001.
     pub shutdown: CancellationToken,
+    /// The time of auto-responses (the host's one clock).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Hub {
-    pub fn new(limits: WsLimits) -> Hub {
+    pub fn new(limits: WsLimits, clock: Arc<dyn Clock>) -> Hub {
         Hub {
             inner: Mutex::new(Inner::default()),
             next_id: AtomicU64::new(1),
             limits,
             shutdown: CancellationToken::new(),
+            clock,
         }
     }
 

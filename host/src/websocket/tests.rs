@@ -3,13 +3,17 @@
 use super::*;
 use crate::ids::IdKey;
 
+fn hub(limits: WsLimits) -> Hub {
+    Hub::new(limits, Arc::new(crate::alarms::SystemClock))
+}
+
 fn key(name: &str) -> Key {
     (0, IdKey::from_bytes(&[3; 32]).unwrap().id_from_name(name))
 }
 
 #[test]
 fn tags_are_limited_to_ten_of_256_characters() {
-    let hub = Hub::new(WsLimits::default());
+    let hub = hub(WsLimits::default());
     let ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
     assert!(hub.accept(key("a"), ten.clone()).is_ok());
     let mut eleven = ten;
@@ -26,7 +30,7 @@ fn tags_are_limited_to_ten_of_256_characters() {
 
 #[test]
 fn sockets_per_object_are_capped() {
-    let hub = Hub::new(WsLimits {
+    let hub = hub(WsLimits {
         max_sockets_per_object: 2,
         ..WsLimits::default()
     });
@@ -45,7 +49,7 @@ fn sockets_per_object_are_capped() {
 
 #[test]
 fn listing_by_tag_excludes_closing_sockets_and_other_objects() {
-    let hub = Hub::new(WsLimits::default());
+    let hub = hub(WsLimits::default());
     let a = hub.accept(key("room"), vec!["red".into()]).unwrap();
     let b = hub.accept(key("room"), vec!["blue".into()]).unwrap();
     let _other = hub.accept(key("elsewhere"), vec!["red".into()]).unwrap();
@@ -68,7 +72,7 @@ fn listing_by_tag_excludes_closing_sockets_and_other_objects() {
 
 #[test]
 fn attachments_are_limited_to_16_kib() {
-    let hub = Hub::new(WsLimits::default());
+    let hub = hub(WsLimits::default());
     let s = hub.accept(key("a"), vec![]).unwrap();
     hub.set_attachment(key("a"), s, vec![1; 16 * 1024]).unwrap();
     let err = hub
@@ -84,7 +88,7 @@ fn attachments_are_limited_to_16_kib() {
 
 #[test]
 fn auto_response_is_limited_and_matches_exactly() {
-    let hub = Hub::new(WsLimits::default());
+    let hub = hub(WsLimits::default());
     let s = hub.accept(key("a"), vec![]).unwrap();
     assert!(hub
         .set_auto_response(key("a"), Some(("p".repeat(2049), "q".into())))
@@ -101,7 +105,7 @@ fn auto_response_is_limited_and_matches_exactly() {
 
 #[test]
 fn flushed_messages_arrive_in_order_and_a_close_ends_sending() {
-    let hub = Hub::new(WsLimits::default());
+    let hub = hub(WsLimits::default());
     let s = hub.accept(key("a"), vec![]).unwrap();
     let mut rx = hub.open(s).unwrap();
     let text = |t: &str| Outbound::message(WsMessage::Text(t.into()));
@@ -123,7 +127,7 @@ fn flushed_messages_arrive_in_order_and_a_close_ends_sending() {
 /// forgotten once neither holds, so that stopped objects leave nothing in the hub.
 #[test]
 fn auto_response_is_forgotten_when_neither_the_object_nor_a_socket_remains() {
-    let hub = Hub::new(WsLimits::default());
+    let hub = hub(WsLimits::default());
     let pair = Some(("ping".to_string(), "pong".to_string()));
     // Set by a live object without sockets: kept until the object stops.
     hub.set_auto_response(key("a"), pair.clone()).unwrap();

@@ -17,10 +17,11 @@ exception that escapes ``fetch`` traps: the host rolls the event's writes back a
 500. ``raise HttpError(status, message)`` is an ordinary answer instead.
 """
 
+from .errors import StorageError
 from .http import Headers, HttpError, Request, Response
 from .object import AlarmInfo, DurableObject, DurableObjectState
 from .sql import Cursor, Sql
-from .storage import Storage, StorageError, Transaction
+from .storage import Storage, Transaction
 from .websocket import WebSocket
 
 __all__ = [

@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterator, List
 
 from wit_world.imports import sql as wit
 
-from .storage import _host
+from .errors import _host
 
 
 def _to_wit(value: Any, index: int):

@@ -12,30 +12,10 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 from datetime import datetime
 from typing import Union
 
-from componentize_py_types import Err
 from wit_world.imports import alarm as wit_alarm
 from wit_world.imports import storage as wit
 
-
-class StorageError(Exception):
-    """A failed storage call. ``code`` is the host's error code (``invalid-argument``,
-    ``limit-exceeded``, ``transaction-closed``, ``internal``) or ``serialization`` for a
-    value that is not JSON."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"storage: {code}: {message}")
-        self.code = code
-        self.message = message
-
-
-def _host(call, *args):
-    """Runs a host call (of the storage, sql or websocket interface), turning its WIT error
-    into a StorageError."""
-    try:
-        return call(*args)
-    except Err as error:
-        value = error.value
-        raise StorageError(value.code.name.lower().replace("_", "-"), value.message) from None
+from .errors import StorageError, _host
 
 
 def _encode(key: str, value: Any) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 from wit_world.imports import websocket as wit
 
-from .storage import _host
+from .errors import _host
 
 
 def _to_wit(message: Union[str, bytes, bytearray, memoryview]):

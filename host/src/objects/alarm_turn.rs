@@ -3,15 +3,16 @@
 
 use rand::Rng;
 
-use crate::actor::{Actor, AlarmOutcome, Live};
+use super::actor::{Actor, Live};
+use super::event::AlarmOutcome;
 use crate::alarms::{retry_delay, AlarmEntry, MAX_RETRIES};
-use crate::bindings::alarm_handler::AlarmInfo;
-use crate::instance::AlarmResult;
+use crate::guest::bindings::alarm_handler::AlarmInfo;
+use crate::guest::AlarmResult;
 use crate::metrics::ns;
 
 impl Actor {
     /// An alarm in its own savepoint: `get-alarm` sees none while the handler runs.
-    pub(crate) async fn alarm_turn(&self, live: &mut Live, entry: AlarmEntry) -> AlarmOutcome {
+    pub(super) async fn alarm_turn(&self, live: &mut Live, entry: AlarmEntry) -> AlarmOutcome {
         if self.begin_turn(live).is_err() {
             return AlarmOutcome::Failed {
                 scheduled_ms: entry.scheduled_ms,
@@ -61,7 +62,7 @@ impl Actor {
         let result = match (cleared, self.instance(live).await) {
             (Err(e), _) => Err(anyhow::Error::from(e)),
             (_, Err(e)) => Err(e),
-            (Ok(()), Ok(instance)) => match instance.alarm(&self.namespace, info).await {
+            (Ok(()), Ok(instance)) => match instance.alarm(info).await {
                 Ok(AlarmResult::Done) => Ok(()),
                 Ok(AlarmResult::NoHandler) => {
                     tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text,
@@ -99,7 +100,7 @@ impl Actor {
     /// Before the commit: if the batch leaves a new alarm time, the index gets it first (with
     /// fsync), so a crash right after the commit cannot lose the alarm. Returns the alarm as
     /// the batch leaves it, or `None` if the batch cannot have changed it.
-    pub(crate) async fn alarm_before_commit(
+    pub(super) async fn alarm_before_commit(
         &self,
         live: &mut Live,
         had_alarm_event: bool,
@@ -126,7 +127,7 @@ impl Actor {
 
     /// After a successful commit: the index and the scheduler get the alarm the object now
     /// has, or its retry after a failed handler, or lose it.
-    pub(crate) async fn alarm_after_commit(
+    pub(super) async fn alarm_after_commit(
         &self,
         live: &mut Live,
         row: Option<Option<u64>>,
@@ -148,7 +149,7 @@ impl Actor {
     }
 
     /// After a failed commit nothing of the batch happened: alarms that ran are retried.
-    pub(crate) async fn alarm_after_failed_commit(
+    pub(super) async fn alarm_after_failed_commit(
         &self,
         live: &mut Live,
         outcomes: &[AlarmOutcome],

@@ -1,5 +1,24 @@
-//! Accept loops and graceful shutdown: stop accepting, let requests in flight finish, let
-//! every object commit what it has queued, then return.
+//! The HTTP edge: the accept loops of the public and admin listeners, graceful shutdown,
+//! the public front (`front.rs`: a request to its object and back), the URL router, the
+//! admin API and metrics (`admin.rs`), the WebSocket upgrade handshake (`upgrade.rs`) and
+//! response helpers (`response.rs`).
+//!
+//! Invariant: every request gets an answer that says what was wrong when it cannot be
+//! served (400 bad input, 404 unknown namespace, 413 too large, 503 overloaded, 500 with an
+//! error id); nothing here holds an object's state.
+//!
+//! May import: `host`, `objects`, `websocket`, `guest::bindings` (the request and response
+//! records), `ids`, `metrics`, `config`. Nothing but `lib.rs` and the `wdo` binary imports
+//! it.
+//!
+//! Shutdown: stop accepting, let requests in flight finish, let every object commit what it
+//! has queued, then return.
+
+pub mod admin;
+pub mod front;
+pub mod response;
+pub mod router;
+mod upgrade;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::host::Host;
-use crate::http_util::Body;
+use response::Body;
 
 /// Serves the public and admin listeners until `shutdown` is cancelled, then drains.
 pub async fn run(
@@ -31,14 +50,14 @@ pub async fn run(
     let public = serve(
         listener,
         host.clone(),
-        crate::front::handle,
+        front::handle,
         &graceful,
         shutdown.clone(),
     );
     let admin_loop = serve(
         admin,
         host.clone(),
-        crate::admin::handle,
+        admin::handle,
         &graceful,
         shutdown.clone(),
     );

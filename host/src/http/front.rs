@@ -11,15 +11,15 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
-use crate::actor::{Event, FetchReply, TurnError};
-use crate::bindings;
+use super::response::{error_response, json_response, Body};
+use super::router::{route, Target};
+use super::upgrade::{is_upgrade_request, switching_protocols};
+use crate::guest::bindings;
 use crate::host::Host;
-use crate::http_util::{error_response, json_response, Body};
 use crate::ids::ObjectId;
 use crate::metrics::{ns, RequestLabels};
-use crate::registry::DispatchError;
-use crate::router::{route, Target};
-use crate::websocket::{is_upgrade_request, serve_upgrade, switching_protocols, Owner};
+use crate::objects::{DispatchError, Event, FetchReply, TurnError};
+use crate::websocket::serve_upgrade;
 
 pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -125,17 +125,12 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
             accepted: Some(socket),
             ..
         })) => {
-            let owner = Owner {
-                registry: host.registry.clone(),
-                namespace: namespace.clone(),
-                ns_index: index,
-                id,
-                name: name.map(str::to_owned),
-            };
+            let owner = host.registry.socket_owner(&namespace, index, id, name);
             let upgrade = upgrade.expect("sockets are accepted only for upgrade requests");
+            let hub = host.registry.hub.clone();
             host.registry
                 .tasks
-                .spawn(serve_upgrade(owner, socket, upgrade));
+                .spawn(serve_upgrade(hub, owner, socket, upgrade));
             switching_protocols(&parts.headers)
         }
         Ok(Ok(FetchReply {

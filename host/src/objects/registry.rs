@@ -13,17 +13,15 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
-use crate::actor::{Actor, Event};
+use super::actor::Actor;
+use super::event::Event;
+use super::namespace::Namespace;
 use crate::alarms::Scheduler;
 use crate::config::Config;
-use crate::host_api::ObjectInfo;
-use crate::ids::ObjectId;
+use crate::guest::ObjectInfo;
+use crate::ids::{Key, ObjectId};
 use crate::metrics::Metrics;
-use crate::namespace::Namespace;
 use crate::websocket::{Hub, WsLimits};
-
-/// (namespace index, object id)
-pub type Key = (usize, ObjectId);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -86,10 +84,13 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(config: Config, metrics: Arc<Metrics>, scheduler: Arc<Scheduler>) -> Arc<Registry> {
-        let hub = Arc::new(Hub::new(WsLimits {
-            max_message_bytes: config.max_websocket_message,
-            ..WsLimits::default()
-        }));
+        let hub = Arc::new(Hub::new(
+            WsLimits {
+                max_message_bytes: config.max_websocket_message,
+                ..WsLimits::default()
+            },
+            scheduler.clock.clone(),
+        ));
         Arc::new(Registry {
             inner: Mutex::new(Inner::default()),
             shutting_down: AtomicBool::new(false),
@@ -204,7 +205,7 @@ impl Registry {
 
     /// Called by an actor that has been idle for the idle timeout: retires it if nothing
     /// is queued for it. The actor ends when it sees its inbox closed.
-    pub(crate) fn retire_if_idle(&self, key: Key, generation: u64, inbox: &mpsc::Receiver<Event>) {
+    pub(super) fn retire_if_idle(&self, key: Key, generation: u64, inbox: &mpsc::Receiver<Event>) {
         let mut inner = self.inner.lock().expect("registry lock");
         let idle = matches!(inner.live.get(&key), Some(e) if e.generation == generation && e.pending == 0)
             && inbox.is_empty();
@@ -234,7 +235,7 @@ impl Registry {
     }
 
     /// Removes an actor's entry (it failed to start).
-    pub(crate) fn remove(&self, key: Key, generation: u64) {
+    pub(super) fn remove(&self, key: Key, generation: u64) {
         let mut inner = self.inner.lock().expect("registry lock");
         if matches!(inner.live.get(&key), Some(e) if e.generation == generation) {
             let entry = inner.take(&key).expect("checked above");
@@ -244,7 +245,7 @@ impl Registry {
 
     /// An actor (of `generation`) answered `count` events. A retired actor's answers are
     /// not its successor's.
-    pub(crate) fn events_done(&self, key: Key, generation: u64, count: usize) {
+    pub(super) fn events_done(&self, key: Key, generation: u64, count: usize) {
         let mut inner = self.inner.lock().expect("registry lock");
         let inner = &mut *inner;
         if let Some(entry) = inner.live.get_mut(&key) {

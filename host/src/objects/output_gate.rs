@@ -20,18 +20,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::actor::{Actor, AlarmOutcome, FetchReply, Live, TurnError};
+use super::actor::{Actor, Live};
+use super::event::{AlarmOutcome, FetchReply, TurnError};
 use crate::metrics::ns;
 use crate::websocket::{Outbound, SocketId};
 
-pub(crate) type Reply = (
+pub(super) type Reply = (
     oneshot::Sender<Result<FetchReply, TurnError>>,
     Result<FetchReply, TurnError>,
 );
 
 /// What a committed batch does once its writes are durable.
 #[derive(Default)]
-pub(crate) struct Settled {
+pub(super) struct Settled {
     pub replies: Vec<Reply>,
     pub outbox: Vec<(SocketId, Outbound)>,
     pub accepted: Vec<SocketId>,
@@ -42,7 +43,7 @@ pub(crate) struct Settled {
 
 /// The batches waiting for an fsync, and the fsync in flight.
 #[derive(Default)]
-pub(crate) struct Gate {
+pub(super) struct Gate {
     waiting: VecDeque<(u64, Settled)>,
     /// Batches with writes committed so far, and how many of them are known durable.
     committed: u64,
@@ -71,7 +72,7 @@ impl Gate {
 
 impl Actor {
     /// A batch was committed (`wrote`: with writes): its outputs wait for the fsync.
-    pub(crate) async fn settle(&self, live: &mut Live, wrote: bool, settled: Settled) {
+    pub(super) async fn settle(&self, live: &mut Live, wrote: bool, settled: Settled) {
         if wrote {
             live.gate.committed += 1;
         }
@@ -101,7 +102,7 @@ impl Actor {
 
     /// The fsync in flight finished with `result` after `took`. False if the object must
     /// stop.
-    pub(crate) async fn on_synced(
+    pub(super) async fn on_synced(
         &self,
         live: &mut Live,
         (result, took): (io::Result<()>, Duration),
@@ -135,7 +136,7 @@ impl Actor {
     }
 
     /// Waits until everything committed is durable and released. False if an fsync failed.
-    pub(crate) async fn wait_durable(&self, live: &mut Live) -> bool {
+    pub(super) async fn wait_durable(&self, live: &mut Live) -> bool {
         loop {
             self.start_sync(live);
             if live.gate.syncing.is_none() {

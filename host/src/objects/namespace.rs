@@ -6,13 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
-use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::component::Linker;
 use wasmtime::Engine;
 
-use crate::bindings::ExportIndices;
 use crate::config::{Config, NamespaceConfig};
-use crate::engine::load_component;
-use crate::host_api::ObjectCtx;
+use crate::guest::{Code, ObjectCtx};
 use crate::ids::IdKey;
 use crate::metadata::Metadata;
 use crate::storage::Limits;
@@ -28,44 +26,6 @@ pub struct Namespace {
     /// `<data-dir>/<namespace>/`
     pub dir: PathBuf,
     pub limits: Limits,
-}
-
-/// A namespace's compiled component, ready to instantiate.
-pub struct Code {
-    pub pre: InstancePre<ObjectCtx>,
-    pub exports: ExportIndices,
-}
-
-impl Code {
-    /// Compiles (or loads from `cache_dir`) the component at `path` and links it.
-    fn load(
-        engine: &Engine,
-        linker: &Linker<ObjectCtx>,
-        name: &str,
-        path: &Path,
-        cache_dir: &Path,
-    ) -> anyhow::Result<Code> {
-        let component = load_component(engine, path, cache_dir)
-            .with_context(|| format!("namespace {name:?}"))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))
-            .with_context(|| {
-                format!(
-                    "namespace {name:?}: {} imports something wdo does not provide",
-                    path.display()
-                )
-            })?;
-        let exports = ExportIndices::new(&pre)
-            .map_err(|e| anyhow::anyhow!("{e:#}"))
-            .with_context(|| {
-                format!(
-                    "namespace {name:?}: {} does not export wdo:object/fetch-handler",
-                    path.display()
-                )
-            })?;
-        Ok(Code { pre, exports })
-    }
 }
 
 impl Namespace {
@@ -123,13 +83,4 @@ impl Namespace {
         *self.code.write().expect("code lock") = Arc::new(code);
         Ok(())
     }
-}
-
-/// The linker every namespace shares: WASI p2 (no files, no sockets) and wdo's interfaces.
-pub fn new_linker(engine: &Engine) -> anyhow::Result<Linker<ObjectCtx>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    crate::bindings::Object::add_to_linker::<ObjectCtx, HasSelf<ObjectCtx>>(&mut linker, |ctx| ctx)
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    Ok(linker)
 }

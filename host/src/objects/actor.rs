@@ -1,11 +1,12 @@
 //! The object actor: one tokio task per live object. It owns the object's storage and its
-//! instance, takes events from a bounded inbox one at a time, and runs each as a turn.
+//! instance, takes events from a bounded inbox one at a time, and runs each as a turn
+//! (`turn.rs`).
 //!
 //! Queued events are run back to back inside one SQLite transaction (group commit), each in
 //! its own savepoint so that a failed event rolls back only its own writes. Their responses
 //! are released only once the commit is durable (`output_gate.rs`, which with full
 //! durability lets the next batches run while the fsync is in flight). Then the alarm index
-//! and scheduler learn of any change to the object's alarm (`alarm_sync.rs`).
+//! and scheduler learn of any change to the object's alarm (`alarm_turn.rs`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -13,88 +14,32 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 
+use super::event::{Event, TurnError};
+use super::namespace::Namespace;
+use super::output_gate::{Gate, Settled};
+use super::registry::Registry;
 use crate::alarms::AlarmEntry;
-use crate::bindings::{Request, Response};
-use crate::host_api::ObjectInfo;
-use crate::instance::Instance;
+use crate::guest::{Instance, ObjectInfo};
+use crate::ids::Key;
 use crate::metrics::ns;
-use crate::namespace::Namespace;
-use crate::output_gate::{Gate, Settled};
-use crate::registry::{Key, Registry};
 use crate::storage::ObjectStorage;
-use crate::websocket::{Outbound, SocketId, WsMessage};
-
-/// An event for an object.
-pub enum Event {
-    Fetch {
-        request: Request,
-        /// A WebSocket upgrade request, which the object may accept.
-        upgrade: bool,
-        reply: oneshot::Sender<Result<FetchReply, TurnError>>,
-    },
-    /// The scheduler found the object's alarm due.
-    Alarm {
-        entry: AlarmEntry,
-    },
-    WebSocket {
-        socket: SocketId,
-        event: WsEvent,
-    },
-}
-
-/// The answer to a fetch: the object's response, and the socket it accepted, if any.
-pub struct FetchReply {
-    pub response: Response,
-    pub accepted: Option<SocketId>,
-}
-
-/// Something a client did on a socket.
-#[derive(Debug, Clone)]
-pub enum WsEvent {
-    Message(WsMessage),
-    Close {
-        code: u16,
-        reason: String,
-        was_clean: bool,
-    },
-    Error(String),
-}
-
-/// Why an event produced no response of the guest's. Its writes were rolled back.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum TurnError {
-    #[error("the object failed while handling the event (error id {error_id})")]
-    GuestFailed { error_id: String },
-    #[error("the object's storage failed (error id {error_id})")]
-    Storage { error_id: String },
-}
-
-/// What became of an alarm event, for the alarm bookkeeping after the commit.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AlarmOutcome {
-    /// The handler ran and succeeded (or there was none).
-    Ran { scheduled_ms: u64, retry_count: u32 },
-    /// The handler failed; its turn was rolled back, so the alarm row is still there.
-    Failed { scheduled_ms: u64, retry_count: u32 },
-    /// The alarm was gone or not yet due by the time the event ran.
-    Skipped,
-}
+use crate::websocket::{Outbound, SocketId, WsEvent};
 
 pub struct Actor {
-    pub(crate) key: Key,
-    pub(crate) generation: u64,
-    pub(crate) namespace: Arc<Namespace>,
-    pub(crate) info: Arc<ObjectInfo>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) inbox: mpsc::Receiver<Event>,
+    pub(super) key: Key,
+    pub(super) generation: u64,
+    pub(super) namespace: Arc<Namespace>,
+    pub(super) info: Arc<ObjectInfo>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) inbox: mpsc::Receiver<Event>,
     /// Resolves when the previous actor of this object has fully closed.
-    pub(crate) previous: Option<oneshot::Receiver<()>>,
+    pub(super) previous: Option<oneshot::Receiver<()>>,
     /// Dropped when this actor has closed its instance and database.
-    pub(crate) _alive: oneshot::Sender<()>,
+    pub(super) _alive: oneshot::Sender<()>,
 }
 
 /// The object's state while it is live.
-pub(crate) struct Live {
+pub(super) struct Live {
     pub storage: Arc<Mutex<ObjectStorage>>,
     pub instance: Option<Instance>,
     /// The alarm as the index and scheduler know it.
@@ -400,138 +345,7 @@ impl Actor {
     }
 
     /// A fetch in its own savepoint.
-    async fn fetch_turn(
-        &self,
-        live: &mut Live,
-        request: &Request,
-        upgrade: bool,
-    ) -> Result<FetchReply, TurnError> {
-        self.begin_turn(live)?;
-        let result = match self.instance(live).await {
-            Ok(instance) => instance.fetch(&self.namespace, request, upgrade).await,
-            Err(e) => Err(e),
-        };
-        let accepted = live.instance.as_ref().and_then(Instance::accepted);
-        let response = self.end_turn(live, result)?;
-        Ok(FetchReply { response, accepted })
-    }
-
-    /// A socket event in its own savepoint. A failure rolls it back; nothing is retried.
-    async fn websocket_turn(&self, live: &mut Live, socket: SocketId, event: &WsEvent) {
-        if matches!(event, WsEvent::Close { .. }) {
-            live.closed.push(socket);
-        }
-        if self.begin_turn(live).is_err() {
-            return;
-        }
-        let woke = live.instance.is_none();
-        let result = match self.instance(live).await {
-            Ok(instance) => instance.websocket(&self.namespace, socket, event).await,
-            Err(e) => Err(e),
-        };
-        if woke {
-            self.registry
-                .metrics
-                .websocket_wakeups
-                .get_or_create(&ns(&self.namespace.name))
-                .inc();
-        }
-        let result = match result {
-            Ok(None | Some(Ok(()))) => Ok(()),
-            Ok(Some(Err(message))) => Err(anyhow::anyhow!(
-                "the WebSocket handler returned an error: {message}"
-            )),
-            Err(e) => Err(e),
-        };
-        let _ = self.end_turn(live, result);
-    }
-
-    pub(crate) fn begin_turn(&self, live: &mut Live) -> Result<(), TurnError> {
-        live.storage
-            .lock()
-            .expect("storage lock")
-            .begin_turn()
-            .map_err(|e| {
-                live.instance = None;
-                self.storage_error("cannot begin a turn", &e)
-            })
-    }
-
-    /// Ends a turn: keeps its writes if it succeeded and storage did not fail under it,
-    /// else rolls them back and discards the instance.
-    pub(crate) fn end_turn<T>(
-        &self,
-        live: &mut Live,
-        result: anyhow::Result<T>,
-    ) -> Result<T, TurnError> {
-        let storage_failure = live
-            .instance
-            .as_mut()
-            .and_then(Instance::take_storage_failure);
-        let result = match (result, storage_failure) {
-            (Ok(value), None) => Ok(value),
-            (Ok(_), Some(failure)) => Err(anyhow::anyhow!(
-                "storage failed during the event: {failure}"
-            )),
-            (Err(e), _) => Err(e),
-        };
-        // The guest may answer normally yet ask for its writes to be undone.
-        let rollback = live
-            .instance
-            .as_mut()
-            .and_then(Instance::take_rollback_request);
-        let keep = result.is_ok() && rollback.is_none();
-        // Sockets: a kept turn's sends wait for the commit; an undone turn's never happen.
-        let effects = live
-            .instance
-            .as_mut()
-            .map(Instance::take_effects)
-            .unwrap_or_default();
-        if keep {
-            live.outbox.extend(effects.outbox);
-            live.accepted.extend(effects.accepted);
-        } else if let Some(socket) = effects.accepted {
-            self.registry.hub.remove(socket);
-        }
-        if let Err(e) = live.storage.lock().expect("storage lock").end_turn(keep) {
-            live.instance = None;
-            return Err(self.storage_error("cannot end a turn", &e));
-        }
-        if let (Ok(_), Some(reason)) = (&result, rollback) {
-            // The guest's answer stands, but its memory may reflect the undone writes.
-            live.instance = None;
-            tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, "the object rolled its event back: {reason}");
-        }
-        result.map_err(|e| {
-            live.instance = None;
-            let error_id = new_error_id();
-            self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
-            // One line with the cause; the wasm backtrace, if any, at debug level.
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "event failed and was rolled back: {}", e.root_cause());
-            tracing::debug!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "failure in detail: {e:?}");
-            TurnError::GuestFailed { error_id }
-        })
-    }
-
-    pub(crate) async fn instance<'a>(
-        &self,
-        live: &'a mut Live,
-    ) -> anyhow::Result<&'a mut Instance> {
-        if live.instance.is_none() {
-            live.instance = Some(
-                Instance::new(
-                    &self.namespace,
-                    &self.info,
-                    &live.storage,
-                    &self.registry.hub,
-                )
-                .await?,
-            );
-        }
-        Ok(live.instance.as_mut().expect("instance just created"))
-    }
-
-    pub(crate) fn storage_error(&self, what: &str, error: &dyn std::fmt::Display) -> TurnError {
+    pub(super) fn storage_error(&self, what: &str, error: &dyn std::fmt::Display) -> TurnError {
         let error_id = new_error_id();
         tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error}");
         TurnError::Storage { error_id }

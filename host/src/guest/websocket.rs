@@ -1,8 +1,9 @@
-//! The host side of the WIT `websocket` interface. Sends are collected in the turn's
-//! effects and released by the actor after the commit (output gate).
+//! The host side of the WIT `websocket` interface, over the hub ([`crate::websocket::Hub`]).
+//! Sends are collected in the turn's effects and released by the actor after the commit
+//! (output gate).
 
-use crate::bindings::{storage, websocket};
-use crate::host_api::ObjectCtx;
+use super::bindings::{storage, websocket};
+use super::ctx::{GuestResult, ObjectCtx};
 use crate::websocket::{Outbound, SocketId, WsError, WsMessage};
 
 /// What a turn did to sockets, applied or discarded by the actor when the turn ends.
@@ -13,8 +14,6 @@ pub struct TurnEffects {
     pub accepted: Option<SocketId>,
     pub outbox: Vec<(SocketId, Outbound)>,
 }
-
-type GuestResult<T> = wasmtime::Result<Result<T, storage::Error>>;
 
 fn guest_error(error: WsError) -> storage::Error {
     let code = match error {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::response::{error_response, json_response, text_response, Body};
 use crate::host::Host;
-use crate::http_util::{error_response, json_response, text_response, Body};
 
 pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();

@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
     exports: { default: async },
     with: {
-        "wdo:object/storage.transaction": crate::host_api::Transaction,
+        "wdo:object/storage.transaction": super::storage::Transaction,
     },
 });
 

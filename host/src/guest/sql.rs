@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::bindings::sql;
-use crate::engine::EPOCH_TICK;
-use crate::host_api::ObjectCtx;
+use super::bindings::sql;
+use super::ctx::ObjectCtx;
+use super::engine::EPOCH_TICK;
 use crate::storage::{SqlError, SqlOutput, SqlValue};
 
 impl sql::Host for ObjectCtx {

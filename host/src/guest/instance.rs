@@ -1,5 +1,5 @@
 //! A live instance of an object: its `Store` and handlers, and running one event in it.
-//! Knows wasmtime; knows nothing of batches and commits (`actor.rs`).
+//! Knows wasmtime; knows nothing of batches and commits (the objects layer's actor).
 
 use std::sync::{Arc, Mutex};
 
@@ -7,19 +7,21 @@ use anyhow::Context;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::actor::WsEvent;
-use crate::bindings::{alarm_handler, websocket, Exports, Request, Response};
-use crate::engine::EPOCH_TICK;
-use crate::guest_log::GuestLog;
-use crate::host_api::{ObjectCtx, ObjectInfo};
-use crate::host_websocket::TurnEffects;
-use crate::namespace::Namespace;
+use super::bindings::{alarm_handler, websocket, Exports, Request, Response};
+use super::code::Code;
+use super::ctx::{ObjectCtx, ObjectInfo};
+use super::engine::EPOCH_TICK;
+use super::log::GuestLog;
+use super::websocket::TurnEffects;
+use crate::config::NamespaceConfig;
 use crate::storage::ObjectStorage;
-use crate::websocket::{Hub, SocketId};
+use crate::websocket::{Hub, SocketId, WsEvent};
 
 pub struct Instance {
     store: Store<ObjectCtx>,
     exports: Exports,
+    /// Epoch ticks each event may use (the namespace's `cpu-limit`).
+    ticks_per_event: u64,
 }
 
 /// What an alarm handler did.
@@ -32,26 +34,28 @@ pub enum AlarmResult {
 }
 
 impl Instance {
+    /// An instance of `code` with the limits of the namespace `config`.
     pub async fn new(
-        namespace: &Namespace,
+        code: &Code,
+        config: &NamespaceConfig,
         info: &Arc<ObjectInfo>,
         storage: &Arc<Mutex<ObjectStorage>>,
         hub: &Arc<Hub>,
     ) -> anyhow::Result<Instance> {
         let wasi = WasiCtxBuilder::new()
             .stdout(GuestLog::new(
-                namespace.name.clone(),
+                info.namespace.clone(),
                 info.id_text.clone(),
                 "stdout",
             ))
             .stderr(GuestLog::new(
-                namespace.name.clone(),
+                info.namespace.clone(),
                 info.id_text.clone(),
                 "stderr",
             ))
             .build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(namespace.config.memory_limit)
+            .memory_size(config.memory_limit)
             .trap_on_grow_failure(true)
             .build();
         let ctx = ObjectCtx {
@@ -67,7 +71,6 @@ impl Instance {
             effects: TurnEffects::default(),
             rollback_requested: None,
         };
-        let code = namespace.code();
         let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.epoch_deadline_callback(|mut store| {
@@ -81,7 +84,8 @@ impl Instance {
             Ok(UpdateDeadline::Yield(1))
         });
         // Instantiation runs guest start code: bound it like an event.
-        store.data_mut().ticks_allowed = ticks_for(namespace);
+        let ticks_per_event = ticks_for(config);
+        store.data_mut().ticks_allowed = ticks_per_event;
         store.set_epoch_deadline(1);
         let instance = code
             .pre
@@ -93,14 +97,18 @@ impl Instance {
             .exports
             .load(&mut store, &instance)
             .map_err(anyhow::Error::from)?;
-        Ok(Instance { store, exports })
+        Ok(Instance {
+            store,
+            exports,
+            ticks_per_event,
+        })
     }
 
     /// Gets the event's time budget going.
-    fn start_event(&mut self, namespace: &Namespace) {
+    fn start_event(&mut self) {
         let ctx = self.store.data_mut();
         ctx.ticks_used = 0;
-        ctx.ticks_allowed = ticks_for(namespace);
+        ctx.ticks_allowed = self.ticks_per_event;
         ctx.storage_failed = None;
         ctx.effects = TurnEffects::default();
         ctx.rollback_requested = None;
@@ -128,13 +136,8 @@ impl Instance {
     }
 
     /// `upgrade`: the request may be accepted as a WebSocket.
-    pub async fn fetch(
-        &mut self,
-        namespace: &Namespace,
-        request: &Request,
-        upgrade: bool,
-    ) -> anyhow::Result<Response> {
-        self.start_event(namespace);
+    pub async fn fetch(&mut self, request: &Request, upgrade: bool) -> anyhow::Result<Response> {
+        self.start_event();
         self.store.data_mut().effects.upgrade_allowed = upgrade;
         Ok(self
             .exports
@@ -143,12 +146,8 @@ impl Instance {
             .await?)
     }
 
-    pub async fn alarm(
-        &mut self,
-        namespace: &Namespace,
-        info: alarm_handler::AlarmInfo,
-    ) -> anyhow::Result<AlarmResult> {
-        self.start_event(namespace);
+    pub async fn alarm(&mut self, info: alarm_handler::AlarmInfo) -> anyhow::Result<AlarmResult> {
+        self.start_event();
         let Some(handler) = &self.exports.alarm else {
             return Ok(AlarmResult::NoHandler);
         };
@@ -163,11 +162,10 @@ impl Instance {
     /// Runs a socket event; `None` if the object has no WebSocket handler.
     pub async fn websocket(
         &mut self,
-        namespace: &Namespace,
         socket: SocketId,
         event: &WsEvent,
     ) -> anyhow::Result<Option<Result<(), String>>> {
-        self.start_event(namespace);
+        self.start_event();
         let Some(handler) = &self.exports.websocket else {
             return Ok(None);
         };
@@ -197,6 +195,6 @@ impl Instance {
     }
 }
 
-fn ticks_for(namespace: &Namespace) -> u64 {
-    (namespace.config.cpu_limit.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+fn ticks_for(config: &NamespaceConfig) -> u64 {
+    (config.cpu_limit.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }

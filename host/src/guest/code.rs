@@ -1,0 +1,61 @@
+//! A namespace's code: its compiled component linked against the host's imports
+//! (`InstancePre`), and where its handlers are. Made once per namespace (and again when the
+//! component is reloaded); every instance of the namespace is made from it.
+
+use std::path::Path;
+
+use anyhow::Context;
+use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::Engine;
+
+use super::bindings::ExportIndices;
+use super::ctx::ObjectCtx;
+use super::engine::load_component;
+
+/// A namespace's compiled component, ready to instantiate.
+pub struct Code {
+    pub pre: InstancePre<ObjectCtx>,
+    pub exports: ExportIndices,
+}
+
+impl Code {
+    /// Compiles (or loads from `cache_dir`) the component at `path` and links it. `name`
+    /// (the namespace's) is for error messages. Blocking: compiling may take seconds.
+    pub fn load(
+        engine: &Engine,
+        linker: &Linker<ObjectCtx>,
+        name: &str,
+        path: &Path,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Code> {
+        let component = load_component(engine, path, cache_dir)
+            .with_context(|| format!("namespace {name:?}"))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .with_context(|| {
+                format!(
+                    "namespace {name:?}: {} imports something wdo does not provide",
+                    path.display()
+                )
+            })?;
+        let exports = ExportIndices::new(&pre)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .with_context(|| {
+                format!(
+                    "namespace {name:?}: {} does not export wdo:object/fetch-handler",
+                    path.display()
+                )
+            })?;
+        Ok(Code { pre, exports })
+    }
+}
+
+/// The linker every namespace shares: WASI p2 (no files, no sockets) and wdo's interfaces.
+pub fn new_linker(engine: &Engine) -> anyhow::Result<Linker<ObjectCtx>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    super::bindings::Object::add_to_linker::<ObjectCtx, HasSelf<ObjectCtx>>(&mut linker, |ctx| ctx)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    Ok(linker)
+}

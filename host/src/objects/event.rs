@@ -1,0 +1,51 @@
+//! What reaches an object's actor, and what comes back: events, fetch replies, turn errors.
+
+use tokio::sync::oneshot;
+
+use crate::alarms::AlarmEntry;
+use crate::guest::bindings::{Request, Response};
+use crate::websocket::{SocketId, WsEvent};
+
+/// An event for an object.
+pub enum Event {
+    Fetch {
+        request: Request,
+        /// A WebSocket upgrade request, which the object may accept.
+        upgrade: bool,
+        reply: oneshot::Sender<Result<FetchReply, TurnError>>,
+    },
+    /// The scheduler found the object's alarm due.
+    Alarm {
+        entry: AlarmEntry,
+    },
+    WebSocket {
+        socket: SocketId,
+        event: WsEvent,
+    },
+}
+
+/// The answer to a fetch: the object's response, and the socket it accepted, if any.
+pub struct FetchReply {
+    pub response: Response,
+    pub accepted: Option<SocketId>,
+}
+
+/// Why an event produced no response of the guest's. Its writes were rolled back.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TurnError {
+    #[error("the object failed while handling the event (error id {error_id})")]
+    GuestFailed { error_id: String },
+    #[error("the object's storage failed (error id {error_id})")]
+    Storage { error_id: String },
+}
+
+/// What became of an alarm event, for the alarm bookkeeping after the commit.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum AlarmOutcome {
+    /// The handler ran and succeeded (or there was none).
+    Ran { scheduled_ms: u64, retry_count: u32 },
+    /// The handler failed; its turn was rolled back, so the alarm row is still there.
+    Failed { scheduled_ms: u64, retry_count: u32 },
+    /// The alarm was gone or not yet due by the time the event ran.
+    Skipped,
+}

@@ -1,0 +1,28 @@
+//! The objects' life: which objects are live, and how each runs its events.
+//!
+//! Owns: the [`Registry`] (at most one actor per object, activation on demand, idle and LRU
+//! eviction), the actor (one tokio task per live object: batches, group commit, the output
+//! gate, the alarm event and the alarm index), a turn (one event in its own savepoint), the
+//! [`Namespace`] (an object class: its code, id key, metadata and data directory), and the
+//! objects' end of a socket (`socket_owner.rs`).
+//!
+//! Invariants: one actor per object key at a time, and a successor starts only once its
+//! predecessor has closed its database and instance; events of one object run one at a time
+//! in arrival order; nothing an event caused (response, socket send, accepted socket, alarm
+//! bookkeeping) leaves the object before the event's writes are durable.
+//!
+//! May import: `guest`, `storage`, `websocket`, `alarms`, `metadata`, `config`, `ids`,
+//! `metrics`. Must never import `http` or `host`: requests arrive as [`Event`]s.
+
+mod actor;
+mod alarm_turn;
+mod event;
+mod namespace;
+mod output_gate;
+mod registry;
+mod socket_owner;
+mod turn;
+
+pub use event::{Event, FetchReply, TurnError};
+pub use namespace::Namespace;
+pub use registry::{DispatchError, Registry};

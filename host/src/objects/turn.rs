@@ -1,0 +1,145 @@
+//! One turn: an event run in its own savepoint inside the batch's transaction. A turn that
+//! fails (trap, CPU or memory limit, storage failure, or the guest's own `turn.rollback`)
+//! rolls back its writes, drops its socket effects and discards the instance; one that
+//! succeeds leaves its socket effects in the batch's outbox until the commit is durable.
+
+use super::actor::{new_error_id, Actor, Live};
+use super::event::{FetchReply, TurnError};
+use crate::guest::bindings::Request;
+use crate::guest::Instance;
+use crate::metrics::ns;
+use crate::websocket::{SocketId, WsEvent};
+
+impl Actor {
+    pub(super) async fn fetch_turn(
+        &self,
+        live: &mut Live,
+        request: &Request,
+        upgrade: bool,
+    ) -> Result<FetchReply, TurnError> {
+        self.begin_turn(live)?;
+        let result = match self.instance(live).await {
+            Ok(instance) => instance.fetch(request, upgrade).await,
+            Err(e) => Err(e),
+        };
+        let accepted = live.instance.as_ref().and_then(Instance::accepted);
+        let response = self.end_turn(live, result)?;
+        Ok(FetchReply { response, accepted })
+    }
+
+    /// A socket event in its own savepoint. A failure rolls it back; nothing is retried.
+    pub(super) async fn websocket_turn(&self, live: &mut Live, socket: SocketId, event: &WsEvent) {
+        if matches!(event, WsEvent::Close { .. }) {
+            live.closed.push(socket);
+        }
+        if self.begin_turn(live).is_err() {
+            return;
+        }
+        let woke = live.instance.is_none();
+        let result = match self.instance(live).await {
+            Ok(instance) => instance.websocket(socket, event).await,
+            Err(e) => Err(e),
+        };
+        if woke {
+            self.registry
+                .metrics
+                .websocket_wakeups
+                .get_or_create(&ns(&self.namespace.name))
+                .inc();
+        }
+        let result = match result {
+            Ok(None | Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(message))) => Err(anyhow::anyhow!(
+                "the WebSocket handler returned an error: {message}"
+            )),
+            Err(e) => Err(e),
+        };
+        let _ = self.end_turn(live, result);
+    }
+
+    pub(super) fn begin_turn(&self, live: &mut Live) -> Result<(), TurnError> {
+        live.storage
+            .lock()
+            .expect("storage lock")
+            .begin_turn()
+            .map_err(|e| {
+                live.instance = None;
+                self.storage_error("cannot begin a turn", &e)
+            })
+    }
+
+    /// Ends a turn: keeps its writes if it succeeded and storage did not fail under it,
+    /// else rolls them back and discards the instance.
+    pub(super) fn end_turn<T>(
+        &self,
+        live: &mut Live,
+        result: anyhow::Result<T>,
+    ) -> Result<T, TurnError> {
+        let storage_failure = live
+            .instance
+            .as_mut()
+            .and_then(Instance::take_storage_failure);
+        let result = match (result, storage_failure) {
+            (Ok(value), None) => Ok(value),
+            (Ok(_), Some(failure)) => Err(anyhow::anyhow!(
+                "storage failed during the event: {failure}"
+            )),
+            (Err(e), _) => Err(e),
+        };
+        // The guest may answer normally yet ask for its writes to be undone.
+        let rollback = live
+            .instance
+            .as_mut()
+            .and_then(Instance::take_rollback_request);
+        let keep = result.is_ok() && rollback.is_none();
+        // Sockets: a kept turn's sends wait for the commit; an undone turn's never happen.
+        let effects = live
+            .instance
+            .as_mut()
+            .map(Instance::take_effects)
+            .unwrap_or_default();
+        if keep {
+            live.outbox.extend(effects.outbox);
+            live.accepted.extend(effects.accepted);
+        } else if let Some(socket) = effects.accepted {
+            self.registry.hub.remove(socket);
+        }
+        if let Err(e) = live.storage.lock().expect("storage lock").end_turn(keep) {
+            live.instance = None;
+            return Err(self.storage_error("cannot end a turn", &e));
+        }
+        if let (Ok(_), Some(reason)) = (&result, rollback) {
+            // The guest's answer stands, but its memory may reflect the undone writes.
+            live.instance = None;
+            tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, "the object rolled its event back: {reason}");
+        }
+        result.map_err(|e| {
+            live.instance = None;
+            let error_id = new_error_id();
+            self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
+            // One line with the cause; the wasm backtrace, if any, at debug level.
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "event failed and was rolled back: {}", e.root_cause());
+            tracing::debug!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "failure in detail: {e:?}");
+            TurnError::GuestFailed { error_id }
+        })
+    }
+
+    pub(super) async fn instance<'a>(
+        &self,
+        live: &'a mut Live,
+    ) -> anyhow::Result<&'a mut Instance> {
+        if live.instance.is_none() {
+            live.instance = Some(
+                Instance::new(
+                    &self.namespace.code(),
+                    &self.namespace.config,
+                    &self.info,
+                    &live.storage,
+                    &self.registry.hub,
+                )
+                .await?,
+            );
+        }
+        Ok(live.instance.as_mut().expect("instance just created"))
+    }
+}
