@@ -24,6 +24,24 @@ need_cargo_component() {
     fi
 }
 
+# Debian packages the tests need, installed with apt-get (CI runs as root).
+need_debian_package() {
+    local command=$1 package=$2 why=$3
+    if ! command -v "$command" >/dev/null; then
+        echo "setup: installing $package with apt-get ($why)" >&2
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq >&2 && apt-get install -y -qq "$package" >&2
+        else
+            sudo apt-get update -qq >&2 && sudo apt-get install -y -qq "$package" >&2
+        fi
+    fi
+}
+
+# strace injects failing fsyncs into the real binary (tests/integration/faults.rs).
+need_test_tools() {
+    need_debian_package strace strace "fault-injection tests: failing fsyncs"
+}
+
 # The JavaScript SDK's toolchain (componentize-qjs, rolldown), pinned by its package-lock,
 # installed into guest-sdk/js/node_modules. Reinstalled only when the lock file changes.
 need_js_toolchain() {

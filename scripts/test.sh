@@ -10,6 +10,7 @@ need_cargo_component
 # a minute on a fresh machine; the build scripts would install them too, this says so first).
 need_js_toolchain
 need_py_toolchain
+need_test_tools
 cd "$repo"
 echo "test: cargo test --release (target dir $CARGO_TARGET_DIR)"
 # The workspace's default member is the host; the guests are built by the tests themselves.

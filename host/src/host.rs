@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::guest::engine::{new_engine, EpochTicker};
 use crate::guest::{new_linker, ObjectCtx};
 use crate::metrics::Metrics;
-use crate::objects::{Event, Namespace, Registry};
+use crate::objects::{DispatchError, Event, Namespace, Registry};
+use crate::storage::durable_fs;
 
 pub struct Host {
     pub config: Config,
@@ -34,10 +35,18 @@ impl Host {
     /// Locks the data directory, compiles (or loads from cache) every namespace's component.
     pub fn start(config: Config) -> anyhow::Result<Host> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        durable_fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let lock = lock_data_dir(&config)?;
+        // Whatever an earlier process wrote and did not sync (it may have crashed between a
+        // commit and its fsync) is made durable before any of it is served.
+        durable_fs::sync_filesystem(&config.data_dir).with_context(|| {
+            format!(
+                "cannot sync the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
         let max_memory = config
             .namespaces
             .iter()
@@ -102,6 +111,11 @@ impl Host {
             .dispatch(namespace, index, id, due.name.as_deref(), event)
         {
             Ok(()) => true,
+            // The alarm stays in the index and fires once the host restarts.
+            Err(e @ DispatchError::Quarantined(_)) => {
+                tracing::warn!(namespace = %namespace.name, object = %id, "alarm not delivered: {e}");
+                true
+            }
             Err(e) => {
                 tracing::warn!(namespace = %namespace.name, object = %id, "alarm not delivered, retrying in a second: {e}");
                 false

@@ -11,6 +11,8 @@ use crate::ids::{IdKey, ObjectId};
 
 pub struct Metadata {
     conn: Mutex<Connection>,
+    /// The namespace's directory, which holds `metadata.sqlite`.
+    dir: std::path::PathBuf,
 }
 
 impl Metadata {
@@ -30,6 +32,7 @@ impl Metadata {
         )?;
         Ok(Metadata {
             conn: Mutex::new(conn),
+            dir: dir.to_owned(),
         })
     }
 
@@ -46,11 +49,22 @@ impl Metadata {
         if let Some(key) = stored.as_deref().and_then(IdKey::from_bytes) {
             return Ok(key);
         }
+        // Every id derived from a name depends on this key: it is durable (the commit synced,
+        // and the directory that holds the new file) before any object can use it.
         let key = IdKey::generate();
-        conn.execute(
+        conn.execute_batch("PRAGMA synchronous=FULL")?;
+        let inserted = conn.execute(
             "INSERT OR REPLACE INTO _wdo_namespace (key, value) VALUES ('id-key', ?1)",
             [key.as_bytes().as_slice()],
-        )?;
+        );
+        conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        inserted?;
+        crate::storage::durable_fs::sync_dir(&self.dir).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC),
+                Some(format!("cannot sync {}: {e}", self.dir.display())),
+            )
+        })?;
         Ok(key)
     }
 

@@ -42,6 +42,7 @@ pub struct Metrics {
     pub events_per_commit: Family<NamespaceLabel, Histogram>,
     pub wal_sync_duration: Family<NamespaceLabel, Histogram>,
     pub traps: Family<NamespaceLabel, Counter>,
+    pub storage_failures: Family<NamespaceLabel, Counter>,
     pub alarms_fired: Family<AlarmLabels, Counter>,
     pub alarms_scheduled: Family<NamespaceLabel, Gauge>,
     pub alarms_dropped: Family<NamespaceLabel, Counter>,
@@ -73,6 +74,7 @@ impl Default for Metrics {
         let wal_sync_duration =
             Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let traps = Family::default();
+        let storage_failures = Family::default();
         let alarms_fired = Family::default();
         let alarms_scheduled = Family::default();
         let alarms_dropped = Family::default();
@@ -158,6 +160,11 @@ impl Default for Metrics {
             "Events that trapped or hit a limit, rolled back",
             traps.clone(),
         );
+        registry.register(
+            "wdo_storage_failures",
+            "Objects stopped (quarantined) because an fsync of their files failed",
+            storage_failures.clone(),
+        );
         Metrics {
             registry,
             activations,
@@ -169,6 +176,7 @@ impl Default for Metrics {
             events_per_commit,
             wal_sync_duration,
             traps,
+            storage_failures,
             alarms_fired,
             alarms_scheduled,
             alarms_dropped,

@@ -167,6 +167,9 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Run `wdo dev` (build, serve, reload changed components) instead of `wdo serve`.
     pub dev: bool,
+    /// A command that runs `wdo` as its child (e.g. `strace` injecting faults); empty to
+    /// run `wdo` directly.
+    pub wrapper: Vec<String>,
 }
 
 impl Options {
@@ -178,6 +181,7 @@ impl Options {
             namespaces,
             cache_dir: None,
             dev: false,
+            wrapper: Vec::new(),
         }
     }
 }
@@ -249,7 +253,15 @@ impl Server {
             .append(true)
             .open(self.dir.path().join("wdo.log"))
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wdo"))
+        let mut command = match self.options.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(env!("CARGO_BIN_EXE_wdo"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_wdo")),
+        };
+        let mut child = command
             .arg(if self.options.dev { "dev" } else { "serve" })
             .arg("--config")
             .arg(&config)
@@ -284,9 +296,24 @@ impl Server {
         self.launch();
     }
 
+    /// The `wdo` process: the child, or the wrapper's child.
+    fn wdo_pid(child: &Child, wrapped: bool) -> i32 {
+        if !wrapped {
+            return child.id() as i32;
+        }
+        let children = format!("/proc/{0}/task/{0}/children", child.id());
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        text.split_whitespace()
+            .next()
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("the wrapper has no child ({children}: {text:?})"))
+    }
+
     pub fn stop(&mut self) {
+        let wrapped = !self.options.wrapper.is_empty();
         if let Some(mut child) = self.child.take() {
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let pid = Self::wdo_pid(&child, wrapped);
+            unsafe { libc::kill(pid, libc::SIGTERM) };
             let status = wait_timeout(&mut child, Duration::from_secs(30));
             assert!(
                 status.is_some_and(|s| s.success()),
@@ -297,7 +324,12 @@ impl Server {
 
     /// SIGKILL: no chance to flush anything.
     pub fn kill9(&mut self) {
+        let wrapped = !self.options.wrapper.is_empty();
         if let Some(mut child) = self.child.take() {
+            if wrapped {
+                let pid = Self::wdo_pid(&child, true);
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
             child.kill().unwrap();
             child.wait().unwrap();
         }

@@ -7,6 +7,7 @@ mod cli;
 mod cloudflare_seed;
 mod counter;
 mod dev;
+mod faults;
 mod front;
 mod harness;
 mod lifecycle;

@@ -14,9 +14,9 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 
-use super::event::{Event, TurnError};
+use super::event::{AlarmOutcome, Event, TurnError};
 use super::namespace::Namespace;
-use super::output_gate::{Gate, Settled};
+use super::output_gate::{Gate, Reply, Settled};
 use super::registry::Registry;
 use crate::alarms::AlarmEntry;
 use crate::guest::{Instance, ObjectInfo};
@@ -51,6 +51,19 @@ pub(super) struct Live {
     pub closed: Vec<SocketId>,
     /// Committed batches waiting for their fsync (`output_gate.rs`).
     pub gate: Gate,
+    /// Why the object must stop: an fsync of its files failed. It is then quarantined and
+    /// its WAL cut back to what is durable (`storage/fail_stop.rs`).
+    pub failed: Option<String>,
+}
+
+/// How an actor's life ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Retired (idle, LRU, or its namespace reloaded).
+    Evicted,
+    ShuttingDown,
+    /// A storage failure: the object is quarantined.
+    Failed,
 }
 
 /// What the actor waits for between batches.
@@ -69,18 +82,18 @@ impl Actor {
         let metrics = self.registry.metrics.clone();
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
-        let (evicted, live) = match self.open().await {
+        let (ended, live) = match self.open().await {
             Ok(mut live) => (self.serve(&mut live).await, Some(live)),
             Err(e) => {
                 let error_id = new_error_id();
                 tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot open object storage: {e:#}");
                 self.refuse_all(TurnError::Storage { error_id }).await;
-                (false, None)
+                (Ended::ShuttingDown, None)
             }
         };
         metrics.live_objects.get_or_create(&label).dec();
         self.registry.hub.object_stopped(self.key);
-        if evicted {
+        if ended == Ended::Evicted {
             metrics.evictions.get_or_create(&label).inc();
         }
         // Closing may checkpoint the WAL (fsyncs): then it runs on a blocking thread. Either
@@ -89,10 +102,31 @@ impl Actor {
         if let Some(live) = live {
             let storage = live.storage.clone();
             drop(live);
-            if storage.lock().expect("storage lock").closing_syncs() {
+            if ended == Ended::Failed {
+                self.fail_stop(storage).await;
+            } else if storage.lock().expect("storage lock").closing_syncs() {
                 let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
             } else {
                 drop(storage);
+            }
+        }
+    }
+
+    /// After a storage failure: the database closes without a checkpoint and its WAL is cut
+    /// back to the last durable commit, so that nothing answered with an error is ever served.
+    async fn fail_stop(&self, storage: Arc<Mutex<ObjectStorage>>) {
+        let Ok(storage) = Arc::try_unwrap(storage) else {
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot close the failed object's storage: still in use; it stays quarantined");
+            return;
+        };
+        let storage = storage.into_inner().unwrap_or_else(|e| e.into_inner());
+        match tokio::task::spawn_blocking(move || storage.fail_stop()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot cut the failed object's WAL back to its durable commits: {e}; it stays quarantined until the host restarts")
+            }
+            Err(e) => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "closing the failed object panicked: {e}")
             }
         }
     }
@@ -140,12 +174,13 @@ impl Actor {
             accepted: Vec::new(),
             closed: Vec::new(),
             gate: Gate::default(),
+            failed: None,
         })
     }
 
     /// Serves events until the registry drops this object's inbox sender (eviction or
     /// shutdown). Returns whether it ended by eviction.
-    async fn serve(&mut self, live: &mut Live) -> bool {
+    async fn serve(&mut self, live: &mut Live) -> Ended {
         let idle_timeout = self.registry.config.idle_timeout;
         let max_batch = self.registry.config.max_group_commit;
         let mut batch = Vec::with_capacity(max_batch);
@@ -159,13 +194,17 @@ impl Actor {
                 Next::Event(Some(event)) => event,
                 Next::Event(None) => {
                     // Evicted or shutting down: what was committed is made durable first.
-                    self.wait_durable(live).await;
-                    return !self.registry.is_shutting_down();
+                    if !self.wait_durable(live).await || live.failed.is_some() {
+                        return self.quarantine(live).await;
+                    }
+                    return match self.registry.is_shutting_down() {
+                        true => Ended::ShuttingDown,
+                        false => Ended::Evicted,
+                    };
                 }
                 Next::Synced(result) => {
-                    if !self.on_synced(live, result).await {
-                        self.stop_after_failed_sync().await;
-                        return false;
+                    if !self.on_synced(live, result).await || live.failed.is_some() {
+                        return self.quarantine(live).await;
                     }
                     continue;
                 }
@@ -187,21 +226,28 @@ impl Actor {
             let count = batch.len();
             let healthy = self.run_batch(live, &mut batch).await;
             self.registry.events_done(self.key, self.generation, count);
-            if !healthy {
-                self.stop_after_failed_sync().await;
-                return false;
+            if !healthy || live.failed.is_some() {
+                return self.quarantine(live).await;
             }
         }
     }
 
-    /// After a failed fsync: the queued events are refused and the actor ends, so that the
-    /// next event opens the object again.
-    async fn stop_after_failed_sync(&mut self) {
-        let error = self.storage_error(
-            "the object stops after a failed fsync",
-            &"queued events are refused; the next event opens it again",
-        );
+    /// After a failed fsync: the object is quarantined (events answer 503 until the host
+    /// restarts), its queued events are refused, and the actor ends.
+    async fn quarantine(&mut self, live: &mut Live) -> Ended {
+        let reason = live
+            .failed
+            .take()
+            .unwrap_or_else(|| "an fsync of its files failed".into());
+        self.registry
+            .metrics
+            .storage_failures
+            .get_or_create(&ns(&self.namespace.name))
+            .inc();
+        self.registry.quarantine(self.key, &reason);
+        let error = self.storage_error("the object is quarantined after a failed fsync", &reason);
         self.refuse_all(error).await;
+        Ended::Failed
     }
 
     /// Runs a batch and commits it. False if the object must stop (an fsync failed).
@@ -231,9 +277,17 @@ impl Actor {
                 }
             }
         }
-        let new_alarm = self
+        let new_alarm = match self
             .alarm_before_commit(live, !alarm_outcomes.is_empty())
-            .await;
+            .await
+        {
+            Ok(new_alarm) => new_alarm,
+            Err(e) => {
+                let e = anyhow::anyhow!("the alarm index could not be written: {e}");
+                self.fail_batch(live, replies, &alarm_outcomes, e).await;
+                return true;
+            }
+        };
         let started = Instant::now();
         let (wrote, pipelined) = {
             let storage = live.storage.lock().expect("storage lock");
@@ -266,9 +320,6 @@ impl Actor {
             .observe((replies.len() + alarm_outcomes.len()) as f64);
         match committed {
             Ok(()) => {
-                if wrote {
-                    self.checkpoint_if_due(live).await;
-                }
                 let alarms = new_alarm.is_some() || !alarm_outcomes.is_empty();
                 let settled = Settled {
                     replies,
@@ -279,6 +330,9 @@ impl Actor {
                     alarm_outcomes,
                 };
                 self.settle(live, wrote, settled).await;
+                if wrote {
+                    self.checkpoint_if_due(live).await;
+                }
                 // The alarm index and scheduler follow the alarm row before the next batch
                 // reads it.
                 if alarms {
@@ -287,29 +341,45 @@ impl Actor {
                 true
             }
             Err(e) => {
-                // Nothing of this batch is durable: no response may claim otherwise, and the
-                // instance's memory may reflect writes that are gone.
-                live.storage.lock().expect("storage lock").rollback_batch();
-                live.instance = None;
-                let error = self.storage_error("commit failed, batch rolled back", &e);
-                for (reply, _) in replies {
-                    let _ = reply.send(Err(error.clone()));
-                }
-                let hub = &self.registry.hub;
-                live.outbox.clear();
-                for socket in live.accepted.drain(..).chain(live.closed.drain(..)) {
-                    hub.remove(socket);
-                }
-                self.alarm_after_failed_commit(live, &alarm_outcomes).await;
+                self.fail_batch(live, replies, &alarm_outcomes, e).await;
                 true
             }
         }
     }
 
+    /// Nothing of this batch is kept: it is rolled back, no response may claim otherwise,
+    /// and the instance's memory may reflect writes that are gone.
+    async fn fail_batch(
+        &self,
+        live: &mut Live,
+        replies: Vec<Reply>,
+        alarm_outcomes: &[AlarmOutcome],
+        error: anyhow::Error,
+    ) {
+        live.storage.lock().expect("storage lock").rollback_batch();
+        live.instance = None;
+        let error = self.storage_error("commit failed, batch rolled back", &error);
+        for (reply, _) in replies {
+            let _ = reply.send(Err(error.clone()));
+        }
+        let hub = &self.registry.hub;
+        live.outbox.clear();
+        for socket in live.accepted.drain(..).chain(live.closed.drain(..)) {
+            hub.remove(socket);
+        }
+        self.alarm_after_failed_commit(live, alarm_outcomes).await;
+    }
+
     /// Full durability: SQLite's automatic checkpoints are off (they would not sync), so the
     /// WAL is checkpointed here, with syncs, every ~1,000 pages written.
+    /// A checkpoint copies every frame into the database file, so it waits until every
+    /// commit is durable (after a failed sync nothing undurable may be there). A failed
+    /// checkpoint stops the object like a failed WAL sync.
     async fn checkpoint_if_due(&self, live: &mut Live) {
         if !live.storage.lock().expect("storage lock").checkpoint_due() {
+            return;
+        }
+        if !self.wait_durable(live).await {
             return;
         }
         let storage = live.storage.clone();
@@ -317,7 +387,8 @@ impl Actor {
             tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint())
                 .await;
         if !matches!(done, Ok(Ok(()))) {
-            tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
+            live.failed = Some(format!("a checkpoint of its WAL failed: {done:?}"));
         }
     }
 

@@ -100,29 +100,26 @@ impl Actor {
     /// Before the commit: if the batch leaves a new alarm time, the index gets it first (with
     /// fsync), so a crash right after the commit cannot lose the alarm. Returns the alarm as
     /// the batch leaves it, or `None` if the batch cannot have changed it.
+    ///
+    /// An error (the alarm row cannot be read, or the index cannot be written durably) fails
+    /// the batch: committing an alarm the index does not know would lose it at a restart.
     pub(super) async fn alarm_before_commit(
         &self,
         live: &mut Live,
         had_alarm_event: bool,
-    ) -> Option<Option<u64>> {
+    ) -> Result<Option<Option<u64>>, String> {
         let row = {
             let mut storage = live.storage.lock().expect("storage lock");
             if !storage.take_alarm_touched() && !had_alarm_event {
-                return None;
+                return Ok(None);
             }
             storage.read_alarm()
         };
-        let row = match row {
-            Ok(row) => row,
-            Err(e) => {
-                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot read the alarm: {e}");
-                return None;
-            }
-        };
+        let row = row.map_err(|e| format!("cannot read the alarm: {e}"))?;
         if let Some(t) = row.filter(|_| row != live.known_alarm) {
-            self.write_index(Some(AlarmEntry::new(t)), true).await;
+            self.write_index(Some(AlarmEntry::new(t)), true).await?;
         }
-        Some(row)
+        Ok(Some(row))
     }
 
     /// After a successful commit: the index and the scheduler get the alarm the object now
@@ -204,29 +201,51 @@ impl Actor {
         let storage = live.storage.clone();
         let cleared = tokio::task::spawn_blocking(move || {
             let mut storage = storage.lock().expect("storage lock");
-            storage.begin_batch()?;
-            let result = storage.clear_alarm().and_then(|()| storage.commit_batch());
+            let result = storage
+                .begin_batch()
+                .and_then(|()| storage.clear_alarm())
+                .and_then(|()| storage.commit_batch());
+            // Full durability commits without a sync: make the deletion durable here.
+            let synced = match (&result, storage.wal_sync()) {
+                (Ok(()), Some(wal)) => {
+                    let point = storage.wal_point();
+                    let synced = wal.sync();
+                    if let (Ok(()), Some(point)) = (&synced, point) {
+                        storage.mark_durable(point);
+                    }
+                    synced
+                }
+                _ => Ok(()),
+            };
             if result.is_err() {
                 storage.rollback_batch();
-            } else if let Some(wal) = storage.wal_sync() {
-                // Full durability commits without a sync: make the deletion durable here.
-                if let Err(e) = wal.sync() {
-                    tracing::error!("cannot sync the deletion of a dropped alarm: {e}");
-                }
             }
             storage.take_alarm_touched();
-            result
+            (result.map_err(|e| e.to_string()), synced)
         })
         .await;
-        if !matches!(cleared, Ok(Ok(()))) {
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot delete the dropped alarm: {cleared:?}");
+        match cleared {
+            Ok((_, Err(e))) => {
+                live.failed = Some(format!(
+                    "an fsync of its WAL failed (deleting a dropped alarm): {e}"
+                ))
+            }
+            Ok((Err(e), Ok(()))) => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot delete the dropped alarm: {e}")
+            }
+            Err(e) => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "deleting the dropped alarm panicked: {e}")
+            }
+            Ok((Ok(()), Ok(()))) => {}
         }
         None
     }
 
     /// Makes the index and the scheduler hold `desired`.
     async fn install(&self, live: &mut Live, desired: Option<AlarmEntry>) {
-        self.write_index(desired, false).await;
+        // After the commit: a failure is logged (a stale index entry only makes an alarm
+        // fire spuriously, and the object then finds none due).
+        let _ = self.write_index(desired, false).await;
         let scheduler = &self.registry.scheduler;
         match desired {
             Some(entry) => scheduler.schedule(self.key, self.info.name.clone(), entry),
@@ -241,7 +260,7 @@ impl Actor {
             .set(count);
     }
 
-    async fn write_index(&self, entry: Option<AlarmEntry>, durable: bool) {
+    async fn write_index(&self, entry: Option<AlarmEntry>, durable: bool) -> Result<(), String> {
         let namespace = self.namespace.clone();
         let (id, name) = (self.info.id, self.info.name.clone());
         let written = tokio::task::spawn_blocking(move || match entry {
@@ -251,8 +270,14 @@ impl Actor {
             None => namespace.metadata.delete_alarm(&id),
         })
         .await;
-        if !matches!(written, Ok(Ok(()))) {
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot update the alarm index: {written:?}");
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
         }
+        .map_err(|e| {
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot update the alarm index: {e}");
+            e
+        })
     }
 }

@@ -44,7 +44,7 @@ impl Namespace {
             &config.cache_dir(),
         )?;
         let dir = config.data_dir.join(&ns.name);
-        std::fs::create_dir_all(&dir)
+        crate::storage::durable_fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let metadata = Metadata::open(&dir)
             .with_context(|| format!("cannot open metadata of namespace {:?}", ns.name))?;

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use super::actor::{Actor, Live};
 use super::event::{AlarmOutcome, FetchReply, TurnError};
 use crate::metrics::ns;
+use crate::storage::WalPoint;
 use crate::websocket::{Outbound, SocketId};
 
 pub(super) type Reply = (
@@ -48,9 +49,13 @@ pub(super) struct Gate {
     /// Batches with writes committed so far, and how many of them are known durable.
     committed: u64,
     synced: u64,
-    /// The fsync in flight and the `committed` count it covers. It returns how long the
-    /// fsync itself took (without the hand-offs to its thread and back).
-    syncing: Option<(u64, JoinHandle<(io::Result<()>, Duration)>)>,
+    /// The fsync in flight, the `committed` count and the WAL position it covers. It returns
+    /// how long the fsync itself took (without the hand-offs to its thread and back).
+    syncing: Option<(
+        u64,
+        Option<WalPoint>,
+        JoinHandle<(io::Result<()>, Duration)>,
+    )>,
 }
 
 impl Gate {
@@ -61,7 +66,7 @@ impl Gate {
     /// Resolves when the fsync in flight finishes (never, if there is none).
     pub async fn synced(&mut self) -> (io::Result<()>, Duration) {
         match &mut self.syncing {
-            Some((_, handle)) => handle.await.unwrap_or_else(|e| {
+            Some((_, _, handle)) => handle.await.unwrap_or_else(|e| {
                 let error = io::Error::other(format!("the fsync task failed: {e}"));
                 (Err(error), Duration::ZERO)
             }),
@@ -87,7 +92,11 @@ impl Actor {
         if live.gate.syncing.is_some() || live.gate.synced >= live.gate.committed {
             return;
         }
-        let Some(wal) = live.storage.lock().expect("storage lock").wal_sync() else {
+        let (wal, point) = {
+            let storage = live.storage.lock().expect("storage lock");
+            (storage.wal_sync(), storage.wal_point())
+        };
+        let Some(wal) = wal else {
             // No separate sync (relaxed durability): the commit was all there is.
             live.gate.synced = live.gate.committed;
             return;
@@ -97,7 +106,7 @@ impl Actor {
             let started = Instant::now();
             (wal.sync(), started.elapsed())
         });
-        live.gate.syncing = Some((covers, handle));
+        live.gate.syncing = Some((covers, point, handle));
     }
 
     /// The fsync in flight finished with `result` after `took`. False if the object must
@@ -107,7 +116,7 @@ impl Actor {
         live: &mut Live,
         (result, took): (io::Result<()>, Duration),
     ) -> bool {
-        let Some((covers, _)) = live.gate.syncing.take() else {
+        let Some((covers, point, _)) = live.gate.syncing.take() else {
             return true;
         };
         self.registry
@@ -117,6 +126,7 @@ impl Actor {
             .observe(took.as_secs_f64());
         if let Err(e) = result {
             let error = self.storage_error("fsync of the WAL failed; writes not acknowledged", &e);
+            live.failed = Some(format!("an fsync of its WAL failed: {e}"));
             live.instance = None;
             let hub = &self.registry.hub;
             for (_, settled) in live.gate.waiting.drain(..) {
@@ -130,6 +140,12 @@ impl Actor {
             return false;
         }
         live.gate.synced = live.gate.synced.max(covers);
+        if let Some(point) = point {
+            live.storage
+                .lock()
+                .expect("storage lock")
+                .mark_durable(point);
+        }
         self.release_durable(live).await;
         self.start_sync(live);
         true

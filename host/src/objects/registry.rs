@@ -31,6 +31,10 @@ pub enum DispatchError {
     HostFull(usize),
     #[error("the host is shutting down")]
     ShuttingDown,
+    /// A storage failure stopped the object; it serves nothing until the host restarts and
+    /// reopens it from what is durable on disk.
+    #[error("the object is stopped after a storage failure ({0}); it serves again after the host restarts")]
+    Quarantined(Arc<str>),
 }
 
 struct Entry {
@@ -52,6 +56,8 @@ struct Inner {
     idle: BTreeMap<u64, Key>,
     /// Actors that were retired but may still be closing.
     closing: HashMap<Key, oneshot::Receiver<()>>,
+    /// Objects stopped by a storage failure, and why.
+    quarantined: HashMap<Key, Arc<str>>,
     next_generation: u64,
     next_use: u64,
 }
@@ -116,6 +122,9 @@ impl Registry {
         }
         let key = (ns_index, id);
         let mut inner = self.inner.lock().expect("registry lock");
+        if let Some(reason) = inner.quarantined.get(&key) {
+            return Err(DispatchError::Quarantined(reason.clone()));
+        }
         let needs_actor = match inner.live.get(&key) {
             Some(entry) => entry.inbox.is_closed(),
             None => true,
@@ -232,6 +241,12 @@ impl Registry {
         }
         prune_closed(&mut inner.closing);
         keys.len()
+    }
+
+    /// Stops serving an object after a storage failure (until the host restarts).
+    pub(super) fn quarantine(&self, key: Key, reason: &str) {
+        let mut inner = self.inner.lock().expect("registry lock");
+        inner.quarantined.insert(key, reason.into());
     }
 
     /// Removes an actor's entry (it failed to start).

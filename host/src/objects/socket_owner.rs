@@ -24,7 +24,10 @@ impl EventSink for SocketOwner {
         let name = self.name.as_deref();
         match (self.registry).dispatch(&self.namespace, self.ns_index, self.id, name, event) {
             Ok(()) => Ok(()),
-            Err(DispatchError::ShuttingDown) => Err(Refused::ShuttingDown),
+            // A quarantined object takes no more events: its sockets close.
+            Err(DispatchError::ShuttingDown | DispatchError::Quarantined(_)) => {
+                Err(Refused::ShuttingDown)
+            }
             Err(DispatchError::Overloaded | DispatchError::HostFull(_)) => Err(Refused::Busy),
         }
     }

@@ -28,6 +28,9 @@
 
 mod alarm;
 mod authorizer;
+pub mod durable_fs;
+mod fail_stop;
+mod files;
 mod guest_mode;
 mod kv;
 mod list;
@@ -37,6 +40,7 @@ mod sql_tests;
 mod sqlite_config;
 #[cfg(test)]
 mod tests;
+mod wal_file;
 mod wal_sync;
 #[cfg(test)]
 mod wal_tests;
@@ -52,6 +56,7 @@ use crate::config::Durability;
 use guest_mode::SqlGuard;
 
 pub use alarm::EARLIEST_ALARM_MS;
+pub use fail_stop::WalPoint;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
 pub use sqlite_config::configure as configure_sqlite;
@@ -131,6 +136,11 @@ pub struct ObjectStorage {
     wal_sync: Option<Arc<WalSync>>,
     /// SQLite's count of pages written when the WAL was last checkpointed.
     pages_at_checkpoint: i32,
+    /// `durability = "full"`: what of the WAL is known durable (`fail_stop.rs`). After the
+    /// connection: the connection's WAL hook points into it.
+    durable: Option<fail_stop::DurableWal>,
+    /// Closing must not checkpoint: the WAL holds frames that are not durable.
+    poisoned: bool,
 }
 
 /// Pages appended to the WAL after which it is checkpointed (SQLite's own default).
@@ -192,7 +202,7 @@ impl ObjectStorage {
             "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};
              PRAGMA busy_timeout=5000; PRAGMA synchronous=OFF;"
         ))?;
-        persist_wal(&conn)?;
+        files::persist_wal(&conn)?;
         // Closing checkpoints only a large WAL (see `Drop`): a small one is cheaper to read
         // back at the next activation than to checkpoint (two fsyncs) at every eviction.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
@@ -202,6 +212,7 @@ impl ObjectStorage {
             .execute_batch(&format!("PRAGMA synchronous={sync};"))?;
         if durability == Durability::Full {
             storage.wal_sync = Some(Arc::new(WalSync::new(path, wal_existed)));
+            storage.durable = Some(fail_stop::DurableWal::track(path, &storage.conn));
         }
         Ok(storage)
     }
@@ -238,6 +249,8 @@ impl ObjectStorage {
             guard,
             wal_sync: None,
             pages_at_checkpoint: 0,
+            durable: None,
+            poisoned: false,
         })
     }
 
@@ -258,8 +271,12 @@ impl ObjectStorage {
             self.batch_open = false;
             return Err(lost_transaction());
         }
+        let wrote = self.batch_wrote();
         self.run_cached("COMMIT")?;
         self.batch_open = false;
+        if let (true, Some(durable)) = (wrote, &mut self.durable) {
+            durable.committed();
+        }
         Ok(())
     }
 
@@ -290,14 +307,22 @@ impl ObjectStorage {
 
     /// Copies the WAL into the database file, syncing both (blocking; outside a batch). The
     /// next commit then starts the WAL over.
+    /// Call it only when every commit so far is durable: a checkpoint copies every frame
+    /// into the database file, and after a failed sync nothing of a non-durable commit may
+    /// be there (`fail_stop.rs`).
     pub fn checkpoint(&mut self) -> Result<()> {
         self.pages_at_checkpoint = self.pages_written();
+        let point = self.wal_point();
         self.conn.execute_batch("PRAGMA synchronous=FULL")?;
         let done = self
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         self.conn.execute_batch("PRAGMA synchronous=OFF")?;
-        Ok(done?)
+        done?;
+        if let Some(point) = point {
+            self.mark_durable(point);
+        }
+        Ok(())
     }
 
     /// SQLite's running count of pages this connection wrote (to the WAL).
@@ -506,72 +531,6 @@ impl ObjectStorage {
     fn connection(&self) -> &Connection {
         &self.conn
     }
-}
-
-/// A WAL larger than this is checkpointed when the object closes.
-const CHECKPOINT_ON_CLOSE_BYTES: u64 = 256 << 10;
-
-impl ObjectStorage {
-    /// Whether opening the object's database is quick enough for an async worker: the file
-    /// exists with content (so opening creates and syncs nothing) and its WAL is no larger
-    /// than a cleanly closed object leaves (recovering a large WAL reads all of it).
-    pub fn opens_quickly(path: &Path) -> bool {
-        std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
-            && wal_bytes(path) <= CHECKPOINT_ON_CLOSE_BYTES
-    }
-
-    /// Whether closing (dropping) this store checkpoints its WAL (it is over
-    /// [`CHECKPOINT_ON_CLOSE_BYTES`]), which writes and syncs files: the caller should then
-    /// drop it on a blocking thread.
-    pub fn closing_syncs(&self) -> bool {
-        self.conn
-            .path()
-            .filter(|p| !p.is_empty())
-            .is_some_and(|path| wal_bytes(Path::new(path)) > CHECKPOINT_ON_CLOSE_BYTES)
-    }
-}
-
-/// The size of the WAL of the database at `db` (0 if it has none).
-fn wal_bytes(db: &Path) -> u64 {
-    std::fs::metadata(WalSync::wal_path(db)).map_or(0, |m| m.len())
-}
-
-impl Drop for ObjectStorage {
-    /// Closing checkpoints a large WAL (see [`ObjectStorage::closing_syncs`]).
-    fn drop(&mut self) {
-        if self.closing_syncs() {
-            let path = self.conn.path().unwrap_or_default().to_owned();
-            // Full durability commits with synchronous=OFF: the checkpoint must sync.
-            if self.wal_sync.is_some() {
-                let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
-            }
-            if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-                tracing::warn!("cannot checkpoint {path} on close: {e}");
-            }
-        }
-    }
-}
-
-/// Keeps the WAL file when the connection closes (`SQLITE_FCNTL_PERSIST_WAL`).
-fn persist_wal(conn: &Connection) -> Result<()> {
-    let mut on: std::os::raw::c_int = 1;
-    // SAFETY: the handle is a live connection owned by `conn`, "main" is NUL-terminated, and
-    // this opcode reads and writes one int through the pointer, which outlives the call.
-    let rc = unsafe {
-        rusqlite::ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
-            (&mut on as *mut std::os::raw::c_int).cast(),
-        )
-    };
-    if rc != rusqlite::ffi::SQLITE_OK {
-        return Err(StorageError::Sqlite(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rc),
-            Some("cannot keep the WAL file on close".into()),
-        )));
-    }
-    Ok(())
 }
 
 fn savepoint(id: u64) -> String {

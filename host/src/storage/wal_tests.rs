@@ -1,6 +1,7 @@
 //! Files, WALs and syncs: what survives a close, when the WAL is synced, checkpointed and
 //! truncated, and when opening is quick.
 
+use super::files::CHECKPOINT_ON_CLOSE_BYTES;
 use super::*;
 
 #[test]
@@ -167,5 +168,93 @@ fn opens_quickly_only_for_an_existing_file_with_a_small_wal() {
     assert!(
         ObjectStorage::opens_quickly(&path),
         "closing checkpointed and truncated it"
+    );
+}
+
+fn put_batch(s: &mut ObjectStorage, key: &str, value: &[u8]) {
+    s.begin_batch().unwrap();
+    s.begin_turn().unwrap();
+    s.put(key, value).unwrap();
+    s.end_turn(true).unwrap();
+    s.commit_batch().unwrap();
+}
+
+/// What a failed fsync leaves: the commits a sync covered stay, those after it are cut from
+/// the WAL even though the page cache still holds them, within one WAL generation and
+/// across a checkpoint that restarted the WAL.
+#[test]
+fn a_fail_stop_keeps_exactly_the_commits_known_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("object.sqlite");
+    let open = || ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    let sync = |s: &mut ObjectStorage| {
+        let point = s.wal_point().expect("full durability tracks the WAL");
+        s.wal_sync().unwrap().sync().unwrap();
+        s.mark_durable(point);
+    };
+    // Found at open: durable (the previous activation synced before it closed).
+    let mut s = open();
+    put_batch(&mut s, "a", b"1");
+    sync(&mut s);
+    drop(s);
+    // Synced in this activation, then one commit that no sync covered.
+    let mut s = open();
+    put_batch(&mut s, "b", b"2");
+    put_batch(&mut s, "c", b"3");
+    sync(&mut s);
+    put_batch(&mut s, "d", b"4");
+    s.fail_stop().unwrap();
+    let mut s = open();
+    let got: Vec<_> = ["a", "b", "c", "d"].map(|k| s.get(k).unwrap()).into();
+    assert_eq!(
+        got,
+        vec![
+            Some(b"1".to_vec()),
+            Some(b"2".to_vec()),
+            Some(b"3".to_vec()),
+            None
+        ]
+    );
+    drop(s);
+    // No sync at all in this activation: only what was found at open stays.
+    let mut s = open();
+    put_batch(&mut s, "e", b"5");
+    put_batch(&mut s, "f", b"6");
+    s.fail_stop().unwrap();
+    let mut s = open();
+    assert_eq!(s.get("c").unwrap(), Some(b"3".to_vec()));
+    assert_eq!((s.get("e").unwrap(), s.get("f").unwrap()), (None, None));
+    // A checkpoint (which syncs) restarts the WAL at the next commit; a commit after it that
+    // no sync covered goes, and the checkpointed data stays.
+    put_batch(&mut s, "g", b"7");
+    sync(&mut s);
+    s.checkpoint().unwrap();
+    put_batch(&mut s, "h", b"8");
+    s.fail_stop().unwrap();
+    let mut s = open();
+    assert_eq!(s.get("g").unwrap(), Some(b"7".to_vec()));
+    assert_eq!(s.get("h").unwrap(), None);
+    assert_eq!(s.get("a").unwrap(), Some(b"1".to_vec()));
+}
+
+#[test]
+fn the_wal_reader_finds_every_commit_sqlite_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("object.sqlite");
+    let wal = WalSync::wal_path(&path);
+    let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    // Opening a new file commits its schema.
+    let before = super::wal_file::read(&wal).unwrap().commits.len();
+    for i in 0..3 {
+        put_batch(&mut s, &format!("k{i}"), &[i; 10]);
+    }
+    let contents = super::wal_file::read(&wal).unwrap();
+    assert!(contents.salt.is_some());
+    assert_eq!(contents.page_size, 4096);
+    assert_eq!(contents.commits.len(), before + 3, "{contents:?}");
+    assert_eq!(
+        s.wal_point().unwrap().frames(),
+        *contents.commits.last().unwrap(),
+        "the WAL hook counts the frames SQLite reports"
     );
 }

@@ -1,0 +1,152 @@
+//! Fail-stop after a failed fsync (`durability = "full"`).
+//!
+//! When an fsync of an object's WAL (or a checkpoint's) fails, the writes it was to make
+//! durable may or may not reach the disk, and on Linux the failed pages are then marked clean:
+//! a later fsync "succeeds" without writing them. SQLite, reopening the file, would read those
+//! frames back from the page cache and serve writes that were answered with an error (and a
+//! later power cut could lose acknowledged commits that sit behind them). So the object stops
+//! (the objects layer quarantines it) and its WAL is cut back to the last commit known durable,
+//! which is then synced: what the object serves next is exactly what was acknowledged.
+//!
+//! What is known durable, tracked while the object is live:
+//! - the WAL's generation at open (its salts): what an activation finds was made durable by
+//!   the previous one (or by the host's start after an unclean stop);
+//! - the WAL position (generation, frames) of the first commit of this activation: the
+//!   commits before it in the same generation are the ones found at open;
+//! - the position of the last commit covered by a successful WAL sync or checkpoint.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rusqlite::ffi;
+
+use super::wal_file::{self, Salt};
+use super::{ObjectStorage, WalSync};
+
+/// A commit's place in the WAL: its generation and the frame count after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalPoint {
+    salt: Option<Salt>,
+    frames: u32,
+}
+
+/// What of an object's WAL is known durable.
+pub(super) struct DurableWal {
+    wal: PathBuf,
+    /// Frames in the WAL after the last commit, kept by SQLite's WAL hook (boxed: the hook
+    /// holds its address for as long as the connection lives).
+    frames: Box<AtomicU32>,
+    at_open: Option<Salt>,
+    first_commit: Option<WalPoint>,
+    synced: Option<WalPoint>,
+}
+
+unsafe extern "C" fn count_frames(
+    frames: *mut std::ffi::c_void,
+    _db: *mut ffi::sqlite3,
+    _name: *const std::ffi::c_char,
+    pages: std::ffi::c_int,
+) -> std::ffi::c_int {
+    // SAFETY: `frames` is the `AtomicU32` that `DurableWal::track` registered, which outlives
+    // the connection (see `ObjectStorage`'s field order).
+    unsafe { (*frames.cast::<AtomicU32>()).store(pages.max(0) as u32, Ordering::Relaxed) };
+    ffi::SQLITE_OK
+}
+
+impl WalPoint {
+    /// Frames in the WAL's current generation.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+}
+
+impl DurableWal {
+    /// Starts tracking the WAL of `db` on the connection `conn` (which must not use
+    /// `wal_autocheckpoint`: it would replace the hook).
+    pub(super) fn track(db: &std::path::Path, conn: &rusqlite::Connection) -> DurableWal {
+        let wal = WalSync::wal_path(db);
+        let at_open = wal_file::read_salt(&wal).ok().flatten();
+        let frames = Box::new(AtomicU32::new(0));
+        // SAFETY: the connection handle is live; the pointer stays valid while it is (the
+        // box is dropped after the connection, see `ObjectStorage`).
+        unsafe {
+            ffi::sqlite3_wal_hook(
+                conn.handle(),
+                Some(count_frames),
+                (&*frames as *const AtomicU32).cast_mut().cast(),
+            )
+        };
+        DurableWal {
+            wal,
+            frames,
+            at_open,
+            first_commit: None,
+            synced: None,
+        }
+    }
+
+    fn point(&self) -> WalPoint {
+        WalPoint {
+            salt: wal_file::read_salt(&self.wal).ok().flatten(),
+            frames: self.frames.load(Ordering::Relaxed),
+        }
+    }
+
+    /// After a commit that wrote.
+    pub(super) fn committed(&mut self) {
+        if self.first_commit.is_none() {
+            self.first_commit = Some(self.point());
+        }
+    }
+
+    /// The number of frames to keep: the commits known durable.
+    fn durable_frames(&self) -> std::io::Result<(u32, u32)> {
+        let contents = wal_file::read(&self.wal)?;
+        let now = contents.salt;
+        let frames = match (self.synced, self.first_commit) {
+            (Some(synced), _) if synced.salt == now => synced.frames,
+            // A WAL that restarted after its last sync starts over: the database file (synced
+            // by the checkpoint that let it restart) holds everything durable.
+            (Some(_), _) => 0,
+            (None, Some(first)) if first.salt == now && self.at_open == now => contents
+                .commits
+                .iter()
+                .copied()
+                .filter(|&commit| commit < first.frames)
+                .max()
+                .unwrap_or(0),
+            (None, Some(_)) => 0,
+            (None, None) => contents.commits.last().copied().unwrap_or(0),
+        };
+        Ok((frames, contents.page_size))
+    }
+}
+
+impl ObjectStorage {
+    /// Where the WAL stands now: a sync that starts now makes everything up to here durable.
+    pub fn wal_point(&self) -> Option<WalPoint> {
+        self.durable.as_ref().map(DurableWal::point)
+    }
+
+    /// A sync (or checkpoint) that started at `point` succeeded.
+    pub fn mark_durable(&mut self, point: WalPoint) {
+        if let Some(durable) = &mut self.durable {
+            durable.synced = Some(point);
+        }
+    }
+
+    /// Closes the object after a failed fsync without checkpointing, and cuts its WAL back to
+    /// the last commit known durable (synced). Blocking. An error means the WAL could not be
+    /// cut or synced: the object must stay stopped until the host restarts.
+    pub fn fail_stop(mut self) -> std::io::Result<()> {
+        let Some(durable) = self.durable.take() else {
+            return Ok(());
+        };
+        self.poisoned = true;
+        // Closing the connection now writes nothing: no checkpoint, and the WAL stays.
+        drop(self);
+        let (frames, page_size) = durable.durable_frames()?;
+        tracing::warn!(wal = %durable.wal.display(), frames, "cutting the WAL back to its last durable commit");
+        wal_file::truncate(&durable.wal, frames, page_size)
+    }
+}
