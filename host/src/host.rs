@@ -38,6 +38,7 @@ impl Host {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let lock = lock_data_dir(&config)?;
+        crate::migrations::run(&config)?;
         let max_memory = config
             .namespaces
             .iter()

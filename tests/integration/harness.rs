@@ -243,22 +243,7 @@ impl Server {
 
     /// Starts the process and waits for its "listening" line.
     fn launch(&mut self) {
-        let config = self.write_config();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("wdo.log"))
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wdo"))
-            .arg(if self.options.dev { "dev" } else { "serve" })
-            .arg("--config")
-            .arg(&config)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start wdo");
+        let mut child = self.spawn();
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -271,6 +256,39 @@ impl Server {
         self.base = words.nth(3).unwrap().to_string();
         self.admin = words.nth(1).unwrap().trim_end_matches(')').to_string();
         self.child = Some(child);
+    }
+
+    /// Stops the server, starts it again with its (changed) options and expects it to refuse
+    /// to start; returns what it logged.
+    pub fn restart_refused(&mut self) -> String {
+        self.stop();
+        let mut child = self.spawn();
+        let status = wait_timeout(&mut child, Duration::from_secs(60));
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "wdo did not refuse to start: {status:?}\n{}",
+            self.log()
+        );
+        self.log()
+    }
+
+    fn spawn(&mut self) -> Child {
+        let config = self.write_config();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("wdo.log"))
+            .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_wdo"))
+            .arg(if self.options.dev { "dev" } else { "serve" })
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start wdo")
     }
 
     /// The host's log so far.
