@@ -178,7 +178,10 @@ fn apply_pending(
         return Ok(Vec::new());
     }
     let disk = disk::scan(data_dir, &config.cache_dir())?;
-    let steps = plan::plan(&done, pending, &disk)?;
+    let (steps, after) = plan::plan(&done, pending, &disk)?;
+    // Refused before anything moves, rather than after: data renamed to (or left under) a
+    // namespace the config does not declare.
+    undeclared_with_data(config, &after)?;
     let records: Vec<Recorded> = pending.iter().map(plan::recorded).collect();
     let tags = tag_list(&records);
     journal
@@ -237,12 +240,19 @@ fn execute(
 
 /// Every namespace directory with data must be declared by the config.
 fn check_declared(config: &Config) -> Result<(), MigrationError> {
+    undeclared_with_data(config, &disk::scan(&config.data_dir, &config.cache_dir())?)
+}
+
+fn undeclared_with_data(
+    config: &Config,
+    present: &std::collections::BTreeMap<String, plan::Present>,
+) -> Result<(), MigrationError> {
     let declared: std::collections::HashSet<&str> =
         config.namespaces.iter().map(|n| n.name.as_str()).collect();
-    let namespaces: Vec<String> = disk::scan(&config.data_dir, &config.cache_dir())?
-        .into_iter()
+    let namespaces: Vec<String> = present
+        .iter()
         .filter(|(name, present)| present.data && !declared.contains(name.as_str()))
-        .map(|(name, _)| name)
+        .map(|(name, _)| name.clone())
         .collect();
     if namespaces.is_empty() {
         Ok(())

@@ -73,12 +73,13 @@ pub fn pending<'a>(
 }
 
 /// The steps of `pending`, checked against what exists: the namespaces on disk (with
-/// whether they hold data) and the classes the applied migrations declared.
+/// whether they hold data) and the classes the applied migrations declared. Also returns
+/// the namespaces there will be once the steps ran.
 pub fn plan(
     applied: &[Recorded],
     pending: &[Migration],
     disk: &BTreeMap<String, Present>,
-) -> Result<Vec<Step>, MigrationError> {
+) -> Result<(Vec<Step>, BTreeMap<String, Present>), MigrationError> {
     let mut present: BTreeMap<String, Present> = BTreeMap::new();
     let declared_only = Present {
         dir: false,
@@ -99,7 +100,7 @@ pub fn plan(
     for migration in pending {
         apply(migration, &mut present, &mut steps, declared_only)?;
     }
-    Ok(steps)
+    Ok((steps, present))
 }
 
 /// One migration on the simulated state, adding its steps.

@@ -240,12 +240,8 @@ fn an_interrupted_start_is_finished_by_the_next_one() {
     let config = config(dir.path(), &["tally"], &text);
     // What a start that crashed after its first step leaves: the plan, one step done.
     let records: Vec<_> = config.migrations.iter().map(plan::recorded).collect();
-    let steps = plan::plan(
-        &[],
-        &config.migrations,
-        &super::disk::scan(dir.path(), &dir.path().join(".cache")).unwrap(),
-    )
-    .unwrap();
+    let disk = super::disk::scan(dir.path(), &dir.path().join(".cache")).unwrap();
+    let (steps, _) = plan::plan(&[], &config.migrations, &disk).unwrap();
     assert_eq!(
         steps,
         [
@@ -300,4 +296,22 @@ fn a_cache_directory_inside_the_data_directory_is_not_a_namespace() {
     let mut config = config(dir.path(), &[], "");
     config.cache_dir = Some(dir.path().join("cache"));
     run(&config).unwrap();
+}
+
+#[test]
+fn a_rename_to_a_namespace_the_config_lacks_is_refused_before_anything_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    namespace_with(dir.path(), "counter", &[("a1", "x")]);
+    let err = run(&config(dir.path(), &["counter"], RENAME)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("namespace \"tally\" has data in"),
+        "{err}"
+    );
+    assert_eq!(read(dir.path(), "counter/a1.sqlite"), "x");
+    assert!(Journal::open(dir.path())
+        .unwrap()
+        .applied()
+        .unwrap()
+        .is_empty());
 }
