@@ -60,6 +60,10 @@ pub struct Config {
     pub alarm_retry_base: Duration,
     #[serde(rename = "namespace")]
     pub namespaces: Vec<NamespaceConfig>,
+    /// Changes to the set of namespaces that move or remove data, applied once each, in
+    /// order, at start (see `migrations/`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<Migration>,
     /// The directory relative paths in this config are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -82,6 +86,7 @@ impl Default for Config {
             alarm_retry_base: Duration::from_secs(2),
             max_websocket_message: 32 << 20,
             namespaces: Vec::new(),
+            migrations: Vec::new(),
             base_dir: PathBuf::from("."),
         }
     }
@@ -120,6 +125,48 @@ pub struct NamespaceConfig {
     /// A write past it fails its event, which is rolled back; committed data stays.
     #[serde(default = "default_max_database_size")]
     pub max_database_size: u64,
+}
+
+/// One `[[migrations]]` entry, as in Cloudflare's `wrangler.toml` (whose snake_case keys are
+/// accepted too). Classes are named as there (`ChatRoom`) or as namespaces (`chat-room`);
+/// `migrations::namespace_for_class` says how one becomes the other. Its JSON is what the
+/// data directory records of an applied migration, so empty lists are left out: a list
+/// added here later must not make every recorded migration look changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Migration {
+    pub tag: String,
+    /// Declares classes; moves no data.
+    #[serde(default, alias = "new_classes", skip_serializing_if = "Vec::is_empty")]
+    pub new_classes: Vec<String>,
+    /// The same as `new-classes`: every wdo object is SQLite-backed.
+    #[serde(
+        default,
+        alias = "new_sqlite_classes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub new_sqlite_classes: Vec<String>,
+    /// The data (objects, id key, alarms) follows the new name.
+    #[serde(
+        default,
+        alias = "renamed_classes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub renamed_classes: Vec<RenamedClass>,
+    /// The data is removed.
+    #[serde(
+        default,
+        alias = "deleted_classes",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub deleted_classes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenamedClass {
+    pub from: String,
+    pub to: String,
 }
 
 fn default_memory_limit() -> usize {
@@ -184,6 +231,15 @@ impl Config {
         if self.max_group_commit == 0 {
             return bad("max-group-commit must be at least 1".into());
         }
+        let mut tags = std::collections::HashSet::new();
+        for migration in &self.migrations {
+            if migration.tag.trim().is_empty() {
+                return bad("every [[migrations]] needs a non-empty tag".into());
+            }
+            if !tags.insert(migration.tag.as_str()) {
+                return bad(format!("migration tag {:?} is used twice", migration.tag));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for ns in &self.namespaces {
             if !valid_namespace_name(&ns.name) {
@@ -240,7 +296,11 @@ impl Config {
             "\n# One table per namespace:\n# [[namespace]]\n# name = \"counter\"\n\
              # component = \"examples/dist/counter.wasm\"\n# build = \"examples/build-rust.sh counter\"\n\
              # durability = \"full\"      # or \"relaxed\"\n# memory-limit = 134217728\n# cpu-limit = \"30s\"\n\
-             # max-database-size = 10737418240\n",
+             # max-database-size = 10737418240\n\
+             \n# Changes to namespaces that move or remove data, applied once each, in order:\n\
+             # [[migrations]]\n# tag = \"v2\"\n\
+             # renamed-classes = [{ from = \"Counter\", to = \"Tally\" }]   # the data follows\n\
+             # deleted-classes = [\"OldRoom\"]                           # the data is removed\n",
         );
         text
     }
@@ -316,6 +376,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("idle-timeout"), "{err}");
+    }
+
+    #[test]
+    fn migrations_parse_in_both_spellings_and_tags_are_unique() {
+        let config = Config::parse(
+            r#"
+            [[migrations]]
+            tag = "v1"
+            new_sqlite_classes = ["Counter"]
+            [[migrations]]
+            tag = "v2"
+            renamed-classes = [{ from = "Counter", to = "Tally" }]
+            deleted_classes = ["Old"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.migrations[0].new_sqlite_classes, ["Counter"]);
+        assert_eq!(
+            config.migrations[1].renamed_classes,
+            [RenamedClass {
+                from: "Counter".into(),
+                to: "Tally".into()
+            }]
+        );
+        assert_eq!(config.migrations[1].deleted_classes, ["Old"]);
+        let twice = "[[migrations]]\ntag = \"v1\"\n[[migrations]]\ntag = \"v1\"";
+        let err = Config::parse(twice).unwrap_err().to_string();
+        assert!(err.contains("\"v1\" is used twice"), "{err}");
+        let err = Config::parse("[[migrations]]\ntag = \"v1\"\nrenamed = []")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("renamed"), "{err}");
     }
 
     #[test]

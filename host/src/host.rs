@@ -47,6 +47,7 @@ impl Host {
                 config.data_dir.display()
             )
         })?;
+        crate::migrations::run(&config)?;
         let max_memory = config
             .namespaces
             .iter()

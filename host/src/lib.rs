@@ -9,6 +9,7 @@
 //! them):
 //! - [`http`]: accept loops, the public front and router, the admin listener;
 //! - [`host`]: the process, built from the config (engine, namespaces, registry, scheduler);
+//! - [`migrations`]: the config's `[[migrations]]`, applied to the data directory at start;
 //! - [`objects`]: the registry of live objects, the actor, turns and the output gate;
 //! - [`guest`]: wasmtime, the WIT bindings, instances, and the host side of each interface;
 //! - [`storage`] (an object's SQLite file), [`alarms`] (the scheduler), [`websocket`] (the
@@ -34,6 +35,7 @@ pub mod http;
 pub mod ids;
 pub mod metadata;
 pub mod metrics;
+pub mod migrations;
 pub mod objects;
 pub mod storage;
 pub mod websocket;

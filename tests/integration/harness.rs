@@ -247,6 +247,36 @@ impl Server {
 
     /// Starts the process and waits for its "listening" line.
     fn launch(&mut self) {
+        let mut child = self.spawn();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with("wdo listening on http://"),
+            "wdo did not start: {line:?}\n{}",
+            self.log()
+        );
+        let mut words = line.split_whitespace();
+        self.base = words.nth(3).unwrap().to_string();
+        self.admin = words.nth(1).unwrap().trim_end_matches(')').to_string();
+        self.child = Some(child);
+    }
+
+    /// Stops the server, starts it again with its (changed) options and expects it to refuse
+    /// to start; returns what it logged.
+    pub fn restart_refused(&mut self) -> String {
+        self.stop();
+        let mut child = self.spawn();
+        let status = wait_timeout(&mut child, Duration::from_secs(60));
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "wdo did not refuse to start: {status:?}\n{}",
+            self.log()
+        );
+        self.log()
+    }
+
+    fn spawn(&mut self) -> Child {
         let config = self.write_config();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -261,7 +291,7 @@ impl Server {
             }
             None => Command::new(env!("CARGO_BIN_EXE_wdo")),
         };
-        let mut child = command
+        command
             .arg(if self.options.dev { "dev" } else { "serve" })
             .arg("--config")
             .arg(&config)
@@ -270,19 +300,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
-            .expect("start wdo");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(
-            line.starts_with("wdo listening on http://"),
-            "wdo did not start: {line:?}\n{}",
-            self.log()
-        );
-        let mut words = line.split_whitespace();
-        self.base = words.nth(3).unwrap().to_string();
-        self.admin = words.nth(1).unwrap().trim_end_matches(')').to_string();
-        self.child = Some(child);
+            .expect("start wdo")
     }
 
     /// The host's log so far.

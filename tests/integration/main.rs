@@ -11,6 +11,7 @@ mod faults;
 mod front;
 mod harness;
 mod lifecycle;
+mod migrations;
 mod notes;
 mod probe;
 mod ratelimit;

@@ -50,6 +50,14 @@ macro_rules! sdk_contract {
             }
 
             #[tokio::test(flavor = "multi_thread")]
+            async fn many_entries_are_put_atomically_and_got_back_as_a_map_in_key_order() {
+                super::many_entries_are_put_atomically_and_got_back_as_a_map_in_key_order(
+                    $namespace,
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
             async fn the_object_sees_the_request_and_shapes_the_response() {
                 super::the_object_sees_the_request_and_shapes_the_response($namespace).await;
             }
@@ -157,6 +165,23 @@ async fn list_selects_by_prefix_in_key_order_and_reverse(ns: &str) {
             200,
             // A key over 2 KiB is refused with the host's code, through the SDK's StorageError.
             json!({"keys": ["p:1", "p:2"], "last": [["p:2", 2]], "longKey": "limit-exceeded"})
+        )
+    );
+}
+
+/// JavaScript: `put(new Map([...]))` and `get([...])` returning a Map; Python: `put_many(dict)`
+/// and `get_many` returning a dict. A batch with one bad entry stores none of them.
+async fn many_entries_are_put_atomically_and_got_back_as_a_map_in_key_order(ns: &str) {
+    let server = Server::start();
+    assert_eq!(
+        server.get(&format!("/{ns}/m/many")).await,
+        (
+            200,
+            json!({
+                "isMap": true,
+                "entries": [["m:a", 1], ["m:b", {"two": 2}]],
+                "refused": "limit-exceeded"
+            })
         )
     );
 }

@@ -20,6 +20,18 @@ export class SdkProbe extends DurableObject {
         const found = await storage.get(keys);
         return Response.json(Object.fromEntries(keys.map((k) => [k, found.has(k) ? found.get(k) : null])));
       }
+      case "/many": {
+        // The reference's `put(new Map([...]))`: every entry, atomically; `get([...])`: a Map.
+        await storage.put(new Map([["m:b", { two: 2 }], ["m:a", 1]]));
+        let refused = null;
+        try {
+          await storage.put(new Map([["m:c", 3], ["k".repeat(2049), 4]]));
+        } catch (e) {
+          refused = e.name === "StorageError" ? e.code : `not a StorageError: ${e}`;
+        }
+        const found = await storage.get(["m:b", "m:c", "m:a", "missing"]);
+        return Response.json({ isMap: found instanceof Map, entries: [...found.entries()], refused });
+      }
       case "/txn": {
         const { fail } = await request.json();
         try {

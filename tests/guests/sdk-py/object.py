@@ -17,6 +17,17 @@ class SdkProbe(DurableObject):
             keys = request.query["keys"].split(",")
             found = storage.get_many(keys)
             return Response.json({key: found.get(key) for key in keys})
+        if request.path == "/many":
+            storage.put_many({"m:b": {"two": 2}, "m:a": 1})
+            refused = None
+            try:
+                storage.put_many({"m:c": 3, "k" * 2049: 4})
+            except StorageError as e:
+                refused = e.code
+            found = storage.get_many(["m:b", "m:c", "m:a", "missing"])
+            return Response.json(
+                {"isMap": isinstance(found, dict), "entries": [[k, v] for k, v in found.items()], "refused": refused}
+            )
         if request.path == "/txn":
             fail = request.json()["fail"]
             try:
