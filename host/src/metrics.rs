@@ -18,6 +18,28 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// A request's namespace and the class of its status (`2xx`, `4xx`, ...): few enough series
+/// to keep a latency histogram for each and to create them all at start.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusClassLabels {
+    pub namespace: String,
+    pub class: &'static str,
+}
+
+/// The status classes, for `StatusClassLabels::class`.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// `200` → `"2xx"`.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlarmLabels {
     pub namespace: String,
@@ -37,7 +59,7 @@ pub struct Metrics {
     pub evictions: Family<NamespaceLabel, Counter>,
     pub live_objects: Family<NamespaceLabel, Gauge>,
     pub requests: Family<RequestLabels, Counter>,
-    pub request_duration: Family<NamespaceLabel, Histogram>,
+    pub request_duration: Family<StatusClassLabels, Histogram>,
     pub commit_duration: Family<NamespaceLabel, Histogram>,
     pub events_per_commit: Family<NamespaceLabel, Histogram>,
     pub wal_sync_duration: Family<NamespaceLabel, Histogram>,
@@ -133,7 +155,7 @@ impl Default for Metrics {
         );
         registry.register(
             "wdo_request_duration_seconds",
-            "Time from request to response",
+            "Time from request to response, by namespace and status class (2xx, 4xx, ...)",
             request_duration.clone(),
         );
         registry.register(
@@ -181,6 +203,56 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Creates every per-namespace series of `namespace` at zero, so that a dashboard sees
+    /// `wdo_evictions_total{namespace="x"} 0` from the start rather than no series at all.
+    /// (`wdo_requests_total` is by exact status, which cannot be listed in advance; the
+    /// request duration histogram's `_count` per status class can.)
+    pub fn init_namespace(&self, namespace: &str) {
+        let label = ns(namespace);
+        for family in [
+            &self.activations,
+            &self.evictions,
+            &self.traps,
+            &self.alarms_dropped,
+            &self.websocket_wakeups,
+        ] {
+            family.get_or_create(&label);
+        }
+        for family in [
+            &self.live_objects,
+            &self.alarms_scheduled,
+            &self.websockets_open,
+        ] {
+            family.get_or_create(&label);
+        }
+        for family in [
+            &self.commit_duration,
+            &self.events_per_commit,
+            &self.wal_sync_duration,
+            &self.alarm_delay,
+        ] {
+            family.get_or_create(&label);
+        }
+        for class in STATUS_CLASSES {
+            self.request_duration.get_or_create(&StatusClassLabels {
+                namespace: namespace.to_string(),
+                class,
+            });
+        }
+        for outcome in ["success", "failure"] {
+            self.alarms_fired.get_or_create(&AlarmLabels {
+                namespace: namespace.to_string(),
+                outcome,
+            });
+        }
+        for direction in ["in", "out"] {
+            self.websocket_messages.get_or_create(&WsLabels {
+                namespace: namespace.to_string(),
+                direction,
+            });
+        }
+    }
+
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

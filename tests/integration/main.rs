@@ -10,6 +10,7 @@ mod dev;
 mod front;
 mod harness;
 mod lifecycle;
+mod metrics;
 mod notes;
 mod probe;
 mod ratelimit;
