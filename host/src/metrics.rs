@@ -40,6 +40,13 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// A namespace and the hash of the component it runs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub namespace: String,
+    pub hash: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlarmLabels {
     pub namespace: String,
@@ -71,6 +78,8 @@ pub struct Metrics {
     pub websockets_open: Family<NamespaceLabel, Gauge>,
     pub websocket_messages: Family<WsLabels, Counter>,
     pub websocket_wakeups: Family<NamespaceLabel, Counter>,
+    pub code_version: Family<CodeLabels, Gauge>,
+    pub code_loaded: Family<NamespaceLabel, Gauge>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -102,6 +111,18 @@ impl Default for Metrics {
         let websockets_open = Family::default();
         let websocket_messages = Family::default();
         let websocket_wakeups = Family::default();
+        let code_version = Family::default();
+        let code_loaded = Family::default();
+        registry.register(
+            "wdo_code_version",
+            "1 for the component (by SHA-256) each namespace runs",
+            code_version.clone(),
+        );
+        registry.register(
+            "wdo_code_loaded_timestamp_seconds",
+            "When each namespace's code was last loaded, Unix seconds",
+            code_loaded.clone(),
+        );
         registry.register(
             "wdo_websockets_open",
             "WebSockets connected now",
@@ -198,6 +219,8 @@ impl Default for Metrics {
             websockets_open,
             websocket_messages,
             websocket_wakeups,
+            code_version,
+            code_loaded,
         }
     }
 }
@@ -216,14 +239,14 @@ impl Metrics {
             &self.alarms_dropped,
             &self.websocket_wakeups,
         ] {
-            family.get_or_create(&label);
+            let _ = family.get_or_create(&label);
         }
         for family in [
             &self.live_objects,
             &self.alarms_scheduled,
             &self.websockets_open,
         ] {
-            family.get_or_create(&label);
+            let _ = family.get_or_create(&label);
         }
         for family in [
             &self.commit_duration,
@@ -231,26 +254,51 @@ impl Metrics {
             &self.wal_sync_duration,
             &self.alarm_delay,
         ] {
-            family.get_or_create(&label);
+            let _ = family.get_or_create(&label);
         }
         for class in STATUS_CLASSES {
-            self.request_duration.get_or_create(&StatusClassLabels {
+            let _ = self.request_duration.get_or_create(&StatusClassLabels {
                 namespace: namespace.to_string(),
                 class,
             });
         }
         for outcome in ["success", "failure"] {
-            self.alarms_fired.get_or_create(&AlarmLabels {
+            let _ = self.alarms_fired.get_or_create(&AlarmLabels {
                 namespace: namespace.to_string(),
                 outcome,
             });
         }
         for direction in ["in", "out"] {
-            self.websocket_messages.get_or_create(&WsLabels {
+            let _ = self.websocket_messages.get_or_create(&WsLabels {
                 namespace: namespace.to_string(),
                 direction,
             });
         }
+    }
+
+    /// `namespace` now runs the code `hash` (it ran `previous`), loaded at `loaded_ms`.
+    pub fn set_code_version(
+        &self,
+        namespace: &str,
+        previous: Option<&str>,
+        hash: &str,
+        loaded_ms: u64,
+    ) {
+        if let Some(previous) = previous.filter(|p| *p != hash) {
+            self.code_version.remove(&CodeLabels {
+                namespace: namespace.to_string(),
+                hash: previous.to_string(),
+            });
+        }
+        self.code_version
+            .get_or_create(&CodeLabels {
+                namespace: namespace.to_string(),
+                hash: hash.to_string(),
+            })
+            .set(1);
+        self.code_loaded
+            .get_or_create(&ns(namespace))
+            .set((loaded_ms / 1000) as i64);
     }
 
     pub fn encode(&self) -> String {

@@ -1,5 +1,6 @@
 //! Integration tests: the real `wdo` binary, real components, real HTTP on loopback.
 
+mod admin;
 mod alarms;
 mod bank;
 mod cargo_component;

@@ -225,7 +225,7 @@ impl Actor {
     }
 
     /// Makes the index and the scheduler hold `desired`.
-    async fn install(&self, live: &mut Live, desired: Option<AlarmEntry>) {
+    pub(super) async fn install(&self, live: &mut Live, desired: Option<AlarmEntry>) {
         self.write_index(desired, false).await;
         let scheduler = &self.registry.scheduler;
         match desired {
