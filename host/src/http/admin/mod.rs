@@ -80,7 +80,7 @@ pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Bod
                     objects::list(&host, index, &namespace, &request).await
                 }
                 (_, ["objects", target, rest @ ..]) => {
-                    let object = match Object::resolve(&host, index, namespace, target) {
+                    let object = match Object::resolve(index, namespace, target) {
                         Ok(object) => object,
                         Err(response) => return response,
                     };
@@ -113,12 +113,10 @@ pub(super) struct Object {
 
 impl Object {
     fn resolve(
-        host: &Host,
         index: usize,
         namespace: Arc<Namespace>,
         target: &str,
     ) -> Result<Object, Response<Body>> {
-        let _ = host;
         let (id, name) = match target.strip_prefix('@') {
             Some(text) => match namespace.id_key.parse(text) {
                 Ok(id) => (id, None),
