@@ -7,6 +7,7 @@ mod cargo_component;
 mod cli;
 mod cloudflare_seed;
 mod counter;
+mod deploy;
 mod dev;
 mod front;
 mod harness;
