@@ -61,7 +61,6 @@ impl Namespace {
         ns: &NamespaceConfig,
     ) -> anyhow::Result<Namespace> {
         let component_path = config.resolve(&ns.component);
-        let version = CodeVersion::of(&component_path)?;
         let code = Code::load(
             engine,
             linker,
@@ -69,6 +68,8 @@ impl Namespace {
             &component_path,
             &config.cache_dir(),
         )?;
+        // After compiling, whose error names the namespace and the file.
+        let version = CodeVersion::of(&component_path)?;
         let dir = config.data_dir.join(&ns.name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
