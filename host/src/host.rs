@@ -65,6 +65,11 @@ impl Host {
             namespaces.push(Arc::new(namespace));
         }
         let metrics = Arc::new(Metrics::default());
+        for (ns, namespace) in config.namespaces.iter().zip(&namespaces) {
+            metrics.init_namespace(&ns.name);
+            let version = namespace.version();
+            metrics.set_code_version(&ns.name, None, &version.hash, version.loaded_ms);
+        }
         let scheduler = Arc::new(Scheduler::new(Arc::new(SystemClock)));
         load_alarms(&namespaces, &scheduler, &metrics)?;
         let registry = Registry::new(config.clone(), metrics.clone(), scheduler);
@@ -95,7 +100,15 @@ impl Host {
     /// code keeps serving. Blocking: compiling may take seconds.
     pub fn reload(&self, index: usize) -> anyhow::Result<()> {
         let namespace = &self.namespaces[index];
+        let previous = namespace.version();
         namespace.reload(&self.engine, &self.linker, &self.config.cache_dir())?;
+        let version = namespace.version();
+        self.metrics.set_code_version(
+            &namespace.name,
+            Some(&previous.hash),
+            &version.hash,
+            version.loaded_ms,
+        );
         let retired = self.registry.retire_namespace(index);
         tracing::info!(namespace = %namespace.name, "reloaded {}; {retired} live object(s) restart on their next event", namespace.component_path.display());
         Ok(())

@@ -155,6 +155,10 @@ fn serve(config: Config, reload: bool) -> anyhow::Result<()> {
             namespaces.join(", ")
         );
         let host = std::sync::Arc::new(host);
+        tokio::spawn(wdo::cli::reload::reload_on_sighup(
+            host.clone(),
+            shutdown.clone(),
+        ));
         if reload {
             tokio::spawn(wdo::cli::watch::watch_components(
                 host.clone(),

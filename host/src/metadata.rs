@@ -136,6 +136,22 @@ impl Metadata {
         rows.collect()
     }
 
+    /// Up to `limit` known objects after the id `after`, in id order: (id, name, created ms).
+    pub fn objects_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<(String, Option<String>, i64)>> {
+        let conn = self.conn.lock().expect("metadata lock");
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, created_ms FROM _wdo_objects WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        rows.collect()
+    }
+
     /// Every known object: (id, name).
     pub fn objects(&self) -> rusqlite::Result<Vec<(String, Option<String>)>> {
         let conn = self.conn.lock().expect("metadata lock");

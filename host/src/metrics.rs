@@ -18,6 +18,35 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// A request's namespace and the class of its status (`2xx`, `4xx`, ...): few enough series
+/// to keep a latency histogram for each and to create them all at start.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusClassLabels {
+    pub namespace: String,
+    pub class: &'static str,
+}
+
+/// The status classes, for `StatusClassLabels::class`.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// `200` → `"2xx"`.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// A namespace and the hash of the component it runs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub namespace: String,
+    pub hash: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlarmLabels {
     pub namespace: String,
@@ -37,7 +66,7 @@ pub struct Metrics {
     pub evictions: Family<NamespaceLabel, Counter>,
     pub live_objects: Family<NamespaceLabel, Gauge>,
     pub requests: Family<RequestLabels, Counter>,
-    pub request_duration: Family<NamespaceLabel, Histogram>,
+    pub request_duration: Family<StatusClassLabels, Histogram>,
     pub commit_duration: Family<NamespaceLabel, Histogram>,
     pub events_per_commit: Family<NamespaceLabel, Histogram>,
     pub wal_sync_duration: Family<NamespaceLabel, Histogram>,
@@ -50,6 +79,8 @@ pub struct Metrics {
     pub websockets_open: Family<NamespaceLabel, Gauge>,
     pub websocket_messages: Family<WsLabels, Counter>,
     pub websocket_wakeups: Family<NamespaceLabel, Counter>,
+    pub code_version: Family<CodeLabels, Gauge>,
+    pub code_loaded: Family<NamespaceLabel, Gauge>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -82,6 +113,18 @@ impl Default for Metrics {
         let websockets_open = Family::default();
         let websocket_messages = Family::default();
         let websocket_wakeups = Family::default();
+        let code_version = Family::default();
+        let code_loaded = Family::default();
+        registry.register(
+            "wdo_code_version",
+            "1 for the component (by SHA-256) each namespace runs",
+            code_version.clone(),
+        );
+        registry.register(
+            "wdo_code_loaded_timestamp_seconds",
+            "When each namespace's code was last loaded, Unix seconds",
+            code_loaded.clone(),
+        );
         registry.register(
             "wdo_websockets_open",
             "WebSockets connected now",
@@ -135,7 +178,7 @@ impl Default for Metrics {
         );
         registry.register(
             "wdo_request_duration_seconds",
-            "Time from request to response",
+            "Time from request to response, by namespace and status class (2xx, 4xx, ...)",
             request_duration.clone(),
         );
         registry.register(
@@ -184,11 +227,88 @@ impl Default for Metrics {
             websockets_open,
             websocket_messages,
             websocket_wakeups,
+            code_version,
+            code_loaded,
         }
     }
 }
 
 impl Metrics {
+    /// Creates every per-namespace series of `namespace` at zero, so that a dashboard sees
+    /// `wdo_evictions_total{namespace="x"} 0` from the start rather than no series at all.
+    /// (`wdo_requests_total` is by exact status, which cannot be listed in advance; the
+    /// request duration histogram's `_count` per status class can.)
+    pub fn init_namespace(&self, namespace: &str) {
+        let label = ns(namespace);
+        for family in [
+            &self.activations,
+            &self.evictions,
+            &self.traps,
+            &self.alarms_dropped,
+            &self.websocket_wakeups,
+        ] {
+            let _ = family.get_or_create(&label);
+        }
+        for family in [
+            &self.live_objects,
+            &self.alarms_scheduled,
+            &self.websockets_open,
+        ] {
+            let _ = family.get_or_create(&label);
+        }
+        for family in [
+            &self.commit_duration,
+            &self.events_per_commit,
+            &self.wal_sync_duration,
+            &self.alarm_delay,
+        ] {
+            let _ = family.get_or_create(&label);
+        }
+        for class in STATUS_CLASSES {
+            let _ = self.request_duration.get_or_create(&StatusClassLabels {
+                namespace: namespace.to_string(),
+                class,
+            });
+        }
+        for outcome in ["success", "failure"] {
+            let _ = self.alarms_fired.get_or_create(&AlarmLabels {
+                namespace: namespace.to_string(),
+                outcome,
+            });
+        }
+        for direction in ["in", "out"] {
+            let _ = self.websocket_messages.get_or_create(&WsLabels {
+                namespace: namespace.to_string(),
+                direction,
+            });
+        }
+    }
+
+    /// `namespace` now runs the code `hash` (it ran `previous`), loaded at `loaded_ms`.
+    pub fn set_code_version(
+        &self,
+        namespace: &str,
+        previous: Option<&str>,
+        hash: &str,
+        loaded_ms: u64,
+    ) {
+        if let Some(previous) = previous.filter(|p| *p != hash) {
+            self.code_version.remove(&CodeLabels {
+                namespace: namespace.to_string(),
+                hash: previous.to_string(),
+            });
+        }
+        self.code_version
+            .get_or_create(&CodeLabels {
+                namespace: namespace.to_string(),
+                hash: hash.to_string(),
+            })
+            .set(1);
+        self.code_loaded
+            .get_or_create(&ns(namespace))
+            .set((loaded_ms / 1000) as i64);
+    }
+
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

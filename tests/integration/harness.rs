@@ -303,6 +303,12 @@ impl Server {
             .expect("start wdo")
     }
 
+    /// Sends a signal to the running process (e.g. `libc::SIGHUP`).
+    pub fn signal(&self, signal: i32) {
+        let child = self.child.as_ref().expect("the server runs");
+        unsafe { libc::kill(child.id() as i32, signal) };
+    }
+
     /// The host's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("wdo.log")).unwrap_or_default()

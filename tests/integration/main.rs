@@ -1,16 +1,19 @@
 //! Integration tests: the real `wdo` binary, real components, real HTTP on loopback.
 
+mod admin;
 mod alarms;
 mod bank;
 mod cargo_component;
 mod cli;
 mod cloudflare_seed;
 mod counter;
+mod deploy;
 mod dev;
 mod faults;
 mod front;
 mod harness;
 mod lifecycle;
+mod metrics;
 mod migrations;
 mod notes;
 mod probe;

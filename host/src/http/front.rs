@@ -17,7 +17,7 @@ use super::upgrade::{is_upgrade_request, switching_protocols};
 use crate::guest::bindings;
 use crate::host::Host;
 use crate::ids::ObjectId;
-use crate::metrics::{ns, RequestLabels};
+use crate::metrics::{status_class, RequestLabels, StatusClassLabels};
 use crate::objects::{DispatchError, Event, FetchReply, TurnError};
 use crate::websocket::serve_upgrade;
 
@@ -26,17 +26,18 @@ pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Bod
     let (namespace, response) = answer(&host, request).await;
     if let Some(namespace) = namespace {
         let metrics = &host.metrics;
-        metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                namespace: namespace.clone(),
-                status: response.status().as_u16(),
-            })
-            .inc();
+        let status = response.status().as_u16();
         metrics
             .request_duration
-            .get_or_create(&ns(&namespace))
+            .get_or_create(&StatusClassLabels {
+                namespace: namespace.clone(),
+                class: status_class(status),
+            })
             .observe(started.elapsed().as_secs_f64());
+        metrics
+            .requests
+            .get_or_create(&RequestLabels { namespace, status })
+            .inc();
     }
     response
 }

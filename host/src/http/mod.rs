@@ -1,6 +1,6 @@
 //! The HTTP edge: the accept loops of the public and admin listeners, graceful shutdown,
 //! the public front (`front.rs`: a request to its object and back), the URL router, the
-//! admin API and metrics (`admin.rs`), the WebSocket upgrade handshake (`upgrade.rs`) and
+//! admin API and metrics (`admin/`), the WebSocket upgrade handshake (`upgrade.rs`) and
 //! response helpers (`response.rs`).
 //!
 //! Invariant: every request gets an answer that says what was wrong when it cannot be
@@ -92,7 +92,7 @@ async fn serve<F, Fut>(
 {
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -106,7 +106,8 @@ async fn serve<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let host = host.clone();
-        let service = service_fn(move |request| {
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(admin::PeerAddr(peer));
             let host = host.clone();
             async move { Ok::<_, std::convert::Infallible>(handler(host, request).await) }
         });

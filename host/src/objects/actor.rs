@@ -131,7 +131,7 @@ impl Actor {
         }
     }
 
-    fn storage_path(&self) -> std::path::PathBuf {
+    pub(super) fn storage_path(&self) -> std::path::PathBuf {
         self.namespace
             .dir
             .join(format!("{}.sqlite", self.info.id_text))
@@ -184,11 +184,16 @@ impl Actor {
         let idle_timeout = self.registry.config.idle_timeout;
         let max_batch = self.registry.config.max_group_commit;
         let mut batch = Vec::with_capacity(max_batch);
+        // An admin request found while filling a batch: it runs alone, next.
+        let mut held = None;
         loop {
-            let next = tokio::select! {
-                result = live.gate.synced() => Next::Synced(result),
-                event = self.inbox.recv() => Next::Event(event),
-                _ = tokio::time::sleep(idle_timeout) => Next::Idle,
+            let next = match held.take() {
+                Some(event) => Next::Event(Some(event)),
+                None => tokio::select! {
+                    result = live.gate.synced() => Next::Synced(result),
+                    event = self.inbox.recv() => Next::Event(event),
+                    _ = tokio::time::sleep(idle_timeout) => Next::Idle,
+                },
             };
             let first = match next {
                 Next::Event(Some(event)) => event,
@@ -216,9 +221,22 @@ impl Actor {
                     continue;
                 }
             };
+            if let Event::Admin { request, reply } = first {
+                let healthy = self.admin(live, request, reply).await;
+                self.registry.events_done(self.key, self.generation, 1);
+                if !healthy {
+                    self.stop_after_failed_sync().await;
+                    return false;
+                }
+                continue;
+            }
             batch.push(first);
             while batch.len() < max_batch {
                 match self.inbox.try_recv() {
+                    Ok(event @ Event::Admin { .. }) => {
+                        held = Some(event);
+                        break;
+                    }
                     Ok(event) => batch.push(event),
                     Err(_) => break,
                 }
@@ -251,7 +269,7 @@ impl Actor {
     }
 
     /// Runs a batch and commits it. False if the object must stop (an fsync failed).
-    async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) -> bool {
+    pub(super) async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) -> bool {
         if let Err(e) = live.storage.lock().expect("storage lock").begin_batch() {
             let error = self.storage_error("cannot begin a transaction", &e);
             for event in batch.drain(..) {
@@ -275,6 +293,11 @@ impl Actor {
                 Event::WebSocket { socket, event } => {
                     self.websocket_turn(live, socket, &event).await
                 }
+                // `serve` runs these apart from batches.
+                event @ Event::Admin { .. } => self.abandon(
+                    event,
+                    &self.storage_error("admin request in a batch", &"refused"),
+                ),
             }
         }
         let new_alarm = match self
@@ -403,6 +426,9 @@ impl Actor {
                 event: WsEvent::Close { .. },
             } => self.registry.hub.remove(socket),
             Event::WebSocket { .. } => {}
+            Event::Admin { reply, .. } => {
+                let _ = reply.send(Err(super::admin::AdminError::Failed(error.to_string())));
+            }
             // Put back for a later try.
             Event::Alarm { entry } => self.registry.scheduler.schedule(
                 self.key,

@@ -242,7 +242,7 @@ impl Actor {
     }
 
     /// Makes the index and the scheduler hold `desired`.
-    async fn install(&self, live: &mut Live, desired: Option<AlarmEntry>) {
+    pub(super) async fn install(&self, live: &mut Live, desired: Option<AlarmEntry>) {
         // After the commit: a failure is logged (a stale index entry only makes an alarm
         // fire spuriously, and the object then finds none due).
         let _ = self.write_index(desired, false).await;

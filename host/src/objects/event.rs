@@ -2,6 +2,7 @@
 
 use tokio::sync::oneshot;
 
+use super::admin::{AdminReply, AdminRequest};
 use crate::alarms::AlarmEntry;
 use crate::guest::bindings::{Request, Response};
 use crate::websocket::{SocketId, WsEvent};
@@ -21,6 +22,11 @@ pub enum Event {
     WebSocket {
         socket: SocketId,
         event: WsEvent,
+    },
+    /// An operator's request (`admin.rs`); runs alone, between batches.
+    Admin {
+        request: AdminRequest,
+        reply: AdminReply,
     },
 }
 

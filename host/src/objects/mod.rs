@@ -15,6 +15,7 @@
 //! `metrics`. Must never import `http` or `host`: requests arrive as [`Event`]s.
 
 mod actor;
+mod admin;
 mod alarm_turn;
 mod event;
 mod namespace;
@@ -23,6 +24,7 @@ mod registry;
 mod socket_owner;
 mod turn;
 
+pub use admin::{AdminError, AdminRequest};
 pub use event::{Event, FetchReply, TurnError};
-pub use namespace::Namespace;
+pub use namespace::{CodeVersion, Namespace};
 pub use registry::{DispatchError, Registry};

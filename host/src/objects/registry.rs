@@ -249,6 +249,26 @@ impl Registry {
         inner.quarantined.insert(key, reason.into());
     }
 
+    /// Retires one object now, busy or not: it finishes what is queued for it, and its next
+    /// event activates it again. False if it was not live.
+    pub fn evict(&self, key: Key) -> bool {
+        let mut inner = self.inner.lock().expect("registry lock");
+        let Some(entry) = inner.take(&key) else {
+            return false;
+        };
+        inner.closing.insert(key, entry.closed);
+        prune_closed(&mut inner.closing);
+        true
+    }
+
+    pub fn is_live(&self, key: Key) -> bool {
+        self.inner
+            .lock()
+            .expect("registry lock")
+            .live
+            .contains_key(&key)
+    }
+
     /// Removes an actor's entry (it failed to start).
     pub(super) fn remove(&self, key: Key, generation: u64) {
         let mut inner = self.inner.lock().expect("registry lock");

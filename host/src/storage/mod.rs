@@ -26,6 +26,7 @@
 //! ("the transaction was lost"), refuses further calls, and fails the batch's commit, so no
 //! event of the batch is acknowledged.
 
+mod admin;
 mod alarm;
 mod authorizer;
 pub mod durable_fs;
@@ -55,6 +56,7 @@ use rusqlite::{ffi, Connection, OpenFlags};
 use crate::config::Durability;
 use guest_mode::SqlGuard;
 
+pub use admin::{prepare_import, replace_database, AdminRows, TableInfo};
 pub use alarm::EARLIEST_ALARM_MS;
 pub use fail_stop::WalPoint;
 pub use list::ListOptions;
