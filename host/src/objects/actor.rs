@@ -224,9 +224,8 @@ impl Actor {
             if let Event::Admin { request, reply } = first {
                 let healthy = self.admin(live, request, reply).await;
                 self.registry.events_done(self.key, self.generation, 1);
-                if !healthy {
-                    self.stop_after_failed_sync().await;
-                    return false;
+                if !healthy || live.failed.is_some() {
+                    return self.quarantine(live).await;
                 }
                 continue;
             }

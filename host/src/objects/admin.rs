@@ -281,7 +281,15 @@ impl Actor {
             }
         };
         live.instance = None;
-        let new_alarm = self.alarm_before_commit(live, true).await;
+        let new_alarm = match self.alarm_before_commit(live, true).await {
+            Ok(new_alarm) => new_alarm,
+            Err(e) => {
+                live.storage.lock().expect("storage lock").rollback_batch();
+                return Err(AdminError::Failed(format!(
+                    "the alarm index could not be written, nothing was changed: {e}"
+                )));
+            }
+        };
         let (wrote, committed) = {
             let mut storage = live.storage.lock().expect("storage lock");
             let wrote = storage.batch_wrote();
