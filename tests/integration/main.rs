@@ -14,5 +14,6 @@ mod notes;
 mod probe;
 mod ratelimit;
 mod sdk;
+mod socket_lifecycle;
 mod sql;
 mod websockets;

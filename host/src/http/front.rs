@@ -128,6 +128,7 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
             let owner = host.registry.socket_owner(&namespace, index, id, name);
             let upgrade = upgrade.expect("sockets are accepted only for upgrade requests");
             let hub = host.registry.hub.clone();
+            let socket = socket.upgrade();
             host.registry
                 .tasks
                 .spawn(serve_upgrade(hub, owner, socket, upgrade));

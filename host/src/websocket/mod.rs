@@ -12,6 +12,7 @@
 //! objects layer passes down, and the guest layer calls the hub, not the other way round.
 
 mod connection;
+mod pending;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use connection::{serve_upgrade, Owner};
+pub use pending::PendingSocket;
 
 use crate::alarms::Clock;
 use crate::ids::Key;
