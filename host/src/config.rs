@@ -28,6 +28,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Admin listener (metrics). Loopback by default.
     pub admin_listen: SocketAddr,
+    /// When set (here or in `WDO_ADMIN_TOKEN`), every admin request needs
+    /// `Authorization: Bearer <token>`. Required for an admin listener off loopback. Never
+    /// printed back by `wdo config`.
+    #[serde(skip_serializing)]
+    pub admin_token: Option<String>,
     /// Where objects' databases live: `<data-dir>/<namespace>/<id>.sqlite`.
     pub data_dir: PathBuf,
     /// Where compiled components are cached; defaults to `<data-dir>/.cache`.
@@ -70,6 +75,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8787".parse().expect("valid address"),
             admin_listen: "127.0.0.1:9787".parse().expect("valid address"),
+            admin_token: None,
             data_dir: PathBuf::from(".wdo/data"),
             cache_dir: None,
             idle_timeout: Duration::from_secs(10),
@@ -130,6 +136,12 @@ fn default_max_database_size() -> u64 {
     10 << 30
 }
 
+/// The environment variable that sets the admin token.
+pub const ADMIN_TOKEN_ENV: &str = "WDO_ADMIN_TOKEN";
+
+/// Shortest admin token accepted: a token is a secret, not a password to remember.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
 /// Smallest `max-database-size`: room for the host's own tables and a few pages of data.
 pub const MIN_DATABASE_SIZE: u64 = 32 << 10;
 
@@ -184,6 +196,15 @@ impl Config {
         if self.max_group_commit == 0 {
             return bad("max-group-commit must be at least 1".into());
         }
+        if let Some(token) = &self.admin_token {
+            if token.len() < MIN_ADMIN_TOKEN_CHARS || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return bad(format!(
+                    "the admin token (admin-token or {ADMIN_TOKEN_ENV}) must be at least \
+                     {MIN_ADMIN_TOKEN_CHARS} visible ASCII characters, without spaces \
+                     (for example the output of `openssl rand -hex 32`)"
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for ns in &self.namespaces {
             if !valid_namespace_name(&ns.name) {
@@ -215,6 +236,29 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Takes the admin token from `WDO_ADMIN_TOKEN` if it is set (it wins over the file, as
+    /// command-line flags do).
+    pub fn admin_token_from_env(&mut self) {
+        if let Some(token) = std::env::var_os(ADMIN_TOKEN_ENV) {
+            self.admin_token = Some(token.to_string_lossy().into_owned());
+        }
+    }
+
+    /// An admin listener that others can reach must be closed: refuses a non-loopback
+    /// `admin-listen` without a token.
+    pub fn check_admin_exposure(&self) -> Result<(), ConfigError> {
+        if self.admin_token.is_some() || self.admin_listen.ip().is_loopback() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(format!(
+            "admin-listen {} is not a loopback address and no admin token is set: anyone who \
+             can reach it could read the metrics and list every object. Set admin-token in \
+             the config or the {ADMIN_TOKEN_ENV} environment variable (clients then send \
+             `Authorization: Bearer <token>`), or listen on 127.0.0.1",
+            self.admin_listen
+        )))
     }
 
     /// A path from the config, resolved against the config file's directory.
@@ -265,6 +309,35 @@ mod tests {
         assert_eq!(parsed.max_body_size, 32 << 20);
         assert_eq!(parsed.keep_resident, 2 << 20);
         assert!(text.contains("keep-resident = 2097152"), "{text}");
+    }
+
+    #[test]
+    fn an_admin_listener_off_loopback_needs_a_token() {
+        let mut config = Config::parse("admin-listen = \"0.0.0.0:9787\"").unwrap();
+        let error = config.check_admin_exposure().unwrap_err().to_string();
+        assert!(
+            error.contains("0.0.0.0:9787 is not a loopback address"),
+            "{error}"
+        );
+        assert!(error.contains("WDO_ADMIN_TOKEN"), "{error}");
+        config.admin_token = Some("x".repeat(16));
+        assert!(config.check_admin_exposure().is_ok());
+        let ipv6 = Config::parse("admin-listen = \"[::]:9787\"").unwrap();
+        assert!(ipv6.check_admin_exposure().is_err());
+        let local = Config::parse("admin-listen = \"[::1]:9787\"").unwrap();
+        assert!(local.check_admin_exposure().is_ok());
+    }
+
+    #[test]
+    fn an_admin_token_is_long_and_visible_and_never_printed_back() {
+        for bad in ["short", "has a space in the middle!", ""] {
+            let error = Config::parse(&format!("admin-token = {bad:?}")).unwrap_err();
+            assert!(error.to_string().contains("at least 16"), "{error}");
+        }
+        let config = Config::parse("admin-token = \"0123456789abcdef\"").unwrap();
+        assert_eq!(config.admin_token.as_deref(), Some("0123456789abcdef"));
+        let printed = toml::to_string(&config).unwrap();
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
     }
 
     #[test]

@@ -167,6 +167,8 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Run `wdo dev` (build, serve, reload changed components) instead of `wdo serve`.
     pub dev: bool,
+    /// Environment variables of the process.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Options {
@@ -178,6 +180,7 @@ impl Options {
             namespaces,
             cache_dir: None,
             dev: false,
+            env: Vec::new(),
         }
     }
 }
@@ -255,6 +258,7 @@ impl Server {
             .arg(&config)
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -1,5 +1,6 @@
 //! Integration tests: the real `wdo` binary, real components, real HTTP on loopback.
 
+mod admin_access;
 mod alarms;
 mod bank;
 mod cargo_component;

@@ -1,15 +1,20 @@
 //! The admin listener (loopback by default): `/metrics` in Prometheus text, `/healthz`,
-//! and a small JSON API: list namespaces and objects, make unique ids.
+//! and a small JSON API: list namespaces and objects, make unique ids. With an admin token
+//! configured, every request needs it (`admin_auth.rs`).
 
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::admin_auth;
 use super::response::{error_response, json_response, text_response, Body};
 use crate::host::Host;
 
 pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
+    if let Err(refused) = admin_auth::check(host.config.admin_token.as_deref(), request.headers()) {
+        return refused;
+    }
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {

@@ -1,6 +1,6 @@
 //! The HTTP edge: the accept loops of the public and admin listeners, graceful shutdown,
 //! the public front (`front.rs`: a request to its object and back), the URL router, the
-//! admin API and metrics (`admin.rs`), the WebSocket upgrade handshake (`upgrade.rs`) and
+//! admin API and metrics (`admin.rs`, behind the token check of `admin_auth.rs`), the WebSocket upgrade handshake (`upgrade.rs`) and
 //! response helpers (`response.rs`).
 //!
 //! Invariant: every request gets an answer that says what was wrong when it cannot be
@@ -15,6 +15,7 @@
 //! has queued, then return.
 
 pub mod admin;
+mod admin_auth;
 pub mod front;
 pub mod response;
 pub mod router;
