@@ -60,6 +60,18 @@ pub struct Config {
     /// Largest WebSocket message a client may send, in bytes; a larger one closes the
     /// socket with 1009.
     pub max_websocket_message: usize,
+    /// A connection must send its request headers within this long (from when it opens or
+    /// its previous response was written), or it is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A request body must arrive in full within this long, or the request answers 408.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Open HTTP connections per listener; beyond it new ones are closed at once. A
+    /// connection upgraded to a WebSocket counts against `max-websockets` instead.
+    pub max_connections: usize,
+    /// Open WebSockets per host; beyond it upgrade requests answer 503.
+    pub max_websockets: usize,
     /// First wait before retrying a failed alarm; doubles with each retry.
     #[serde(with = "humantime_serde")]
     pub alarm_retry_base: Duration,
@@ -86,6 +98,10 @@ impl Default for Config {
             keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
+            header_read_timeout: Duration::from_secs(15),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_websockets: 32_768,
             max_websocket_message: 32 << 20,
             namespaces: Vec::new(),
             base_dir: PathBuf::from("."),
@@ -126,6 +142,14 @@ pub struct NamespaceConfig {
     /// A write past it fails its event, which is rolled back; committed data stays.
     #[serde(default = "default_max_database_size")]
     pub max_database_size: u64,
+    /// Lines of stdout and stderr an instance may log per second; the rest are dropped and
+    /// one line says how many.
+    #[serde(default = "default_log_lines_per_second")]
+    pub log_lines_per_second: u32,
+}
+
+fn default_log_lines_per_second() -> u32 {
+    100
 }
 
 fn default_memory_limit() -> usize {
@@ -195,6 +219,12 @@ impl Config {
         }
         if self.max_group_commit == 0 {
             return bad("max-group-commit must be at least 1".into());
+        }
+        if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
+            return bad("header-read-timeout and body-read-timeout must be greater than 0".into());
+        }
+        if self.max_connections == 0 || self.max_websockets == 0 {
+            return bad("max-connections and max-websockets must be at least 1".into());
         }
         if let Some(token) = &self.admin_token {
             if token.len() < MIN_ADMIN_TOKEN_CHARS || !token.bytes().all(|b| b.is_ascii_graphic()) {

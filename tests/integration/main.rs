@@ -8,6 +8,7 @@ mod cli;
 mod cloudflare_seed;
 mod counter;
 mod dev;
+mod edge_limits;
 mod front;
 mod harness;
 mod lifecycle;

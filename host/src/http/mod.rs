@@ -28,10 +28,11 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::host::Host;
@@ -91,7 +92,14 @@ async fn serve<F, Fut>(
     F: Fn(Arc<Host>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let header_timeout = host.config.header_read_timeout;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let connections = Arc::new(Semaphore::new(host.config.max_connections));
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -105,18 +113,38 @@ async fn serve<F, Fut>(
             },
             _ = shutdown.cancelled() => break,
         };
+        // Beyond the cap a new connection is closed at once; those open keep working.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::debug!(
+                "connection refused: {} connections are open",
+                host.config.max_connections
+            );
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let host = host.clone();
         let service = service_fn(move |request| {
             let host = host.clone();
             async move { Ok::<_, std::convert::Infallible>(handler(host, request).await) }
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let _permit = permit;
+            // hyper's header timer starts once it knows the protocol, which takes a first
+            // byte: a connection that sends nothing at all is closed here.
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(header_timeout, stream.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("connection ended with an error: {e}");
             }
         });

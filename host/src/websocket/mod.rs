@@ -85,6 +85,8 @@ impl Outbound {
 #[derive(Debug, Clone, Copy)]
 pub struct WsLimits {
     pub max_sockets_per_object: usize,
+    /// Sockets on the whole host (`max-websockets`).
+    pub max_sockets_per_host: usize,
     pub max_tags: usize,
     pub max_tag_chars: usize,
     pub max_attachment_bytes: usize,
@@ -99,6 +101,7 @@ impl Default for WsLimits {
     fn default() -> Self {
         WsLimits {
             max_sockets_per_object: 32_768,
+            max_sockets_per_host: 32_768,
             max_tags: 10,
             max_tag_chars: 256,
             max_attachment_bytes: 16 * 1024,
@@ -199,6 +202,12 @@ impl Hub {
             )));
         }
         let mut inner = self.lock();
+        if inner.sockets.len() >= limits.max_sockets_per_host {
+            return Err(WsError::Limit(format!(
+                "too many WebSockets are open on this host (the limit is {})",
+                limits.max_sockets_per_host
+            )));
+        }
         let object = inner.objects.entry(key).or_default();
         object.live = true;
         if object.ids.len() >= limits.max_sockets_per_object {
@@ -282,6 +291,11 @@ impl Hub {
                     && tag.is_none_or(|tag| socket.tags.iter().any(|t| t == tag))
             })
             .collect()
+    }
+
+    /// Sockets on the whole host, pending and closing ones included.
+    pub fn open_sockets(&self) -> usize {
+        self.lock().sockets.len()
     }
 
     pub fn count(&self, key: Key) -> usize {

@@ -56,6 +56,14 @@ impl DurableObject for Probe {
                 eprintln!("probe warns {}", request.query("text").unwrap_or_default());
                 Ok(Response::json(&json!({"printed": true})))
             }
+            "/print-many" => {
+                let lines = number(&request, "lines")?;
+                for i in 0..lines {
+                    println!("probe line {i}");
+                    eprintln!("probe line {i}");
+                }
+                Ok(Response::json(&json!({"printed": lines * 2})))
+            }
             "/spin" => {
                 let ms = number(&request, "ms")?;
                 let start = std::time::Instant::now();
