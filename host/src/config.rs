@@ -28,6 +28,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Admin listener (metrics). Loopback by default.
     pub admin_listen: SocketAddr,
+    /// When set (here or in `WDO_ADMIN_TOKEN`), every admin request needs
+    /// `Authorization: Bearer <token>`. Required for an admin listener off loopback. Never
+    /// printed back by `wdo config`.
+    #[serde(skip_serializing)]
+    pub admin_token: Option<String>,
     /// Where objects' databases live: `<data-dir>/<namespace>/<id>.sqlite`.
     pub data_dir: PathBuf,
     /// Where compiled components are cached; defaults to `<data-dir>/.cache`.
@@ -55,6 +60,18 @@ pub struct Config {
     /// Largest WebSocket message a client may send, in bytes; a larger one closes the
     /// socket with 1009.
     pub max_websocket_message: usize,
+    /// A connection must send its request headers within this long (from when it opens or
+    /// its previous response was written), or it is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A request body must arrive in full within this long, or the request answers 408.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Open HTTP connections per listener; beyond it new ones are closed at once. A
+    /// connection upgraded to a WebSocket counts against `max-websockets` instead.
+    pub max_connections: usize,
+    /// Open WebSockets per host; beyond it upgrade requests answer 503.
+    pub max_websockets: usize,
     /// First wait before retrying a failed alarm; doubles with each retry.
     #[serde(with = "humantime_serde")]
     pub alarm_retry_base: Duration,
@@ -74,6 +91,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8787".parse().expect("valid address"),
             admin_listen: "127.0.0.1:9787".parse().expect("valid address"),
+            admin_token: None,
             data_dir: PathBuf::from(".wdo/data"),
             cache_dir: None,
             idle_timeout: Duration::from_secs(10),
@@ -84,6 +102,10 @@ impl Default for Config {
             keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
+            header_read_timeout: Duration::from_secs(15),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_websockets: 32_768,
             max_websocket_message: 32 << 20,
             namespaces: Vec::new(),
             migrations: Vec::new(),
@@ -125,6 +147,14 @@ pub struct NamespaceConfig {
     /// A write past it fails its event, which is rolled back; committed data stays.
     #[serde(default = "default_max_database_size")]
     pub max_database_size: u64,
+    /// Lines of stdout and stderr an instance may log per second; the rest are dropped and
+    /// one line says how many.
+    #[serde(default = "default_log_lines_per_second")]
+    pub log_lines_per_second: u32,
+}
+
+fn default_log_lines_per_second() -> u32 {
+    100
 }
 
 /// One `[[migrations]]` entry, as in Cloudflare's `wrangler.toml` (whose snake_case keys are
@@ -176,6 +206,12 @@ fn default_memory_limit() -> usize {
 fn default_max_database_size() -> u64 {
     10 << 30
 }
+
+/// The environment variable that sets the admin token.
+pub const ADMIN_TOKEN_ENV: &str = "WDO_ADMIN_TOKEN";
+
+/// Shortest admin token accepted: a token is a secret, not a password to remember.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 /// Smallest `max-database-size`: room for the host's own tables and a few pages of data.
 pub const MIN_DATABASE_SIZE: u64 = 32 << 10;
@@ -240,6 +276,21 @@ impl Config {
                 return bad(format!("migration tag {:?} is used twice", migration.tag));
             }
         }
+        if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
+            return bad("header-read-timeout and body-read-timeout must be greater than 0".into());
+        }
+        if self.max_connections == 0 || self.max_websockets == 0 {
+            return bad("max-connections and max-websockets must be at least 1".into());
+        }
+        if let Some(token) = &self.admin_token {
+            if token.len() < MIN_ADMIN_TOKEN_CHARS || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return bad(format!(
+                    "the admin token (admin-token or {ADMIN_TOKEN_ENV}) must be at least \
+                     {MIN_ADMIN_TOKEN_CHARS} visible ASCII characters, without spaces \
+                     (for example the output of `openssl rand -hex 32`)"
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for ns in &self.namespaces {
             if !valid_namespace_name(&ns.name) {
@@ -271,6 +322,29 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Takes the admin token from `WDO_ADMIN_TOKEN` if it is set (it wins over the file, as
+    /// command-line flags do).
+    pub fn admin_token_from_env(&mut self) {
+        if let Some(token) = std::env::var_os(ADMIN_TOKEN_ENV) {
+            self.admin_token = Some(token.to_string_lossy().into_owned());
+        }
+    }
+
+    /// An admin listener that others can reach must be closed: refuses a non-loopback
+    /// `admin-listen` without a token.
+    pub fn check_admin_exposure(&self) -> Result<(), ConfigError> {
+        if self.admin_token.is_some() || self.admin_listen.ip().is_loopback() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(format!(
+            "admin-listen {} is not a loopback address and no admin token is set: anyone who \
+             can reach it could read the metrics and list every object. Set admin-token in \
+             the config or the {ADMIN_TOKEN_ENV} environment variable (clients then send \
+             `Authorization: Bearer <token>`), or listen on 127.0.0.1",
+            self.admin_listen
+        )))
     }
 
     /// A path from the config, resolved against the config file's directory.
@@ -325,6 +399,35 @@ mod tests {
         assert_eq!(parsed.max_body_size, 32 << 20);
         assert_eq!(parsed.keep_resident, 2 << 20);
         assert!(text.contains("keep-resident = 2097152"), "{text}");
+    }
+
+    #[test]
+    fn an_admin_listener_off_loopback_needs_a_token() {
+        let mut config = Config::parse("admin-listen = \"0.0.0.0:9787\"").unwrap();
+        let error = config.check_admin_exposure().unwrap_err().to_string();
+        assert!(
+            error.contains("0.0.0.0:9787 is not a loopback address"),
+            "{error}"
+        );
+        assert!(error.contains("WDO_ADMIN_TOKEN"), "{error}");
+        config.admin_token = Some("x".repeat(16));
+        assert!(config.check_admin_exposure().is_ok());
+        let ipv6 = Config::parse("admin-listen = \"[::]:9787\"").unwrap();
+        assert!(ipv6.check_admin_exposure().is_err());
+        let local = Config::parse("admin-listen = \"[::1]:9787\"").unwrap();
+        assert!(local.check_admin_exposure().is_ok());
+    }
+
+    #[test]
+    fn an_admin_token_is_long_and_visible_and_never_printed_back() {
+        for bad in ["short", "has a space in the middle!", ""] {
+            let error = Config::parse(&format!("admin-token = {bad:?}")).unwrap_err();
+            assert!(error.to_string().contains("at least 16"), "{error}");
+        }
+        let config = Config::parse("admin-token = \"0123456789abcdef\"").unwrap();
+        assert_eq!(config.admin_token.as_deref(), Some("0123456789abcdef"));
+        let printed = toml::to_string(&config).unwrap();
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
     }
 
     #[test]

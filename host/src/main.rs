@@ -81,7 +81,9 @@ impl ServeArgs {
         if let Some(max) = self.max_live_objects {
             config.max_live_objects = max;
         }
+        config.admin_token_from_env();
         config.validate()?;
+        config.check_admin_exposure()?;
         Ok(config)
     }
 }

@@ -170,6 +170,8 @@ pub struct Options {
     /// A command that runs `wdo` as its child (e.g. `strace` injecting faults); empty to
     /// run `wdo` directly.
     pub wrapper: Vec<String>,
+    /// Environment variables of the process.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Options {
@@ -182,6 +184,7 @@ impl Options {
             cache_dir: None,
             dev: false,
             wrapper: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -297,6 +300,7 @@ impl Server {
             .arg(&config)
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -1,6 +1,7 @@
 //! Integration tests: the real `wdo` binary, real components, real HTTP on loopback.
 
 mod admin;
+mod admin_access;
 mod alarms;
 mod bank;
 mod cargo_component;
@@ -9,6 +10,7 @@ mod cloudflare_seed;
 mod counter;
 mod deploy;
 mod dev;
+mod edge_limits;
 mod faults;
 mod front;
 mod harness;
@@ -19,5 +21,6 @@ mod notes;
 mod probe;
 mod ratelimit;
 mod sdk;
+mod socket_lifecycle;
 mod sql;
 mod websockets;

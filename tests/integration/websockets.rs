@@ -11,11 +11,11 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 use crate::harness::{eventually, Options, Server};
 
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-async fn connect(server: &Server, path: &str) -> Client {
+pub(crate) async fn connect(server: &Server, path: &str) -> Client {
     let (client, response) = connect_async(server.ws_url(path))
         .await
         .expect("websocket connect");
@@ -24,7 +24,7 @@ async fn connect(server: &Server, path: &str) -> Client {
 }
 
 /// The next text message, as JSON (or as a string if it is not JSON).
-async fn next(client: &mut Client) -> Value {
+pub(crate) async fn next(client: &mut Client) -> Value {
     loop {
         let message = tokio::time::timeout(WAIT, client.next())
             .await
@@ -41,7 +41,7 @@ async fn next(client: &mut Client) -> Value {
     }
 }
 
-async fn send(client: &mut Client, value: Value) {
+pub(crate) async fn send(client: &mut Client, value: Value) {
     client.send(Message::text(value.to_string())).await.unwrap();
 }
 
@@ -165,7 +165,7 @@ async fn a_hundred_rapid_messages_arrive_in_order(ns: &str) {
     assert_eq!(stats(&server, ns, "fast").await["messages"], json!(100));
 }
 
-async fn hibernated(server: &Server, ns: &str) -> bool {
+pub(crate) async fn hibernated(server: &Server, ns: &str) -> bool {
     eventually(WAIT, || async {
         server
             .metric(&format!("wdo_live_objects{{namespace=\"{ns}\"}}"))

@@ -11,7 +11,7 @@ use super::bindings::{alarm_handler, websocket, Exports, Request, Response};
 use super::code::Code;
 use super::ctx::{ObjectCtx, ObjectInfo};
 use super::engine::EPOCH_TICK;
-use super::log::GuestLog;
+use super::log::{GuestLog, LogBudget};
 use super::websocket::TurnEffects;
 use crate::config::NamespaceConfig;
 use crate::storage::ObjectStorage;
@@ -42,17 +42,18 @@ impl Instance {
         storage: &Arc<Mutex<ObjectStorage>>,
         hub: &Arc<Hub>,
     ) -> anyhow::Result<Instance> {
+        let budget = LogBudget::new(config.log_lines_per_second);
+        let log = |stream| {
+            GuestLog::new(
+                info.namespace.clone(),
+                info.id_text.clone(),
+                stream,
+                budget.clone(),
+            )
+        };
         let wasi = WasiCtxBuilder::new()
-            .stdout(GuestLog::new(
-                info.namespace.clone(),
-                info.id_text.clone(),
-                "stdout",
-            ))
-            .stderr(GuestLog::new(
-                info.namespace.clone(),
-                info.id_text.clone(),
-                "stderr",
-            ))
+            .stdout(log("stdout"))
+            .stderr(log("stderr"))
             .build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(config.memory_limit)

@@ -77,7 +77,12 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     if declared.is_some_and(|len| len > max as u64) {
         return (label, too_large());
     }
-    let body = match Limited::new(body, max).collect().await {
+    let deadline = host.config.body_read_timeout;
+    let Ok(body) = tokio::time::timeout(deadline, Limited::new(body, max).collect()).await else {
+        let message = format!("the request body did not arrive within {deadline:?}");
+        return (label, error_response(StatusCode::REQUEST_TIMEOUT, message));
+    };
+    let body = match body {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return (label, too_large()),
         Err(e) => {
@@ -106,6 +111,18 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
         headers,
         body: body.to_vec(),
     };
+    let hub = &host.registry.hub;
+    if upgrade.is_some() && hub.open_sockets() >= host.config.max_websockets {
+        let message = format!(
+            "too many WebSockets are open on this host (the limit is {})",
+            host.config.max_websockets
+        );
+        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, message);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return (label, response);
+    }
     let (reply, answer) = oneshot::channel();
     let event = Event::Fetch {
         request: guest_request,
@@ -129,6 +146,7 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
             let owner = host.registry.socket_owner(&namespace, index, id, name);
             let upgrade = upgrade.expect("sockets are accepted only for upgrade requests");
             let hub = host.registry.hub.clone();
+            let socket = socket.upgrade();
             host.registry
                 .tasks
                 .spawn(serve_upgrade(hub, owner, socket, upgrade));

@@ -1,6 +1,7 @@
 //! The HTTP edge: the accept loops of the public and admin listeners, graceful shutdown,
 //! the public front (`front.rs`: a request to its object and back), the URL router, the
-//! admin API and metrics (`admin/`), the WebSocket upgrade handshake (`upgrade.rs`) and
+//! admin API and metrics (`admin/`, behind the token check of `admin_auth.rs`), the
+//! WebSocket upgrade handshake (`upgrade.rs`) and
 //! response helpers (`response.rs`).
 //!
 //! Invariant: every request gets an answer that says what was wrong when it cannot be
@@ -15,6 +16,7 @@
 //! has queued, then return.
 
 pub mod admin;
+mod admin_auth;
 pub mod front;
 pub mod response;
 pub mod router;
@@ -27,10 +29,11 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::host::Host;
@@ -90,7 +93,14 @@ async fn serve<F, Fut>(
     F: Fn(Arc<Host>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let header_timeout = host.config.header_read_timeout;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let connections = Arc::new(Semaphore::new(host.config.max_connections));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -104,6 +114,15 @@ async fn serve<F, Fut>(
             },
             _ = shutdown.cancelled() => break,
         };
+        // Beyond the cap a new connection is closed at once; those open keep working.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::debug!(
+                "connection refused: {} connections are open",
+                host.config.max_connections
+            );
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let host = host.clone();
         let service = service_fn(move |mut request: Request<Incoming>| {
@@ -111,12 +130,23 @@ async fn serve<F, Fut>(
             let host = host.clone();
             async move { Ok::<_, std::convert::Infallible>(handler(host, request).await) }
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let _permit = permit;
+            // hyper's header timer starts once it knows the protocol, which takes a first
+            // byte: a connection that sends nothing at all is closed here.
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(header_timeout, stream.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("connection ended with an error: {e}");
             }
         });

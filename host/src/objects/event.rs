@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 use super::admin::{AdminReply, AdminRequest};
 use crate::alarms::AlarmEntry;
 use crate::guest::bindings::{Request, Response};
-use crate::websocket::{SocketId, WsEvent};
+use crate::websocket::{PendingSocket, SocketId, WsEvent};
 
 /// An event for an object.
 pub enum Event {
@@ -30,10 +30,11 @@ pub enum Event {
     },
 }
 
-/// The answer to a fetch: the object's response, and the socket it accepted, if any.
+/// The answer to a fetch: the object's response, and the socket it accepted, if any (which
+/// closes for the object if the front drops it without upgrading).
 pub struct FetchReply {
     pub response: Response,
-    pub accepted: Option<SocketId>,
+    pub accepted: Option<PendingSocket>,
 }
 
 /// Why an event produced no response of the guest's. Its writes were rolled back.

@@ -180,7 +180,20 @@ impl Actor {
             for socket in settled.closed {
                 hub.remove(socket);
             }
-            for (reply, outcome) in settled.replies {
+            for (reply, mut outcome) in settled.replies {
+                // From here an accepted socket whose client is gone closes for the object.
+                if let Ok(FetchReply {
+                    accepted: Some(socket),
+                    ..
+                }) = &mut outcome
+                {
+                    let (ns_index, id) = self.key;
+                    let name = self.info.name.as_deref();
+                    let owner = self
+                        .registry
+                        .socket_owner(&self.namespace, ns_index, id, name);
+                    socket.arm(hub.clone(), owner);
+                }
                 let _ = reply.send(outcome);
             }
             self.alarm_after_commit(live, settled.new_alarm, &settled.alarm_outcomes)

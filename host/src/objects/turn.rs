@@ -8,7 +8,7 @@ use super::event::{FetchReply, TurnError};
 use crate::guest::bindings::Request;
 use crate::guest::Instance;
 use crate::metrics::ns;
-use crate::websocket::{SocketId, WsEvent};
+use crate::websocket::{PendingSocket, SocketId, WsEvent};
 
 impl Actor {
     pub(super) async fn fetch_turn(
@@ -24,6 +24,10 @@ impl Actor {
         };
         let accepted = live.instance.as_ref().and_then(Instance::accepted);
         let response = self.end_turn(live, result)?;
+        // A turn rolled back by the guest still answers, but its accept was undone.
+        let accepted = accepted
+            .filter(|socket| live.accepted.contains(socket))
+            .map(PendingSocket::new);
         Ok(FetchReply { response, accepted })
     }
 

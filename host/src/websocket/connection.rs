@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::pending::close_for_object;
 use super::{EventSink, Hub, Outbound, Refused, SocketId, WsEvent, WsMessage};
 use crate::metrics::{ns, Metrics};
 
@@ -27,7 +28,7 @@ pub struct Owner {
 
 impl Owner {
     /// Delivers in order, waiting while the object's inbox is full. False at shutdown.
-    async fn deliver(&self, socket: SocketId, event: &WsEvent) -> bool {
+    pub(super) async fn deliver(&self, socket: SocketId, event: &WsEvent) -> bool {
         loop {
             match self.sink.deliver(socket, event.clone()) {
                 Ok(()) => return true,
@@ -49,15 +50,12 @@ pub async fn serve_upgrade(
         Ok(upgraded) => upgraded,
         Err(e) => {
             tracing::warn!(namespace = %owner.namespace, object = %owner.object, socket, "WebSocket upgrade failed: {e}");
-            hub.mark_closing(socket);
             let event = WsEvent::Close {
                 code: 1006,
                 reason: "WebSocket upgrade failed".into(),
                 was_clean: false,
             };
-            if !owner.deliver(socket, &event).await {
-                hub.remove(socket);
-            }
+            close_for_object(&hub, &owner, socket, &event).await;
             return;
         }
     };
@@ -79,13 +77,8 @@ pub async fn serve_upgrade(
     let close = run(&hub, &owner, socket, stream, outbound).await;
     metrics.websockets_open.get_or_create(&label).dec();
     match close {
-        Some(event) => {
-            hub.mark_closing(socket);
-            // The actor forgets the socket after the close handler ran.
-            if !owner.deliver(socket, &event).await {
-                hub.remove(socket);
-            }
-        }
+        // The actor forgets the socket after the close handler ran.
+        Some(event) => close_for_object(&hub, &owner, socket, &event).await,
         None => hub.remove(socket),
     }
 }

@@ -12,6 +12,7 @@
 //! objects layer passes down, and the guest layer calls the hub, not the other way round.
 
 mod connection;
+mod pending;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use connection::{serve_upgrade, Owner};
+pub use pending::PendingSocket;
 
 use crate::alarms::Clock;
 use crate::ids::Key;
@@ -83,6 +85,8 @@ impl Outbound {
 #[derive(Debug, Clone, Copy)]
 pub struct WsLimits {
     pub max_sockets_per_object: usize,
+    /// Sockets on the whole host (`max-websockets`).
+    pub max_sockets_per_host: usize,
     pub max_tags: usize,
     pub max_tag_chars: usize,
     pub max_attachment_bytes: usize,
@@ -97,6 +101,7 @@ impl Default for WsLimits {
     fn default() -> Self {
         WsLimits {
             max_sockets_per_object: 32_768,
+            max_sockets_per_host: 32_768,
             max_tags: 10,
             max_tag_chars: 256,
             max_attachment_bytes: 16 * 1024,
@@ -197,6 +202,12 @@ impl Hub {
             )));
         }
         let mut inner = self.lock();
+        if inner.sockets.len() >= limits.max_sockets_per_host {
+            return Err(WsError::Limit(format!(
+                "too many WebSockets are open on this host (the limit is {})",
+                limits.max_sockets_per_host
+            )));
+        }
         let object = inner.objects.entry(key).or_default();
         object.live = true;
         if object.ids.len() >= limits.max_sockets_per_object {
@@ -280,6 +291,11 @@ impl Hub {
                     && tag.is_none_or(|tag| socket.tags.iter().any(|t| t == tag))
             })
             .collect()
+    }
+
+    /// Sockets on the whole host, pending and closing ones included.
+    pub fn open_sockets(&self) -> usize {
+        self.lock().sockets.len()
     }
 
     pub fn count(&self, key: Key) -> usize {

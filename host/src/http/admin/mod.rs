@@ -40,6 +40,11 @@ pub struct PeerAddr(pub SocketAddr);
 const MAX_JSON_BODY: usize = 1 << 20;
 
 pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
+    if let Err(refused) =
+        super::admin_auth::check(host.config.admin_token.as_deref(), request.headers())
+    {
+        return refused;
+    }
     let path = request.uri().path().to_owned();
     let segments: Vec<String> = match path
         .trim_matches('/')

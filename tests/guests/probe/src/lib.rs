@@ -3,10 +3,12 @@
 //! write, answer nonsense, exercise storage limits and SQL through the WIT boundary.
 
 mod sql;
+mod ws;
 
 use serde_json::json;
 use wdo_sdk::{
-    export_object, now_ms, AlarmInfo, DurableObject, Error, ListOptions, Request, Response, State,
+    export_object, now_ms, AlarmInfo, DurableObject, Error, ListOptions, Message, Request,
+    Response, State, WebSocket,
 };
 
 struct Probe {
@@ -53,6 +55,14 @@ impl DurableObject for Probe {
                 println!("probe says {}", request.query("text").unwrap_or_default());
                 eprintln!("probe warns {}", request.query("text").unwrap_or_default());
                 Ok(Response::json(&json!({"printed": true})))
+            }
+            "/print-many" => {
+                let lines = number(&request, "lines")?;
+                for i in 0..lines {
+                    println!("probe line {i}");
+                    eprintln!("probe line {i}");
+                }
+                Ok(Response::json(&json!({"printed": lines * 2})))
             }
             "/spin" => {
                 let ms = number(&request, "ms")?;
@@ -128,6 +138,8 @@ impl DurableObject for Probe {
                         );
                     }
                 };
+                let accepts = storage.get::<u64>("ws-accepts")?.unwrap_or(0);
+                storage.put("ws-accepts", &(accepts + 1))?;
                 // The first message says how setting an attachment of the size asked went.
                 let size = request
                     .query("attach")
@@ -183,6 +195,8 @@ impl DurableObject for Probe {
                 storage.delete_all()?;
                 Ok(Response::json(&json!({"ok": true})))
             }
+            "/ws/closes" => ws::closes(&self.state),
+            "/ws/roll-back" => ws::accept_then_roll_back(&self.state, &request),
             path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),
         }
@@ -211,6 +225,20 @@ impl DurableObject for Probe {
         log.push(record);
         storage.put("alarm-log", &log)?;
         Ok(())
+    }
+
+    fn websocket_message(&mut self, socket: WebSocket, message: Message) -> Result<(), Error> {
+        ws::message(&self.state, socket, message)
+    }
+
+    fn websocket_close(
+        &mut self,
+        _socket: WebSocket,
+        code: u16,
+        reason: String,
+        was_clean: bool,
+    ) -> Result<(), Error> {
+        ws::close(&self.state, code, reason, was_clean)
     }
 }
 
