@@ -9,6 +9,7 @@ mod counter;
 mod dev;
 mod front;
 mod harness;
+mod hostile;
 mod lifecycle;
 mod notes;
 mod probe;

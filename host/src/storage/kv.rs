@@ -1,6 +1,8 @@
 //! Key-value operations on `_wdo_kv`. Keys are stored as BLOBs of their UTF-8 bytes, so
 //! SQLite's memcmp order is UTF-8 byte order (which is Unicode code point order).
 
+use std::time::Instant;
+
 use rusqlite::{params, OptionalExtension};
 
 use super::{ObjectStorage, Result, StorageError};
@@ -99,10 +101,12 @@ impl ObjectStorage {
         })
     }
 
-    /// Deletes every key, every table and view of the guest's SQL and the alarm (as
-    /// Cloudflare's SQLite-backed `deleteAll`), atomically. Refused inside an explicit
-    /// transaction.
-    pub fn delete_all(&mut self) -> Result<()> {
+    /// Deletes every key, every table, view and trigger of the guest's SQL and the alarm
+    /// (as Cloudflare's SQLite-backed `deleteAll`), atomically. Refused inside an explicit
+    /// transaction. The guest's schema is dropped first, under the guest's rules and
+    /// `deadline` (see `drop_guest_schema`); the host's rows are cleared after it, so that
+    /// nothing the drop did can remain in them.
+    pub fn delete_all(&mut self, deadline: Option<Instant>) -> Result<()> {
         self.check_open("delete all")?;
         if self.in_transaction() {
             return Err(StorageError::InvalidArgument(
@@ -110,8 +114,8 @@ impl ObjectStorage {
             ));
         }
         self.atomically(|s| {
+            s.drop_guest_schema(deadline)?;
             s.conn.execute("DELETE FROM _wdo_kv", [])?;
-            s.drop_guest_schema()?;
             s.clear_alarm()
         })
     }

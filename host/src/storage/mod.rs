@@ -29,6 +29,8 @@
 mod alarm;
 mod authorizer;
 mod guest_mode;
+#[cfg(test)]
+mod hostile_tests;
 mod kv;
 mod list;
 mod sql;
@@ -105,6 +107,9 @@ pub enum StorageError {
     /// foreign key constraints violated.
     #[error("{0}")]
     Aborted(String),
+    /// The event's CPU time ran out during the call; its writes are rolled back.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -422,7 +422,7 @@ fn delete_all_drops_the_guests_tables_and_keeps_the_hosts() {
     s.put("k", b"v").unwrap();
     s.begin_batch().unwrap();
     s.begin_turn().unwrap();
-    s.delete_all().unwrap();
+    s.delete_all(None).unwrap();
     s.end_turn(true).unwrap();
     s.commit_batch().unwrap();
     let left = ok(

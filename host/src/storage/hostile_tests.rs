@@ -1,0 +1,100 @@
+//! What a hostile guest's SQL tries against the host, on a real database file: reaching the
+//! host's tables through `delete-all`.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn open(dir: &tempfile::TempDir) -> ObjectStorage {
+    ObjectStorage::open(
+        &dir.path().join("object.sqlite"),
+        Durability::Full,
+        Limits::default(),
+    )
+    .unwrap()
+}
+
+fn ok(s: &mut ObjectStorage, query: &str) -> SqlOutput {
+    s.sql_exec(query, &[], None)
+        .unwrap_or_else(|e| panic!("{query}: {e:?}"))
+}
+
+/// The host's own rows, read as the host.
+fn host_rows(s: &ObjectStorage) -> (i64, i64) {
+    let count = |table: &str| {
+        s.connection()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    };
+    (count("_wdo_kv"), count("_wdo_alarm"))
+}
+
+/// The attack: dropping `a_parent` first (tables go in name order) deletes its rows (foreign keys are on), the cascade
+/// deletes `b_child`'s rows, and `b_child`'s trigger writes into the host's tables. Run with the
+/// host's privileges, that wrote a key and an alarm the guest could never have written.
+const CASCADE_INTO_HOST_TABLES: &str = "
+    CREATE TABLE a_parent (id INTEGER PRIMARY KEY);
+    CREATE TABLE b_child (p INTEGER REFERENCES a_parent(id) ON DELETE CASCADE);
+    CREATE TRIGGER smuggle AFTER DELETE ON b_child BEGIN
+        INSERT INTO _wdo_kv VALUES (CAST('smuggled' AS BLOB), x'01');
+        INSERT OR REPLACE INTO _wdo_alarm VALUES (1, 4102444800000);
+    END;
+    INSERT INTO a_parent VALUES (1); INSERT INTO b_child VALUES (1)";
+
+#[test]
+fn delete_all_runs_no_guest_trigger_with_the_hosts_privileges() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir);
+    ok(&mut s, CASCADE_INTO_HOST_TABLES);
+    s.put("mine", b"1").unwrap();
+    s.begin_batch().unwrap();
+    s.begin_turn().unwrap();
+    s.delete_all(None).unwrap();
+    s.end_turn(true).unwrap();
+    s.commit_batch().unwrap();
+    drop(s);
+
+    let s = open(&dir);
+    assert_eq!(host_rows(&s), (0, 0), "delete-all left host rows behind");
+    let left: i64 = s
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE '\\_wdo\\_%' ESCAPE '\\'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "delete-all left guest schema behind");
+}
+
+#[test]
+fn delete_all_stops_at_the_events_deadline_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir);
+    // Dropping `a_parent` deletes 20,000 rows of `b_child` one by one: far more than one
+    // progress interval of work.
+    ok(
+        &mut s,
+        "CREATE TABLE a_parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE b_child (p INTEGER REFERENCES a_parent(id) ON DELETE CASCADE);
+         INSERT INTO a_parent WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000) SELECT x FROM n;
+         INSERT INTO b_child SELECT id FROM a_parent",
+    );
+    s.put("mine", b"1").unwrap();
+    s.begin_batch().unwrap();
+    s.begin_turn().unwrap();
+    let started = Instant::now();
+    let err = s.delete_all(Some(Instant::now())).unwrap_err();
+    assert!(matches!(err, StorageError::TimedOut(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let _ = s.end_turn(false);
+    s.rollback_batch();
+    assert_eq!(s.get("mine").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(
+        ok(&mut s, "SELECT count(*) FROM b_child").rows,
+        [[SqlValue::Integer(20000)]]
+    );
+}
+
