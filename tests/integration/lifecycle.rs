@@ -366,3 +366,63 @@ async fn the_object_used_least_recently_makes_room_at_the_cap() {
         );
     }
 }
+
+/// The files an object has in the `counter` namespace's data directory (not the metadata).
+fn object_files(server: &Server) -> Vec<String> {
+    let dir = server.dir.path().join("data/counter");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| !name.starts_with("metadata.sqlite"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The objects the `counter` namespace's metadata records (read as the admin API does).
+fn recorded_objects(server: &Server) -> Vec<String> {
+    let db =
+        rusqlite::Connection::open(server.dir.path().join("data/counter/metadata.sqlite")).unwrap();
+    let mut statement = db
+        .prepare("SELECT coalesce(name, id) FROM _wdo_objects ORDER BY 1")
+        .unwrap();
+    let names = statement.query_map([], |row| row.get(0)).unwrap();
+    names.collect::<Result<_, _>>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_object_leaves_no_file_or_metadata_row_behind() {
+    let mut server = Server::start();
+    for i in 0..300 {
+        assert_eq!(
+            server.get(&format!("/counter/reader-{i}/get")).await,
+            (200, json!({"count": 0}))
+        );
+    }
+    // Checked while the 300 objects are still live, and again after they closed.
+    assert_eq!(object_files(&server), Vec::<String>::new());
+    assert_eq!(recorded_objects(&server), Vec::<String>::new());
+
+    // An object that writes gets its file and its row before its write is acknowledged.
+    assert_eq!(
+        server.get("/counter/writer/increment").await,
+        (200, json!({"count": 1}))
+    );
+    let files = object_files(&server);
+    assert_eq!(files.len(), 2, "a database and its WAL: {files:?}");
+    assert!(files[0].ends_with(".sqlite") && files[1].ends_with(".sqlite-wal"));
+    assert_eq!(recorded_objects(&server), ["writer"]);
+
+    server.restart_after_kill();
+    assert_eq!(
+        server.get("/counter/writer/get").await,
+        (200, json!({"count": 1}))
+    );
+    assert_eq!(
+        server.get("/counter/reader-7/get").await,
+        (200, json!({"count": 0}))
+    );
+    server.stop();
+    assert_eq!(object_files(&server), files);
+    assert_eq!(recorded_objects(&server), ["writer"]);
+}

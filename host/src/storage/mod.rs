@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Layout: `kv.rs` and `list.rs` (key-value API), `sql.rs` (guest SQL), `authorizer.rs`
-//! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply).
+//! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply),
+//! `unsaved.rs` (an object without a file until it first writes), `close.rs` (closing).
 //!
 //! Some SQLite errors (a full database, an I/O error, an interrupted write, `OR ROLLBACK`)
 //! roll back the whole transaction, and with it every event of the batch. The store notices
@@ -28,6 +29,7 @@
 
 mod alarm;
 mod authorizer;
+mod close;
 mod guest_mode;
 #[cfg(test)]
 mod hostile_tests;
@@ -39,6 +41,9 @@ mod sql_tests;
 mod sqlite_config;
 #[cfg(test)]
 mod tests;
+mod unsaved;
+#[cfg(test)]
+mod unsaved_tests;
 mod wal_sync;
 #[cfg(test)]
 mod wal_tests;
@@ -136,6 +141,8 @@ pub struct ObjectStorage {
     wal_sync: Option<Arc<WalSync>>,
     /// SQLite's count of pages written when the WAL was last checkpointed.
     pages_at_checkpoint: i32,
+    /// Set while the object has no file yet (`unsaved.rs`).
+    unsaved: Option<unsaved::Unsaved>,
 }
 
 /// Pages appended to the WAL after which it is checkpointed (SQLite's own default).
@@ -243,6 +250,7 @@ impl ObjectStorage {
             guard,
             wal_sync: None,
             pages_at_checkpoint: 0,
+            unsaved: None,
         })
     }
 
@@ -257,14 +265,19 @@ impl ObjectStorage {
 
     /// Commits the batch. With relaxed durability an automatic checkpoint may sync here (so
     /// call it from a blocking thread); with full durability it only appends to the WAL, and
-    /// the commit is durable once [`WalSync::sync`] has run after it.
+    /// the commit is durable once [`WalSync::sync`] has run after it. The first batch that
+    /// writes to an object without a file creates the file (`unsaved.rs`; blocking too).
     pub fn commit_batch(&mut self) -> Result<()> {
         if self.transaction_lost() {
             self.batch_open = false;
             return Err(lost_transaction());
         }
+        let wrote = self.batch_wrote();
         self.run_cached("COMMIT")?;
         self.batch_open = false;
+        if wrote {
+            self.persist()?;
+        }
         Ok(())
     }
 
@@ -510,50 +523,6 @@ impl ObjectStorage {
     #[cfg(test)]
     fn connection(&self) -> &Connection {
         &self.conn
-    }
-}
-
-/// A WAL larger than this is checkpointed when the object closes.
-const CHECKPOINT_ON_CLOSE_BYTES: u64 = 256 << 10;
-
-impl ObjectStorage {
-    /// Whether opening the object's database is quick enough for an async worker: the file
-    /// exists with content (so opening creates and syncs nothing) and its WAL is no larger
-    /// than a cleanly closed object leaves (recovering a large WAL reads all of it).
-    pub fn opens_quickly(path: &Path) -> bool {
-        std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
-            && wal_bytes(path) <= CHECKPOINT_ON_CLOSE_BYTES
-    }
-
-    /// Whether closing (dropping) this store checkpoints its WAL (it is over
-    /// [`CHECKPOINT_ON_CLOSE_BYTES`]), which writes and syncs files: the caller should then
-    /// drop it on a blocking thread.
-    pub fn closing_syncs(&self) -> bool {
-        self.conn
-            .path()
-            .filter(|p| !p.is_empty())
-            .is_some_and(|path| wal_bytes(Path::new(path)) > CHECKPOINT_ON_CLOSE_BYTES)
-    }
-}
-
-/// The size of the WAL of the database at `db` (0 if it has none).
-fn wal_bytes(db: &Path) -> u64 {
-    std::fs::metadata(WalSync::wal_path(db)).map_or(0, |m| m.len())
-}
-
-impl Drop for ObjectStorage {
-    /// Closing checkpoints a large WAL (see [`ObjectStorage::closing_syncs`]).
-    fn drop(&mut self) {
-        if self.closing_syncs() {
-            let path = self.conn.path().unwrap_or_default().to_owned();
-            // Full durability commits with synchronous=OFF: the checkpoint must sync.
-            if self.wal_sync.is_some() {
-                let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
-            }
-            if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-                tracing::warn!("cannot checkpoint {path} on close: {e}");
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Files, WALs and syncs: what survives a close, when the WAL is synced, checkpointed and
 //! truncated, and when opening is quick.
 
+use super::close::CHECKPOINT_ON_CLOSE_BYTES;
 use super::*;
 
 #[test]
