@@ -1,5 +1,6 @@
 //! What a hostile guest tries against the host through its storage, and that the host holds:
-//! `delete-all` writing into the host's tables.
+//! `delete-all` writing into the host's tables, and results too large for the host's memory.
+//! After each attack the object keeps answering.
 
 use serde_json::{json, Value};
 
@@ -53,4 +54,57 @@ async fn delete_all_cannot_be_made_to_write_into_the_hosts_tables() {
     )
     .await;
     assert_eq!(left["rows"], json!([]), "{left}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_too_large_for_the_hosts_memory_is_refused_and_the_object_goes_on() {
+    let server = Server::start();
+    // 2,000,000 rows of 100 empty strings: once charged a few bytes a row, it drove the host
+    // to gigabytes; charged as held, it stops at the 64 MiB limit after ~20,000 rows.
+    let columns = vec!["''"; 100].join(", ");
+    let query = format!(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000000)
+         SELECT {columns} FROM n"
+    );
+    let refused = sql(&server, "big", &query).await;
+    assert_eq!(
+        refused["error"],
+        json!({
+            "code": "LimitExceeded",
+            "message": "the result of statement 1 is over the limit of 67108864 bytes (counted \
+                as the host holds it: 24 bytes per row and 32 per value, plus each text's and \
+                BLOB's bytes); select fewer rows (LIMIT and OFFSET) or columns",
+        }),
+        "{refused}"
+    );
+    let page = sql(&server, "big", &format!("{query} LIMIT 100")).await;
+    assert_eq!(page["rows"].as_array().map(Vec::len), Some(100), "{page}");
+    assert_eq!(
+        server.get("/probe/big/echo").await.0,
+        200,
+        "the object answers after the refusal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_too_large_for_one_call_is_refused_and_can_be_paged() {
+    let server = Server::start();
+    // 40 values of 2 MiB: 80 MiB, over the 64 MiB a list may answer at once.
+    let (status, value) = server
+        .get(&format!("/probe/listed/fill?count=40&size={}", 2 << 20))
+        .await;
+    assert_eq!((status, &value), (200, &json!({"ok": true})));
+    assert_eq!(
+        server.get("/probe/listed/list").await,
+        (
+            200,
+            json!({"error": "the entries of this list are over the limit of 67108864 bytes for \
+                one call (keys and values, and 48 bytes per entry); list them in pages: pass a \
+                limit, then start-after the last key returned"})
+        )
+    );
+    let (status, page) = server.get("/probe/listed/list?limit=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["keys"].as_array().map(Vec::len), Some(10), "{page}");
+    assert_eq!(server.get("/probe/listed/echo").await.0, 200);
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use rusqlite::{params, OptionalExtension};
 
+use super::list::{entry_bytes, ENTRY_BYTES};
 use super::{ObjectStorage, Result, StorageError};
 
 impl ObjectStorage {
@@ -34,8 +35,18 @@ impl ObjectStorage {
         sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         sorted.dedup();
         let mut out = Vec::with_capacity(sorted.len());
+        let mut bytes = 0;
+        let max = self.limits.max_read_bytes;
         for key in sorted {
             if let Some(value) = self.get_one(key)? {
+                bytes += entry_bytes(key.as_bytes(), &value);
+                if bytes > max {
+                    return Err(StorageError::LimitExceeded(format!(
+                        "the values of these keys are over the limit of {max} bytes for one \
+                         call (keys and values, and {ENTRY_BYTES} bytes per entry); get fewer \
+                         keys at once"
+                    )));
+                }
                 out.push((key.clone(), value));
             }
         }

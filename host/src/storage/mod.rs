@@ -76,8 +76,11 @@ pub struct Limits {
     pub max_sql_params: usize,
     /// Largest string, BLOB or row that guest SQL may make.
     pub max_sql_value_bytes: usize,
-    /// Largest result (roughly, in bytes) one SQL call may return.
+    /// Largest result one SQL call may return, counted as the host holds it in memory.
     pub max_sql_result_bytes: usize,
+    /// Largest answer of one `list` or `get-many` call, counted as the host holds it in
+    /// memory (each entry's key and value, and 48 bytes for the pair).
+    pub max_read_bytes: usize,
     /// The database file's maximum size (`max-database-size`).
     pub max_database_bytes: u64,
 }
@@ -92,6 +95,7 @@ impl Default for Limits {
             max_sql_params: 100,
             max_sql_value_bytes: 2 << 20,
             max_sql_result_bytes: 64 << 20,
+            max_read_bytes: 64 << 20,
             max_database_bytes: 10 << 30,
         }
     }

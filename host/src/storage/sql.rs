@@ -115,16 +115,30 @@ impl SqlValue {
             ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
         }
     }
+}
 
-    /// Roughly what the value costs to hold, for the result size limit.
-    fn size(&self) -> usize {
-        match self {
-            SqlValue::Null => 1,
-            SqlValue::Integer(_) | SqlValue::Real(_) => 8,
-            SqlValue::Text(text) => text.len(),
-            SqlValue::Blob(bytes) => bytes.len(),
+/// What one row of a result takes in the host's memory besides its values: its vector.
+const ROW_BYTES: usize = std::mem::size_of::<Vec<SqlValue>>();
+
+/// What one value of a result takes in the host's memory: its slot in the row and the bytes
+/// of its text or BLOB.
+fn held_bytes(value: ValueRef<'_>) -> usize {
+    std::mem::size_of::<SqlValue>()
+        + match value {
+            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.len(),
+            ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => 0,
         }
-    }
+}
+
+/// The refusal of a result over `max_sql_result_bytes`.
+pub(super) fn result_too_large(statement: usize, max: usize) -> String {
+    format!(
+        "the result of statement {statement} is over the limit of {max} bytes (counted as the \
+         host holds it: {} bytes per row and {} per value, plus each text's and BLOB's \
+         bytes); select fewer rows (LIMIT and OFFSET) or columns",
+        ROW_BYTES,
+        std::mem::size_of::<SqlValue>()
+    )
 }
 
 impl ObjectStorage {
@@ -241,19 +255,22 @@ impl ObjectStorage {
                 .map(String::from)
                 .collect();
             output.rows.clear();
+            // Charged as the result is held in the host's memory, each value before it is
+            // copied: a result of many small values costs far more than its bytes.
             let mut result_bytes = 0;
+            let max = self.limits.max_sql_result_bytes;
+            let width = output.columns.len();
             let mut rows = statement.raw_query();
             while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
-                let values = (0..output.columns.len())
-                    .map(|i| row.get_ref(i).map(SqlValue::from_ref))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                result_bytes += 8 + values.iter().map(SqlValue::size).sum::<usize>();
-                if result_bytes > self.limits.max_sql_result_bytes {
-                    return Err(SqlError::LimitExceeded(format!(
-                        "the result of statement {statements} is over the limit of {} bytes; \
-                         select fewer rows (LIMIT and OFFSET) or columns",
-                        self.limits.max_sql_result_bytes
-                    )));
+                result_bytes += ROW_BYTES;
+                let mut values = Vec::with_capacity(width);
+                for i in 0..width {
+                    let value = row.get_ref(i)?;
+                    result_bytes += held_bytes(value);
+                    if result_bytes > max {
+                        return Err(SqlError::LimitExceeded(result_too_large(statements, max)));
+                    }
+                    values.push(SqlValue::from_ref(value));
                 }
                 output.rows.push(values);
             }

@@ -89,6 +89,28 @@ impl DurableObject for Probe {
                     &json!({"value": storage.get::<serde_json::Value>(&key)?}),
                 ))
             }
+            "/fill" => {
+                // `count` values of `size` bytes, keys `fill-0000`...: data larger than a
+                // request body may be.
+                let size = number(&request, "size")? as usize;
+                for i in 0..number(&request, "count")? {
+                    storage.put_raw(&format!("fill-{i:04}"), &vec![b'x'; size])?;
+                }
+                Ok(Response::json(&json!({"ok": true})))
+            }
+            "/list" => {
+                // The keys of a list (with `limit` if given); an error is a value.
+                let mut options = ListOptions::new();
+                if request.query("limit").is_some() {
+                    options = options.limit(number(&request, "limit")? as u32);
+                }
+                Ok(Response::json(&match storage.list_raw(options) {
+                    Ok(entries) => {
+                        json!({"keys": entries.into_iter().map(|(k, _)| k).collect::<Vec<_>>()})
+                    }
+                    Err(e) => json!({"error": e.message()}),
+                }))
+            }
             "/put-then-trap" => {
                 storage.put("trap", &"written before the trap")?;
                 panic!("probe: trapping on purpose after a write");
