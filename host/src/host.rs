@@ -55,6 +55,9 @@ impl Host {
             namespaces.push(Arc::new(namespace));
         }
         let metrics = Arc::new(Metrics::default());
+        for namespace in &namespaces {
+            metrics.register_namespace(&namespace.name);
+        }
         let scheduler = Arc::new(Scheduler::new(Arc::new(SystemClock)));
         load_alarms(&namespaces, &scheduler, &metrics)?;
         let registry = Registry::new(config.clone(), metrics.clone(), scheduler);

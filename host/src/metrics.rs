@@ -189,6 +189,53 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Creates every series of a namespace whose labels are known ahead (all but the
+    /// requests', labelled by status) at zero: a series that has not counted anything yet
+    /// then reads 0 instead of being absent, so that a reader can tell a zero from a name
+    /// that does not exist.
+    pub fn register_namespace(&self, namespace: &str) {
+        let label = ns(namespace);
+        for counter in [
+            &self.activations,
+            &self.evictions,
+            &self.traps,
+            &self.alarms_dropped,
+            &self.websocket_wakeups,
+        ] {
+            let _ = counter.get_or_create(&label);
+        }
+        for gauge in [
+            &self.live_objects,
+            &self.alarms_scheduled,
+            &self.websockets_open,
+        ] {
+            let _ = gauge.get_or_create(&label);
+        }
+        for histogram in [
+            &self.request_duration,
+            &self.commit_duration,
+            &self.events_per_commit,
+            &self.wal_sync_duration,
+            &self.alarm_delay,
+        ] {
+            let _ = histogram.get_or_create(&label);
+        }
+        for outcome in ["success", "failure"] {
+            let _ = self.alarms_fired.get_or_create(&AlarmLabels {
+                namespace: namespace.to_owned(),
+                outcome,
+            });
+        }
+        for direction in ["in", "out"] {
+            let _ = self.websocket_messages.get_or_create(&WsLabels {
+                namespace: namespace.to_owned(),
+                direction,
+            });
+        }
+    }
+}
+
 pub fn ns(namespace: &str) -> NamespaceLabel {
     NamespaceLabel {
         namespace: namespace.to_string(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{eventually, Options, Server};
+use crate::harness::{decode, eventually, Options, Server};
 
 const ACTIVATIONS: &str = "wdo_activations_total{namespace=\"counter\"}";
 const EVICTIONS: &str = "wdo_evictions_total{namespace=\"counter\"}";
@@ -62,18 +62,29 @@ async fn an_idle_object_is_evicted_and_its_state_survives() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_object_is_not_evicted() {
-    // Generous margins: each gap between requests must stay under the idle timeout even on
-    // a loaded machine.
+    // Busy for over three idle timeouts, with gaps far shorter than one (generous on a
+    // loaded machine); then, left idle, it is evicted: the idle timer was running all along.
     let server = Server::start_with(Options {
-        idle_timeout: "3s",
+        idle_timeout: "2s",
         ..Options::default()
     });
-    for _ in 0..10 {
-        server.get("/counter/busy/increment").await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let mut count = 0;
+    while started.elapsed() < Duration::from_secs(7) {
+        count += 1;
+        assert_eq!(
+            server.get("/counter/busy/increment").await,
+            (200, json!({"count": count}))
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(server.metric(EVICTIONS).await, 0.0);
     assert_eq!(server.metric(ACTIVATIONS).await, 1.0);
+    let evicted = eventually(Duration::from_secs(30), || async {
+        server.metric(EVICTIONS).await == 1.0
+    })
+    .await;
+    assert!(evicted, "left idle, the object was never evicted");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -201,21 +212,29 @@ async fn a_second_host_cannot_open_the_same_data_dir() {
 async fn shutdown_lets_requests_in_flight_finish_and_commit() {
     let mut server = Server::start();
     let client = server.client.clone();
-    assert_eq!(
-        server.get("/probe/slow/echo").await.0,
-        200,
-        "activate first"
-    );
-    let url = server.url("/probe/slow/spin?ms=2000");
-    let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap().status() });
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Spins for 2 s, then writes the key `done`.
+    let url = server.url("/probe/slow/spin?ms=2000&key=done");
+    let in_flight =
+        tokio::spawn(async move { decode(client.get(url).send().await.unwrap()).await });
+    // Stop once the turn runs (the probe says so in the log), not after a guessed delay.
+    let running = eventually(Duration::from_secs(30), || async {
+        server.log().contains("spinning for done")
+    })
+    .await;
+    assert!(running, "the request never started:\n{}", server.log());
     server.stop();
     assert_eq!(
         in_flight.await.unwrap(),
-        200,
+        (200, json!({"spun": 2000})),
         "the request in flight was answered"
     );
     assert!(server.log().contains("shut down"));
+    server.restart();
+    assert_eq!(
+        server.get("/probe/slow/get?key=done").await,
+        (200, json!({"value": true})),
+        "the write of the request in flight was committed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -425,4 +444,16 @@ async fn a_read_only_object_leaves_no_file_or_metadata_row_behind() {
     server.stop();
     assert_eq!(object_files(&server), files);
     assert_eq!(recorded_objects(&server), ["writer"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[should_panic(expected = "no sample wdo_evictions_total{namespace=\"countr\"}")]
+async fn a_misspelt_metric_fails_the_test_instead_of_reading_zero() {
+    let server = Server::start();
+    // Every series of a namespace exists from the start, at zero...
+    assert_eq!(server.metric(EVICTIONS).await, 0.0);
+    // ...so one that is absent is a mistake in the test.
+    server
+        .metric("wdo_evictions_total{namespace=\"countr\"}")
+        .await;
 }

@@ -55,10 +55,18 @@ impl DurableObject for Probe {
                 Ok(Response::json(&json!({"printed": true})))
             }
             "/spin" => {
+                // With `key`: says in the log when it starts, and puts `key` = true when done.
                 let ms = number(&request, "ms")?;
+                let key = request.query("key");
+                if let Some(key) = &key {
+                    println!("spinning for {key}");
+                }
                 let start = std::time::Instant::now();
                 while start.elapsed().as_millis() < u128::from(ms) {
                     std::hint::spin_loop();
+                }
+                if let Some(key) = &key {
+                    storage.put(key, &true)?;
                 }
                 Ok(Response::json(&json!({"spun": ms})))
             }
