@@ -35,6 +35,8 @@ mod guest_mode;
 mod hostile_tests;
 mod kv;
 mod list;
+#[cfg(test)]
+mod model_tests;
 mod sql;
 #[cfg(test)]
 mod sql_tests;
