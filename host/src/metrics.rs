@@ -244,6 +244,7 @@ impl Metrics {
             &self.activations,
             &self.evictions,
             &self.traps,
+            &self.storage_failures,
             &self.alarms_dropped,
             &self.websocket_wakeups,
         ] {

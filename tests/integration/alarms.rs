@@ -329,12 +329,39 @@ async fn setting_twice_fires_once_at_the_later_time() {
 #[tokio::test(flavor = "multi_thread")]
 async fn set_then_delete_never_fires() {
     let server = Server::start();
-    server.get("/probe/del/alarm/set?in=2000").await;
-    server.get("/probe/del/alarm/delete").await;
-    server.get("/probe/del2/alarm/set?in=2000").await;
-    server.get("/probe/del2/delete-all").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(fired(&server, "del").await.is_empty());
+    let at = now_ms() + 2000;
+    for object in ["del", "del2"] {
+        assert_eq!(
+            server
+                .get(&format!("/probe/{object}/alarm/set?at={at}"))
+                .await,
+            (200, json!({"scheduled": at}))
+        );
+    }
+    assert_eq!(
+        server.get("/probe/del/alarm/delete").await,
+        (200, json!({"deleted": true}))
+    );
+    assert_eq!(
+        server.get("/probe/del2/delete-all").await,
+        (200, json!({"ok": true}))
+    );
+    // A control alarm due just after the deleted ones: once it has fired, the scheduler
+    // has passed their time, and had they fired, their objects' logs would show it first.
+    let control = at + 500;
+    assert_eq!(
+        server
+            .get(&format!("/probe/control/alarm/set?at={control}"))
+            .await,
+        (200, json!({"scheduled": control}))
+    );
+    let fired_control = eventually(WAIT, || async {
+        !fired(&server, "control").await.is_empty()
+    })
+    .await;
+    assert!(fired_control, "the control alarm never fired");
+    assert_eq!(fired(&server, "del").await, Vec::<Value>::new());
+    assert_eq!(fired(&server, "del2").await, Vec::<Value>::new());
     assert_eq!(
         server.get("/probe/del2/alarm/get").await.1,
         json!({"alarm": null}),
@@ -344,7 +371,8 @@ async fn set_then_delete_never_fires() {
         server
             .metric("wdo_alarms_fired_total{namespace=\"probe\",outcome=\"success\"}")
             .await,
-        0.0
+        1.0,
+        "only the control alarm fired"
     );
 }
 

@@ -425,7 +425,9 @@ impl Server {
         response.text().await.unwrap()
     }
 
-    /// The value of one sample, e.g. `wdo_activations_total{namespace="counter"}`; 0 if absent.
+    /// The value of one sample, e.g. `wdo_activations_total{namespace="counter"}`. A sample
+    /// that is absent fails the test: the host creates every series of a namespace at zero,
+    /// so an absent one is a misspelt name or label, which must not read as 0.
     pub async fn metric(&self, sample: &str) -> f64 {
         let text = self.metrics().await;
         text.lines()
@@ -433,7 +435,7 @@ impl Server {
                 line.strip_prefix(sample)
                     .and_then(|rest| rest.trim().parse().ok())
             })
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| panic!("no sample {sample} in /metrics:\n{text}"))
     }
 }
 

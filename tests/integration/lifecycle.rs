@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{eventually, Options, Server};
+use crate::harness::{decode, eventually, Options, Server};
 
 const ACTIVATIONS: &str = "wdo_activations_total{namespace=\"counter\"}";
 const EVICTIONS: &str = "wdo_evictions_total{namespace=\"counter\"}";
@@ -62,18 +62,29 @@ async fn an_idle_object_is_evicted_and_its_state_survives() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_object_is_not_evicted() {
-    // Generous margins: each gap between requests must stay under the idle timeout even on
-    // a loaded machine.
+    // Busy for over three idle timeouts, with gaps far shorter than one (generous on a
+    // loaded machine); then, left idle, it is evicted: the idle timer was running all along.
     let server = Server::start_with(Options {
-        idle_timeout: "3s",
+        idle_timeout: "2s",
         ..Options::default()
     });
-    for _ in 0..10 {
-        server.get("/counter/busy/increment").await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let mut count = 0;
+    while started.elapsed() < Duration::from_secs(7) {
+        count += 1;
+        assert_eq!(
+            server.get("/counter/busy/increment").await,
+            (200, json!({"count": count}))
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(server.metric(EVICTIONS).await, 0.0);
     assert_eq!(server.metric(ACTIVATIONS).await, 1.0);
+    let evicted = eventually(Duration::from_secs(30), || async {
+        server.metric(EVICTIONS).await == 1.0
+    })
+    .await;
+    assert!(evicted, "left idle, the object was never evicted");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -201,21 +212,29 @@ async fn a_second_host_cannot_open_the_same_data_dir() {
 async fn shutdown_lets_requests_in_flight_finish_and_commit() {
     let mut server = Server::start();
     let client = server.client.clone();
-    assert_eq!(
-        server.get("/probe/slow/echo").await.0,
-        200,
-        "activate first"
-    );
-    let url = server.url("/probe/slow/spin?ms=2000");
-    let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap().status() });
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Spins for 2 s, then writes the key `done`.
+    let url = server.url("/probe/slow/spin?ms=2000&key=done");
+    let in_flight =
+        tokio::spawn(async move { decode(client.get(url).send().await.unwrap()).await });
+    // Stop once the turn runs (the probe says so in the log), not after a guessed delay.
+    let running = eventually(Duration::from_secs(30), || async {
+        server.log().contains("spinning for done")
+    })
+    .await;
+    assert!(running, "the request never started:\n{}", server.log());
     server.stop();
     assert_eq!(
         in_flight.await.unwrap(),
-        200,
+        (200, json!({"spun": 2000})),
         "the request in flight was answered"
     );
     assert!(server.log().contains("shut down"));
+    server.restart();
+    assert_eq!(
+        server.get("/probe/slow/get?key=done").await,
+        (200, json!({"value": true})),
+        "the write of the request in flight was committed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -365,4 +384,76 @@ async fn the_object_used_least_recently_makes_room_at_the_cap() {
             "step {i}: object {name}: {echo}"
         );
     }
+}
+
+/// The files an object has in the `counter` namespace's data directory (not the metadata).
+fn object_files(server: &Server) -> Vec<String> {
+    let dir = server.dir.path().join("data/counter");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| !name.starts_with("metadata.sqlite"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The objects the `counter` namespace's metadata records (read as the admin API does).
+fn recorded_objects(server: &Server) -> Vec<String> {
+    let db =
+        rusqlite::Connection::open(server.dir.path().join("data/counter/metadata.sqlite")).unwrap();
+    let mut statement = db
+        .prepare("SELECT coalesce(name, id) FROM _wdo_objects ORDER BY 1")
+        .unwrap();
+    let names = statement.query_map([], |row| row.get(0)).unwrap();
+    names.collect::<Result<_, _>>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_object_leaves_no_file_or_metadata_row_behind() {
+    let mut server = Server::start();
+    for i in 0..300 {
+        assert_eq!(
+            server.get(&format!("/counter/reader-{i}/get")).await,
+            (200, json!({"count": 0}))
+        );
+    }
+    // Checked while the 300 objects are still live, and again after they closed.
+    assert_eq!(object_files(&server), Vec::<String>::new());
+    assert_eq!(recorded_objects(&server), Vec::<String>::new());
+
+    // An object that writes gets its file and its row before its write is acknowledged.
+    assert_eq!(
+        server.get("/counter/writer/increment").await,
+        (200, json!({"count": 1}))
+    );
+    let files = object_files(&server);
+    assert_eq!(files.len(), 2, "a database and its WAL: {files:?}");
+    assert!(files[0].ends_with(".sqlite") && files[1].ends_with(".sqlite-wal"));
+    assert_eq!(recorded_objects(&server), ["writer"]);
+
+    server.restart_after_kill();
+    assert_eq!(
+        server.get("/counter/writer/get").await,
+        (200, json!({"count": 1}))
+    );
+    assert_eq!(
+        server.get("/counter/reader-7/get").await,
+        (200, json!({"count": 0}))
+    );
+    server.stop();
+    assert_eq!(object_files(&server), files);
+    assert_eq!(recorded_objects(&server), ["writer"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[should_panic(expected = "no sample wdo_evictions_total{namespace=\"countr\"}")]
+async fn a_misspelt_metric_fails_the_test_instead_of_reading_zero() {
+    let server = Server::start();
+    // Every series of a namespace exists from the start, at zero...
+    assert_eq!(server.metric(EVICTIONS).await, 0.0);
+    // ...so one that is absent is a mistake in the test.
+    server
+        .metric("wdo_evictions_total{namespace=\"countr\"}")
+        .await;
 }

@@ -14,6 +14,7 @@ mod edge_limits;
 mod faults;
 mod front;
 mod harness;
+mod hostile;
 mod lifecycle;
 mod metrics;
 mod migrations;

@@ -324,17 +324,37 @@ async fn tag_and_attachment_limits_just_at_and_over_their_bounds() {
     let (status, value) = server.get(&format!("/probe/l/ws?tags={ten},t10")).await;
     // Not an upgrade request: the probe reports the SDK's refusal.
     assert_eq!(status, 426, "{value}");
-    let eleven = connect_async(server.ws_url(&format!("/probe/l/ws?tags={ten},t10"))).await;
-    let error = eleven.expect_err("11 tags are refused").to_string();
-    assert!(error.contains("400"), "{error}");
+    assert_eq!(
+        refused_handshake(&server, &format!("/probe/l/ws?tags={ten},t10")).await,
+        (
+            400,
+            json!({"error": "storage: limit exceeded: a WebSocket cannot have more than 10 tags; 11 were given"})
+        )
+    );
     let long = "x".repeat(256);
     let mut at = connect(&server, &format!("/probe/l/ws?tags={long}")).await;
     assert_eq!(next(&mut at).await, json!({"attached": 2}));
-    assert!(
-        connect_async(server.ws_url(&format!("/probe/l/ws?tags={long}x")))
-            .await
-            .is_err()
+    assert_eq!(
+        refused_handshake(&server, &format!("/probe/l/ws?tags={long}x")).await,
+        (
+            400,
+            json!({"error": format!("storage: limit exceeded: tag \"{}…\" is longer than the maximum of 256 characters", &long[..32])})
+        )
     );
+}
+
+/// The status and JSON body of a WebSocket handshake that the object refused.
+async fn refused_handshake(server: &Server, path: &str) -> (u16, Value) {
+    match connect_async(server.ws_url(path)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            let body = serde_json::from_slice(body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+            (response.status().as_u16(), body)
+        }
+        Ok(_) => panic!("the handshake for {path} was accepted"),
+        Err(other) => panic!("the handshake for {path} failed otherwise: {other}"),
+    }
 }
 
 async fn host_shutdown_closes_sockets_with_1001(ns: &str) {

@@ -75,7 +75,9 @@ impl ObjectCtx {
                 StorageError::InvalidArgument(_) => storage::ErrorCode::InvalidArgument,
                 StorageError::LimitExceeded(_) => storage::ErrorCode::LimitExceeded,
                 StorageError::TransactionClosed(_) => storage::ErrorCode::TransactionClosed,
-                StorageError::Sqlite(_) | StorageError::Aborted(_) => {
+                StorageError::Sqlite(_)
+                | StorageError::Aborted(_)
+                | StorageError::TimedOut(_) => {
                     tracing::error!(namespace = %self.info.namespace, object = %self.info.id_text, "storage failure: {e}");
                     self.storage_failed = Some(e.to_string());
                     storage::ErrorCode::Internal

@@ -41,13 +41,13 @@ impl sql::Host for ObjectCtx {
 
 impl ObjectCtx {
     /// What is left of the event's CPU time (counted in epoch ticks).
-    fn cpu_time_left(&self) -> Duration {
+    pub(super) fn cpu_time_left(&self) -> Duration {
         let ticks = self.ticks_allowed.saturating_sub(self.ticks_used);
         EPOCH_TICK.saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX))
     }
 
     /// Wasm time is counted by the epoch callback; time spent in SQL is added here.
-    fn charge_cpu_time(&mut self, spent: Duration) {
+    pub(super) fn charge_cpu_time(&mut self, spent: Duration) {
         let ticks = spent.as_nanos() / EPOCH_TICK.as_nanos();
         self.ticks_used = self
             .ticks_used

@@ -1,11 +1,13 @@
 //! The host side of the WIT `storage` interface: the key-value API and explicit
 //! transactions, over [`crate::storage::ObjectStorage`].
 
+use std::time::Instant;
+
 use wasmtime::component::Resource;
 
 use super::bindings::storage;
 use super::ctx::{GuestResult, ObjectCtx};
-use crate::storage::ListOptions;
+use crate::storage::{ListOptions, StorageError};
 
 /// A guest's explicit transaction (the WIT resource `transaction`).
 pub struct Transaction {
@@ -56,8 +58,17 @@ impl storage::Host for ObjectCtx {
         Ok(self.answer(result))
     }
 
+    /// Dropping the guest's tables runs the guest's SQL machinery (foreign key actions,
+    /// for one), so it counts against the event's CPU time as SQL does, and running out of
+    /// it traps.
     fn delete_all(&mut self) -> GuestResult<()> {
-        let result = self.storage().delete_all();
+        let started = Instant::now();
+        let deadline = started.checked_add(self.cpu_time_left());
+        let result = self.storage().delete_all(deadline);
+        self.charge_cpu_time(started.elapsed());
+        if let Err(StorageError::TimedOut(message)) = &result {
+            return Err(wasmtime::Error::msg(message.clone()));
+        }
         Ok(self.answer(result))
     }
 }

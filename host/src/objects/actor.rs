@@ -142,29 +142,29 @@ impl Actor {
         let quick = ObjectStorage::opens_quickly(&path);
         let durability = self.namespace.config.durability;
         let limits = self.namespace.limits;
-        let namespace = self.namespace.clone();
-        let info = self.info.clone();
-        let open = move || -> anyhow::Result<_> {
-            // A file that opens quickly exists; otherwise look (before opening creates it).
-            let is_new = !quick && !path.exists();
-            let storage = ObjectStorage::open(&path, durability, limits)
-                .with_context(|| format!("opening {}", path.display()))?;
-            if is_new {
-                namespace
-                    .metadata
-                    .record_object(&info.id, info.name.as_deref())?;
-            }
-            let alarm = storage.read_alarm()?;
-            Ok((storage, alarm))
-        };
-        // Creating an object writes and syncs files, and recovering a large WAL reads it all:
-        // a blocking thread does those. Opening an existing, cleanly closed one only reads a
-        // few pages (usually cached), as the turns' storage calls do on this thread; a hop to
-        // the blocking pool and back was a measured share of an activation.
-        let (storage, alarm) = if quick {
-            open()?
+        // An object without files starts in a temporary database: it gets a file (and its
+        // metadata row, see `run_batch`) only when it first writes, so one that only reads
+        // leaves nothing behind.
+        let (storage, alarm) = if !quick && !ObjectStorage::exists(&path) {
+            let storage = ObjectStorage::open_unsaved(&path, durability, limits)
+                .with_context(|| format!("opening a temporary store for {}", path.display()))?;
+            (storage, None)
         } else {
-            tokio::task::spawn_blocking(open).await??
+            let open = move || -> anyhow::Result<_> {
+                let storage = ObjectStorage::open(&path, durability, limits)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                let alarm = storage.read_alarm()?;
+                Ok((storage, alarm))
+            };
+            // Recovering a large WAL reads it all: a blocking thread does that. Opening an
+            // existing, cleanly closed object only reads a few pages (usually cached), as
+            // the turns' storage calls do on this thread; a hop to the blocking pool and back
+            // was a measured share of an activation.
+            if quick {
+                open()?
+            } else {
+                tokio::task::spawn_blocking(open).await??
+            }
         };
         Ok(Live {
             storage: Arc::new(Mutex::new(storage)),
@@ -311,19 +311,31 @@ impl Actor {
             }
         };
         let started = Instant::now();
-        let (wrote, pipelined) = {
+        let (wrote, pipelined, unsaved) = {
             let storage = live.storage.lock().expect("storage lock");
-            (storage.batch_wrote(), storage.syncs_apart())
+            (
+                storage.batch_wrote(),
+                storage.syncs_apart(),
+                storage.is_unsaved(),
+            )
         };
         let committed = if wrote && !pipelined {
-            // Relaxed durability: an automatic checkpoint may sync inside the COMMIT.
+            // Relaxed durability: an automatic checkpoint may sync inside the COMMIT. An
+            // object's first write creates its file there, and its metadata row first.
             let storage = live.storage.clone();
-            tokio::task::spawn_blocking(move || {
-                storage.lock().expect("storage lock").commit_batch()
+            let created = unsaved.then(|| (self.namespace.clone(), self.info.clone()));
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                if let Some((namespace, info)) = created {
+                    namespace
+                        .metadata
+                        .record_object(&info.id, info.name.as_deref())?;
+                }
+                storage.lock().expect("storage lock").commit_batch()?;
+                Ok(())
             })
             .await
             .map_err(anyhow::Error::from)
-            .and_then(|r| r.map_err(anyhow::Error::from))
+            .and_then(|r| r)
         } else {
             // Nothing written, or full durability: the COMMIT appends to the WAL at most and
             // does not sync (the output gate does that next).

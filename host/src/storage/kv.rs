@@ -1,8 +1,11 @@
 //! Key-value operations on `_wdo_kv`. Keys are stored as BLOBs of their UTF-8 bytes, so
 //! SQLite's memcmp order is UTF-8 byte order (which is Unicode code point order).
 
+use std::time::Instant;
+
 use rusqlite::{params, OptionalExtension};
 
+use super::list::{entry_bytes, ENTRY_BYTES};
 use super::{ObjectStorage, Result, StorageError};
 
 impl ObjectStorage {
@@ -32,8 +35,18 @@ impl ObjectStorage {
         sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         sorted.dedup();
         let mut out = Vec::with_capacity(sorted.len());
+        let mut bytes = 0;
+        let max = self.limits.max_read_bytes;
         for key in sorted {
             if let Some(value) = self.get_one(key)? {
+                bytes += entry_bytes(key.as_bytes(), &value);
+                if bytes > max {
+                    return Err(StorageError::LimitExceeded(format!(
+                        "the values of these keys are over the limit of {max} bytes for one \
+                         call (keys and values, and {ENTRY_BYTES} bytes per entry); get fewer \
+                         keys at once"
+                    )));
+                }
                 out.push((key.clone(), value));
             }
         }
@@ -99,10 +112,12 @@ impl ObjectStorage {
         })
     }
 
-    /// Deletes every key, every table and view of the guest's SQL and the alarm (as
-    /// Cloudflare's SQLite-backed `deleteAll`), atomically. Refused inside an explicit
-    /// transaction.
-    pub fn delete_all(&mut self) -> Result<()> {
+    /// Deletes every key, every table, view and trigger of the guest's SQL and the alarm
+    /// (as Cloudflare's SQLite-backed `deleteAll`), atomically. Refused inside an explicit
+    /// transaction. The guest's schema is dropped first, under the guest's rules and
+    /// `deadline` (see `drop_guest_schema`); the host's rows are cleared after it, so that
+    /// nothing the drop did can remain in them.
+    pub fn delete_all(&mut self, deadline: Option<Instant>) -> Result<()> {
         self.check_open("delete all")?;
         if self.in_transaction() {
             return Err(StorageError::InvalidArgument(
@@ -110,8 +125,8 @@ impl ObjectStorage {
             ));
         }
         self.atomically(|s| {
+            s.drop_guest_schema(deadline)?;
             s.conn.execute("DELETE FROM _wdo_kv", [])?;
-            s.drop_guest_schema()?;
             s.clear_alarm()
         })
     }

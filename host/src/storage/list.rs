@@ -1,6 +1,6 @@
 //! `list`: ranges, prefix, order and limit, with Cloudflare's semantics.
 
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 
 use super::{ObjectStorage, Result, StorageError};
 
@@ -62,21 +62,45 @@ impl ObjectStorage {
         args.push(Value::Integer(options.limit.map_or(-1, i64::from)));
         sql.push_str(&format!(" LIMIT ?{}", args.len()));
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
-            let key: Vec<u8> = row.get(0)?;
-            let value: Vec<u8> = row.get(1)?;
-            Ok((key, value))
-        })?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         let mut out = Vec::new();
-        for row in rows {
-            let (key, value) = row?;
+        let mut bytes = 0;
+        while let Some(row) = rows.next()? {
+            let (key, value) = (blob(row.get_ref(0)?), blob(row.get_ref(1)?));
+            // Counted before the entry is copied, so a list too large is never held whole.
+            bytes += entry_bytes(key, value);
+            let max = self.limits.max_read_bytes;
+            if bytes > max {
+                return Err(StorageError::LimitExceeded(format!(
+                    "the entries of this list are over the limit of {max} bytes for one call \
+                     (keys and values, and {ENTRY_BYTES} bytes per entry); list them in pages: \
+                     pass a limit, then start-after the last key returned"
+                )));
+            }
             // Keys are written from Rust strings only, so they are UTF-8.
-            let key = String::from_utf8(key).map_err(|e| {
+            let key = String::from_utf8(key.to_vec()).map_err(|e| {
                 StorageError::InvalidArgument(format!("stored key is not UTF-8: {e}"))
             })?;
-            out.push((key, value));
+            out.push((key, value.to_vec()));
         }
         Ok(out)
+    }
+}
+
+/// What an entry of a `list` or `get-many` answer takes in the host's memory besides its
+/// bytes: its key's `String` and its value's `Vec`.
+pub(super) const ENTRY_BYTES: usize = std::mem::size_of::<(String, Vec<u8>)>();
+
+/// What an entry of a `list` or `get-many` answer takes in the host's memory.
+pub(super) fn entry_bytes(key: &[u8], value: &[u8]) -> usize {
+    ENTRY_BYTES + key.len() + value.len()
+}
+
+/// The bytes of a key or value of `_wdo_kv` (the host writes only BLOBs there).
+fn blob(value: ValueRef<'_>) -> &[u8] {
+    match value {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes,
+        ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => &[],
     }
 }
 

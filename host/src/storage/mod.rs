@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Layout: `kv.rs` and `list.rs` (key-value API), `sql.rs` (guest SQL), `authorizer.rs`
-//! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply).
+//! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply),
+//! `unsaved.rs` (an object without a file until it first writes), `close.rs` (closing).
 //!
 //! Some SQLite errors (a full database, an I/O error, an interrupted write, `OR ROLLBACK`)
 //! roll back the whole transaction, and with it every event of the batch. The store notices
@@ -33,14 +34,21 @@ pub mod durable_fs;
 mod fail_stop;
 mod files;
 mod guest_mode;
+#[cfg(test)]
+mod hostile_tests;
 mod kv;
 mod list;
+#[cfg(test)]
+mod model_tests;
 mod sql;
 #[cfg(test)]
 mod sql_tests;
 mod sqlite_config;
 #[cfg(test)]
 mod tests;
+mod unsaved;
+#[cfg(test)]
+mod unsaved_tests;
 mod wal_file;
 mod wal_sync;
 #[cfg(test)]
@@ -76,8 +84,11 @@ pub struct Limits {
     pub max_sql_params: usize,
     /// Largest string, BLOB or row that guest SQL may make.
     pub max_sql_value_bytes: usize,
-    /// Largest result (roughly, in bytes) one SQL call may return.
+    /// Largest result one SQL call may return, counted as the host holds it in memory.
     pub max_sql_result_bytes: usize,
+    /// Largest answer of one `list` or `get-many` call, counted as the host holds it in
+    /// memory (each entry's key and value, and 48 bytes for the pair).
+    pub max_read_bytes: usize,
     /// The database file's maximum size (`max-database-size`).
     pub max_database_bytes: u64,
 }
@@ -92,6 +103,7 @@ impl Default for Limits {
             max_sql_params: 100,
             max_sql_value_bytes: 2 << 20,
             max_sql_result_bytes: 64 << 20,
+            max_read_bytes: 64 << 20,
             max_database_bytes: 10 << 30,
         }
     }
@@ -112,6 +124,9 @@ pub enum StorageError {
     /// foreign key constraints violated.
     #[error("{0}")]
     Aborted(String),
+    /// The event's CPU time ran out during the call; its writes are rolled back.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -143,6 +158,8 @@ pub struct ObjectStorage {
     durable: Option<fail_stop::DurableWal>,
     /// Closing must not checkpoint: the WAL holds frames that are not durable.
     poisoned: bool,
+    /// Set while the object has no file yet (`unsaved.rs`).
+    unsaved: Option<unsaved::Unsaved>,
 }
 
 /// Pages appended to the WAL after which it is checkpointed (SQLite's own default).
@@ -253,6 +270,7 @@ impl ObjectStorage {
             pages_at_checkpoint: 0,
             durable: None,
             poisoned: false,
+            unsaved: None,
         })
     }
 
@@ -267,7 +285,8 @@ impl ObjectStorage {
 
     /// Commits the batch. With relaxed durability an automatic checkpoint may sync here (so
     /// call it from a blocking thread); with full durability it only appends to the WAL, and
-    /// the commit is durable once [`WalSync::sync`] has run after it.
+    /// the commit is durable once [`WalSync::sync`] has run after it. The first batch that
+    /// writes to an object without a file creates the file (`unsaved.rs`; blocking too).
     pub fn commit_batch(&mut self) -> Result<()> {
         if self.transaction_lost() {
             self.batch_open = false;
@@ -276,8 +295,11 @@ impl ObjectStorage {
         let wrote = self.batch_wrote();
         self.run_cached("COMMIT")?;
         self.batch_open = false;
-        if let (true, Some(durable)) = (wrote, &mut self.durable) {
-            durable.committed();
+        if wrote {
+            self.persist()?;
+            if let Some(durable) = &mut self.durable {
+                durable.committed();
+            }
         }
         Ok(())
     }

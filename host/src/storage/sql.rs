@@ -80,6 +80,7 @@ impl From<StorageError> for SqlError {
             StorageError::TransactionClosed(message) => SqlError::TransactionClosed(message),
             StorageError::InvalidArgument(message) => SqlError::InvalidArgument(message),
             StorageError::LimitExceeded(message) => SqlError::LimitExceeded(message),
+            StorageError::TimedOut(_) => SqlError::TimedOut,
             other => SqlError::Storage(other),
         }
     }
@@ -114,16 +115,30 @@ impl SqlValue {
             ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
         }
     }
+}
 
-    /// Roughly what the value costs to hold, for the result size limit.
-    fn size(&self) -> usize {
-        match self {
-            SqlValue::Null => 1,
-            SqlValue::Integer(_) | SqlValue::Real(_) => 8,
-            SqlValue::Text(text) => text.len(),
-            SqlValue::Blob(bytes) => bytes.len(),
+/// What one row of a result takes in the host's memory besides its values: its vector.
+const ROW_BYTES: usize = std::mem::size_of::<Vec<SqlValue>>();
+
+/// What one value of a result takes in the host's memory: its slot in the row and the bytes
+/// of its text or BLOB.
+fn held_bytes(value: ValueRef<'_>) -> usize {
+    std::mem::size_of::<SqlValue>()
+        + match value {
+            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.len(),
+            ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => 0,
         }
-    }
+}
+
+/// The refusal of a result over `max_sql_result_bytes`.
+pub(super) fn result_too_large(statement: usize, max: usize) -> String {
+    format!(
+        "the result of statement {statement} is over the limit of {max} bytes (counted as the \
+         host holds it: {} bytes per row and {} per value, plus each text's and BLOB's \
+         bytes); select fewer rows (LIMIT and OFFSET) or columns",
+        ROW_BYTES,
+        std::mem::size_of::<SqlValue>()
+    )
 }
 
 impl ObjectStorage {
@@ -240,19 +255,22 @@ impl ObjectStorage {
                 .map(String::from)
                 .collect();
             output.rows.clear();
+            // Charged as the result is held in the host's memory, each value before it is
+            // copied: a result of many small values costs far more than its bytes.
             let mut result_bytes = 0;
+            let max = self.limits.max_sql_result_bytes;
+            let width = output.columns.len();
             let mut rows = statement.raw_query();
             while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
-                let values = (0..output.columns.len())
-                    .map(|i| row.get_ref(i).map(SqlValue::from_ref))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                result_bytes += 8 + values.iter().map(SqlValue::size).sum::<usize>();
-                if result_bytes > self.limits.max_sql_result_bytes {
-                    return Err(SqlError::LimitExceeded(format!(
-                        "the result of statement {statements} is over the limit of {} bytes; \
-                         select fewer rows (LIMIT and OFFSET) or columns",
-                        self.limits.max_sql_result_bytes
-                    )));
+                result_bytes += ROW_BYTES;
+                let mut values = Vec::with_capacity(width);
+                for i in 0..width {
+                    let value = row.get_ref(i)?;
+                    result_bytes += held_bytes(value);
+                    if result_bytes > max {
+                        return Err(SqlError::LimitExceeded(result_too_large(statements, max)));
+                    }
+                    values.push(SqlValue::from_ref(value));
                 }
                 output.rows.push(values);
             }
@@ -334,42 +352,69 @@ impl ObjectStorage {
         }
     }
 
-    /// Drops every table and view of the guest's (not the host's), for `delete-all`.
-    /// Foreign keys are deferred meanwhile, so that tables can go in any order.
-    pub(super) fn drop_guest_schema(&mut self) -> Result<(), StorageError> {
+    /// Drops every trigger, view and table of the guest's (not the host's), for
+    /// `delete-all`, under the guest's rules and `deadline`, as the guest's own SQL would.
+    /// Triggers go first: dropping a table first deletes its rows, and a foreign key cascade
+    /// from there would fire the guest's triggers on other tables. Foreign keys are deferred
+    /// meanwhile, so that tables can go in any order.
+    pub(super) fn drop_guest_schema(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<(), StorageError> {
         let deferred: bool = self
             .conn
             .query_row("PRAGMA defer_foreign_keys", [], |row| row.get(0))?;
         self.conn.execute_batch("PRAGMA defer_foreign_keys = ON")?;
-        let dropped = self.drop_guest_objects();
+        let dropped = self.drop_guest_objects(deadline);
         let restore = if deferred { "ON" } else { "OFF" };
         self.conn
             .execute_batch(&format!("PRAGMA defer_foreign_keys = {restore}"))?;
         dropped
     }
 
-    fn drop_guest_objects(&self) -> Result<(), StorageError> {
-        // Views first, then virtual tables (which drop their shadow tables), then tables;
-        // indexes and triggers go with their tables.
+    fn drop_guest_objects(&self, deadline: Option<Instant>) -> Result<(), StorageError> {
+        // Triggers, then views, then virtual tables (which drop their shadow tables), then
+        // tables; indexes go with their tables.
         let next = "SELECT type, name FROM sqlite_schema
-             WHERE type IN ('table', 'view')
+             WHERE type IN ('trigger', 'view', 'table')
                AND name NOT LIKE '\\_wdo\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-             ORDER BY type = 'table', coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%', name
+             ORDER BY type <> 'trigger', type = 'table',
+                      coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%', name
              LIMIT 1";
+        let _guest = self.guard.enter(&self.conn, &self.limits, deadline)?;
         loop {
             let object: Option<(String, String)> = {
                 use rusqlite::OptionalExtension;
                 self.conn
                     .query_row(next, [], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()?
+                    .optional()
+                    .map_err(|e| self.drop_error(e, "list"))?
             };
             let Some((kind, name)) = object else {
                 return Ok(());
             };
-            let kind = if kind == "view" { "VIEW" } else { "TABLE" };
+            let kind = match kind.as_str() {
+                "trigger" => "TRIGGER",
+                "view" => "VIEW",
+                _ => "TABLE",
+            };
             let quoted = name.replace('"', "\"\"");
             self.conn
-                .execute_batch(&format!("DROP {kind} \"{quoted}\""))?;
+                .execute_batch(&format!("DROP {kind} \"{quoted}\""))
+                .map_err(|e| self.drop_error(e, &format!("drop {kind} {name:?}")))?;
         }
+    }
+
+    /// The error of a statement of `delete-all` that failed in guest mode.
+    fn drop_error(&self, error: rusqlite::Error, what: &str) -> StorageError {
+        if let Some(refusal) = self.guard.take_refusal() {
+            return StorageError::InvalidArgument(format!("delete-all cannot {what}: {refusal}"));
+        }
+        if self.guard.timed_out() {
+            return StorageError::TimedOut(format!(
+                "the event exceeded its CPU time limit while delete-all ran ({what})"
+            ));
+        }
+        StorageError::Sqlite(error)
     }
 }

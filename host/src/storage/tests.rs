@@ -256,11 +256,11 @@ fn delete_all_removes_everything_but_not_inside_a_transaction() {
     let mut s = filled(&["a", "b"]);
     let tx = s.txn_begin().unwrap();
     assert!(matches!(
-        s.delete_all(),
+        s.delete_all(None),
         Err(StorageError::InvalidArgument(_))
     ));
     s.txn_commit(tx).unwrap();
-    s.delete_all().unwrap();
+    s.delete_all(None).unwrap();
     assert!(s.list(&ListOptions::default()).unwrap().is_empty());
 }
 
@@ -394,7 +394,7 @@ fn an_alarm_set_in_a_rolled_back_transaction_is_undone() {
 fn delete_all_also_deletes_the_alarm() {
     let mut s = filled(&["a"]);
     s.set_alarm(2_000_000_000_000).unwrap();
-    s.delete_all().unwrap();
+    s.delete_all(None).unwrap();
     assert_eq!(s.get_alarm().unwrap(), None);
 }
 

@@ -65,10 +65,18 @@ impl DurableObject for Probe {
                 Ok(Response::json(&json!({"printed": lines * 2})))
             }
             "/spin" => {
+                // With `key`: says in the log when it starts, and puts `key` = true when done.
                 let ms = number(&request, "ms")?;
+                let key = request.query("key");
+                if let Some(key) = &key {
+                    println!("spinning for {key}");
+                }
                 let start = std::time::Instant::now();
                 while start.elapsed().as_millis() < u128::from(ms) {
                     std::hint::spin_loop();
+                }
+                if let Some(key) = &key {
+                    storage.put(key, &true)?;
                 }
                 Ok(Response::json(&json!({"spun": ms})))
             }
@@ -98,6 +106,28 @@ impl DurableObject for Probe {
                 Ok(Response::json(
                     &json!({"value": storage.get::<serde_json::Value>(&key)?}),
                 ))
+            }
+            "/fill" => {
+                // `count` values of `size` bytes, keys `fill-0000`...: data larger than a
+                // request body may be.
+                let size = number(&request, "size")? as usize;
+                for i in 0..number(&request, "count")? {
+                    storage.put_raw(&format!("fill-{i:04}"), &vec![b'x'; size])?;
+                }
+                Ok(Response::json(&json!({"ok": true})))
+            }
+            "/list" => {
+                // The keys of a list (with `limit` if given); an error is a value.
+                let mut options = ListOptions::new();
+                if request.query("limit").is_some() {
+                    options = options.limit(number(&request, "limit")? as u32);
+                }
+                Ok(Response::json(&match storage.list_raw(options) {
+                    Ok(entries) => {
+                        json!({"keys": entries.into_iter().map(|(k, _)| k).collect::<Vec<_>>()})
+                    }
+                    Err(e) => json!({"error": e.message()}),
+                }))
             }
             "/put-then-trap" => {
                 storage.put("trap", &"written before the trap")?;
