@@ -62,10 +62,18 @@ impl WalPoint {
 
 impl DurableWal {
     /// Starts tracking the WAL of `db` on the connection `conn` (which must not use
-    /// `wal_autocheckpoint`: it would replace the hook).
-    pub(super) fn track(db: &std::path::Path, conn: &rusqlite::Connection) -> DurableWal {
+    /// `wal_autocheckpoint`: it would replace the hook). A `new` file's WAL holds nothing
+    /// durable yet: its schema was written without a sync.
+    pub(super) fn track(
+        db: &std::path::Path,
+        new: bool,
+        conn: &rusqlite::Connection,
+    ) -> DurableWal {
         let wal = WalSync::wal_path(db);
-        let at_open = wal_file::read_salt(&wal).ok().flatten();
+        let at_open = match new {
+            true => None,
+            false => wal_file::read_salt(&wal).ok().flatten(),
+        };
         let frames = Box::new(AtomicU32::new(0));
         // SAFETY: the connection handle is live; the pointer stays valid while it is (the
         // box is dropped after the connection, see `ObjectStorage`).

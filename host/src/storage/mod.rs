@@ -231,7 +231,7 @@ impl ObjectStorage {
             .execute_batch(&format!("PRAGMA synchronous={sync};"))?;
         if durability == Durability::Full {
             storage.wal_sync = Some(Arc::new(WalSync::new(path, wal_existed)));
-            storage.durable = Some(fail_stop::DurableWal::track(path, &storage.conn));
+            storage.durable = Some(fail_stop::DurableWal::track(path, is_new, &storage.conn));
         }
         Ok(storage)
     }
