@@ -60,6 +60,9 @@ pub struct Config {
     /// Largest WebSocket message a client may send, in bytes; a larger one closes the
     /// socket with 1009.
     pub max_websocket_message: usize,
+    /// Most bytes queued for one WebSocket whose client does not read; beyond it the socket
+    /// is closed with 1008 (a single larger message is still sent into an empty queue).
+    pub max_websocket_queue: usize,
     /// A connection must send its request headers within this long (from when it opens or
     /// its previous response was written), or it is closed.
     #[serde(with = "humantime_serde")]
@@ -107,6 +110,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_websockets: 32_768,
             max_websocket_message: 32 << 20,
+            max_websocket_queue: 16 << 20,
             namespaces: Vec::new(),
             migrations: Vec::new(),
             base_dir: PathBuf::from("."),
@@ -278,6 +282,9 @@ impl Config {
         }
         if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
             return bad("header-read-timeout and body-read-timeout must be greater than 0".into());
+        }
+        if self.max_websocket_queue == 0 {
+            return bad("max-websocket-queue must be at least 1".into());
         }
         if self.max_connections == 0 || self.max_websockets == 0 {
             return bad("max-connections and max-websockets must be at least 1".into());

@@ -22,6 +22,7 @@ mod notes;
 mod probe;
 mod ratelimit;
 mod sdk;
+mod slow_reader;
 mod socket_lifecycle;
 mod sql;
 mod websockets;

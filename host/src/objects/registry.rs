@@ -93,6 +93,7 @@ impl Registry {
         let hub = Arc::new(Hub::new(
             WsLimits {
                 max_message_bytes: config.max_websocket_message,
+                max_queued_bytes: config.max_websocket_queue,
                 max_sockets_per_host: config.max_websockets,
                 ..WsLimits::default()
             },

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::pending::close_for_object;
+use super::queue::QueueReceiver;
 use super::{EventSink, Hub, Outbound, Refused, SocketId, WsEvent, WsMessage};
 use crate::metrics::{ns, Metrics};
 
@@ -92,7 +93,7 @@ async fn run(
     owner: &Owner,
     socket: SocketId,
     mut stream: Stream,
-    mut outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+    mut outbound: QueueReceiver,
 ) -> Option<WsEvent> {
     let metrics = &owner.metrics;
     let label = ns(&owner.namespace);
@@ -111,6 +112,10 @@ async fn run(
     // waiter list under its lock, which every socket of the host shares.
     let shutdown = hub.shutdown.cancelled();
     tokio::pin!(shutdown);
+    let overflow_token = outbound.overflow.clone();
+    let overflow = overflow_token.cancelled();
+    tokio::pin!(overflow);
+    let max_queued = hub.limits.max_queued_bytes;
     loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
@@ -158,7 +163,15 @@ async fn run(
             message = outbound.recv() => match message {
                 Some(Outbound::Message(frame)) => {
                     sent.inc();
-                    if stream.send(frame).await.is_err() {
+                    let len = frame.len();
+                    // A client that does not read blocks this send: the queue's bound is
+                    // watched meanwhile.
+                    let result = tokio::select! {
+                        result = stream.send(frame) => result,
+                        _ = &mut overflow => return Some(overflowed(&mut stream, max_queued).await),
+                    };
+                    outbound.sent(len);
+                    if result.is_err() {
                         return Some(abnormal());
                     }
                 }
@@ -169,11 +182,29 @@ async fn run(
                 // The hub forgot the socket.
                 None => return None,
             },
+            _ = &mut overflow => return Some(overflowed(&mut stream, max_queued).await),
             _ = &mut shutdown => {
                 let _ = stream.close(Some(CloseFrame { code: CloseCode::Away, reason: "the host is shutting down".into() })).await;
                 return None;
             }
         }
+    }
+}
+
+/// The socket's client did not read while more than `max` bytes were queued for it: it is
+/// closed with 1008 (if the close frame can still be written within a second).
+async fn overflowed(stream: &mut Stream, max: usize) -> WsEvent {
+    let reason =
+        format!("the client did not read its messages: over {max} bytes were queued for it");
+    let frame = CloseFrame {
+        code: CloseCode::Policy,
+        reason: reason.clone().into(),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.close(Some(frame))).await;
+    WsEvent::Close {
+        code: 1008,
+        reason,
+        was_clean: false,
     }
 }
 

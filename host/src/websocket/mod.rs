@@ -13,12 +13,12 @@
 
 mod connection;
 mod pending;
+mod queue;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use connection::{serve_upgrade, Owner};
@@ -95,6 +95,8 @@ pub struct WsLimits {
     pub max_message_bytes: usize,
     /// Largest message an object may send.
     pub max_send_bytes: usize,
+    /// Most bytes queued for one socket whose client does not read (`max-websocket-queue`).
+    pub max_queued_bytes: usize,
 }
 
 impl Default for WsLimits {
@@ -108,6 +110,7 @@ impl Default for WsLimits {
             max_auto_response_chars: 2048,
             max_message_bytes: 32 << 20,
             max_send_bytes: 32 << 20,
+            max_queued_bytes: 16 << 20,
         }
     }
 }
@@ -134,9 +137,9 @@ struct Socket {
     tags: Vec<String>,
     attachment: Option<Vec<u8>>,
     state: SocketState,
-    outbound: mpsc::UnboundedSender<Outbound>,
+    outbound: queue::QueueSender,
     /// Held until the connection task starts.
-    receiver: Option<mpsc::UnboundedReceiver<Outbound>>,
+    receiver: Option<queue::QueueReceiver>,
     last_auto_response_ms: Option<u64>,
 }
 
@@ -218,7 +221,7 @@ impl Hub {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         object.ids.insert(id);
-        let (outbound, receiver) = mpsc::unbounded_channel();
+        let (outbound, receiver) = queue::queue();
         inner.sockets.insert(
             id,
             Socket {
@@ -235,7 +238,7 @@ impl Hub {
     }
 
     /// The connection is up: its task takes the queue of messages sent so far.
-    pub(crate) fn open(&self, id: SocketId) -> Option<mpsc::UnboundedReceiver<Outbound>> {
+    pub(crate) fn open(&self, id: SocketId) -> Option<queue::QueueReceiver> {
         let mut inner = self.lock();
         let socket = inner.sockets.get_mut(&id)?;
         socket.state = SocketState::Open;
@@ -383,7 +386,12 @@ impl Hub {
             if matches!(message, Outbound::Close(..)) {
                 socket.state = SocketState::Closing;
             }
-            let _ = socket.outbound.send(message);
+            if !socket.outbound.push(message, self.limits.max_queued_bytes) {
+                // Its client does not read: the connection closes it (1008) and the object
+                // gets the close event.
+                socket.state = SocketState::Closing;
+                tracing::warn!(socket = id, "closing a WebSocket whose client did not read: over {} bytes were queued for it", self.limits.max_queued_bytes);
+            }
         }
     }
 

@@ -159,3 +159,25 @@ fn auto_response_is_forgotten_when_neither_the_object_nor_a_socket_remains() {
     let s = hub.accept(key("c"), vec![]).unwrap();
     assert_eq!(hub.auto_response(s, "ping", 2), Some("pong".into()));
 }
+
+#[test]
+fn a_socket_whose_queue_goes_over_its_bound_is_told_to_close_and_takes_no_more() {
+    let hub = hub(WsLimits {
+        max_queued_bytes: 100,
+        ..WsLimits::default()
+    });
+    let id = hub.accept(key("a"), vec![]).unwrap();
+    let mut queue = hub.open(id).unwrap();
+    let text = |n: usize| Outbound::message(WsMessage::Text("x".repeat(n)));
+    // One message over the bound is taken into an empty queue.
+    hub.flush(vec![(id, text(150))]);
+    assert!(!queue.overflow.is_cancelled());
+    let first = queue.try_recv().unwrap();
+    queue.sent(super::queue::bytes(&first));
+    hub.flush(vec![(id, text(60)), (id, text(30)), (id, text(20))]);
+    assert!(queue.overflow.is_cancelled(), "60 + 30 + 20 > 100");
+    assert_eq!(super::queue::bytes(&queue.try_recv().unwrap()), 60);
+    assert_eq!(super::queue::bytes(&queue.try_recv().unwrap()), 30);
+    assert!(queue.try_recv().is_err(), "nothing after the overflow");
+    assert!(hub.list(key("a"), None).is_empty(), "no longer listed");
+}
