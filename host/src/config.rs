@@ -47,6 +47,9 @@ pub struct Config {
     pub max_body_size: usize,
     /// Events queued per object before it answers 503.
     pub inbox_depth: usize,
+    /// Bytes of the events (request bodies, socket messages) queued for one object before
+    /// it answers 503 (one larger event still reaches an object with nothing pending).
+    pub max_inbox_bytes: usize,
     /// Events that may share one commit.
     pub max_group_commit: usize,
     /// Bytes of an instance's memory that stay resident in its slot after it stops, so that
@@ -101,6 +104,7 @@ impl Default for Config {
             max_live_objects: 1000,
             max_body_size: 32 << 20,
             inbox_depth: 1024,
+            max_inbox_bytes: 64 << 20,
             max_group_commit: 64,
             keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
@@ -261,6 +265,9 @@ impl Config {
         }
         if self.max_live_objects == 0 {
             return bad("max-live-objects must be at least 1".into());
+        }
+        if self.max_inbox_bytes == 0 {
+            return bad("max-inbox-bytes must be at least 1".into());
         }
         if self.inbox_depth == 0 {
             return bad("inbox-depth must be at least 1".into());

@@ -158,3 +158,43 @@ async fn guest_output_reaches_the_host_log_tagged_with_the_object() {
         .lines()
         .any(|l| l.contains("probe warns hello-from-guest") && l.contains("stderr")));
 }
+
+/// Request bodies waiting for one busy object are bounded by bytes (`max-inbox-bytes`), not
+/// only by count: of three 600 KiB bodies sent while the object is busy, one fits under
+/// 1 MiB and the other two answer 503, whatever order they arrive in.
+#[tokio::test]
+async fn the_bodies_queued_for_one_object_are_bounded_by_bytes() {
+    let server = Server::start_with(Options {
+        extra: "max-inbox-bytes = 1048576".into(),
+        ..Options::default()
+    });
+    let busy = server
+        .client
+        .get(server.url("/probe/full/spin?ms=3000&key=busy"))
+        .send();
+    let busy = tokio::spawn(busy);
+    let started = crate::harness::eventually(std::time::Duration::from_secs(30), || async {
+        server.log().contains("spinning for busy")
+    })
+    .await;
+    assert!(started, "{}", server.log());
+    let body = vec![b'x'; 600 << 10];
+    let posts = (0..3).map(|_| {
+        server
+            .client
+            .post(server.url("/probe/full/echo"))
+            .body(body.clone())
+            .send()
+    });
+    let mut statuses: Vec<u16> = futures_util::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|response| response.expect("POST").status().as_u16())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 503, 503]);
+    assert_eq!(busy.await.unwrap().unwrap().status(), 200);
+    // Once the object has caught up, a body is taken again.
+    let (status, echo) = server.post_raw("/probe/full/echo", "after").await;
+    assert_eq!((status, echo["bodyLength"].clone()), (200, json!(5)));
+}

@@ -223,7 +223,7 @@ impl Actor {
             };
             if let Event::Admin { request, reply } = first {
                 let healthy = self.admin(live, request, reply).await;
-                self.registry.events_done(self.key, self.generation, 1);
+                self.registry.events_done(self.key, self.generation, 1, 0);
                 if !healthy || live.failed.is_some() {
                     return self.quarantine(live).await;
                 }
@@ -241,8 +241,10 @@ impl Actor {
                 }
             }
             let count = batch.len();
+            let bytes = batch.iter().map(Event::bytes).sum();
             let healthy = self.run_batch(live, &mut batch).await;
-            self.registry.events_done(self.key, self.generation, count);
+            self.registry
+                .events_done(self.key, self.generation, count, bytes);
             if !healthy || live.failed.is_some() {
                 return self.quarantine(live).await;
             }
@@ -462,12 +464,14 @@ impl Actor {
     /// Answers every queued event with `error` (the object could not start).
     async fn refuse_all(&mut self, error: TurnError) {
         self.inbox.close();
-        let mut count = 0;
+        let (mut count, mut bytes) = (0, 0);
         while let Some(event) = self.inbox.recv().await {
+            bytes += event.bytes();
             self.abandon(event, &error);
             count += 1;
         }
-        self.registry.events_done(self.key, self.generation, count);
+        self.registry
+            .events_done(self.key, self.generation, count, bytes);
         self.registry.remove(self.key, self.generation);
     }
 }

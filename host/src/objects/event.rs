@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 use super::admin::{AdminReply, AdminRequest};
 use crate::alarms::AlarmEntry;
 use crate::guest::bindings::{Request, Response};
-use crate::websocket::{PendingSocket, SocketId, WsEvent};
+use crate::websocket::{PendingSocket, SocketId, WsEvent, WsMessage};
 
 /// An event for an object.
 pub enum Event {
@@ -28,6 +28,25 @@ pub enum Event {
         request: AdminRequest,
         reply: AdminReply,
     },
+}
+
+impl Event {
+    /// The bytes the event holds while it waits in an inbox (`max-inbox-bytes`).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Event::Fetch { request, .. } => {
+                let headers: usize = request.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+                request.body.len() + request.url.len() + request.method.len() + headers
+            }
+            Event::WebSocket { event, .. } => match event {
+                WsEvent::Message(WsMessage::Text(text)) => text.len(),
+                WsEvent::Message(WsMessage::Binary(bytes)) => bytes.len(),
+                WsEvent::Close { reason, .. } => reason.len(),
+                WsEvent::Error(error) => error.len(),
+            },
+            Event::Alarm { .. } | Event::Admin { .. } => 0,
+        }
+    }
 }
 
 /// The answer to a fetch: the object's response, and the socket it accepted, if any (which

@@ -42,8 +42,9 @@ struct Entry {
     generation: u64,
     /// When an event was last sent to it, as a sequence number: the eviction order.
     last_used: u64,
-    /// Events sent and not yet answered.
+    /// Events sent and not yet answered, and the bytes they hold (`max-inbox-bytes`).
     pending: usize,
+    pending_bytes: usize,
     /// Resolves (with an error) once the actor has closed.
     closed: oneshot::Receiver<()>,
 }
@@ -137,12 +138,20 @@ impl Registry {
         let used = inner.next_use();
         let inner = &mut *inner;
         let entry = inner.live.get_mut(&key).expect("entry exists");
+        // One event larger than the bound still goes to an object with nothing pending.
+        let bytes = event.bytes();
+        if entry.pending > 0
+            && entry.pending_bytes.saturating_add(bytes) > self.config.max_inbox_bytes
+        {
+            return Err(DispatchError::Overloaded);
+        }
         match entry.inbox.try_send(event) {
             Ok(()) => {
                 if entry.pending == 0 {
                     inner.idle.remove(&entry.last_used);
                 }
                 entry.pending += 1;
+                entry.pending_bytes += bytes;
                 entry.last_used = used;
                 Ok(())
             }
@@ -194,6 +203,7 @@ impl Registry {
                 generation,
                 last_used,
                 pending: 0,
+                pending_bytes: 0,
                 closed,
             },
         );
@@ -282,13 +292,15 @@ impl Registry {
 
     /// An actor (of `generation`) answered `count` events. A retired actor's answers are
     /// not its successor's.
-    pub(super) fn events_done(&self, key: Key, generation: u64, count: usize) {
+    pub(super) fn events_done(&self, key: Key, generation: u64, count: usize, bytes: usize) {
         let mut inner = self.inner.lock().expect("registry lock");
         let inner = &mut *inner;
         if let Some(entry) = inner.live.get_mut(&key) {
             if entry.generation == generation && entry.pending > 0 {
                 entry.pending = entry.pending.saturating_sub(count);
+                entry.pending_bytes = entry.pending_bytes.saturating_sub(bytes);
                 if entry.pending == 0 {
+                    entry.pending_bytes = 0;
                     inner.idle.insert(entry.last_used, key);
                 }
             }
