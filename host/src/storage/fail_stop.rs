@@ -15,6 +15,7 @@
 //!   commits before it in the same generation are the ones found at open;
 //! - the position of the last commit covered by a successful WAL sync or checkpoint.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -36,6 +37,10 @@ pub(super) struct DurableWal {
     /// Frames in the WAL after the last commit, kept by SQLite's WAL hook (boxed: the hook
     /// holds its address for as long as the connection lives).
     frames: Box<AtomicU32>,
+    /// The WAL's salts, read once while it holds frames and kept until a checkpoint may let
+    /// it restart (a sync of a hot object would otherwise open and read the file each
+    /// time). A WAL without frames restarts at its next write, so its salts are not kept.
+    salt: Cell<Option<Salt>>,
     at_open: Option<Salt>,
     first_commit: Option<WalPoint>,
     synced: Option<WalPoint>,
@@ -87,6 +92,7 @@ impl DurableWal {
         DurableWal {
             wal,
             frames,
+            salt: Cell::new(None),
             at_open,
             first_commit: None,
             synced: None,
@@ -94,10 +100,25 @@ impl DurableWal {
     }
 
     fn point(&self) -> WalPoint {
+        let salt = match self.salt.get() {
+            Some(salt) => Some(salt),
+            None => {
+                let salt = wal_file::read_salt(&self.wal).ok().flatten();
+                if self.frames.load(Ordering::Relaxed) > 0 {
+                    self.salt.set(salt);
+                }
+                salt
+            }
+        };
         WalPoint {
-            salt: wal_file::read_salt(&self.wal).ok().flatten(),
+            salt,
             frames: self.frames.load(Ordering::Relaxed),
         }
+    }
+
+    /// A checkpoint ran: the next commit may restart the WAL with new salts.
+    pub(super) fn may_restart(&self) {
+        self.salt.set(None);
     }
 
     /// After a commit that wrote.

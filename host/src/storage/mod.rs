@@ -342,6 +342,9 @@ impl ObjectStorage {
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         self.conn.execute_batch("PRAGMA synchronous=OFF")?;
+        if let Some(durable) = &self.durable {
+            durable.may_restart();
+        }
         done?;
         if let Some(point) = point {
             self.mark_durable(point);
