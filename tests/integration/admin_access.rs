@@ -77,8 +77,10 @@ async fn without_a_token_the_loopback_admin_api_stays_open() {
     }
 }
 
-#[test]
-fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
+/// Starts `wdo serve` on a fresh data directory with the admin listener at `admin` and the
+/// admin token variable `token` (or none); returns whether it ran, its stderr, and whether
+/// it created the data directory.
+fn serve_once(admin: &str, token: Option<&str>) -> (bool, String, bool) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("wdo.toml");
     std::fs::write(
@@ -86,14 +88,27 @@ fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
         format!("data-dir = {:?}\n", dir.path().join("data")),
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wdo"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wdo"));
+    command
         .args(["serve", "--config", config.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0"])
-        .env_remove("WDO_ADMIN_TOKEN")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", admin]);
+    match token {
+        Some(token) => command.env("WDO_ADMIN_TOKEN", token),
+        None => command.env_remove("WDO_ADMIN_TOKEN"),
+    };
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (
+        output.status.success(),
+        stderr,
+        dir.path().join("data").exists(),
+    )
+}
+
+#[test]
+fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
+    let (ran, stderr, data) = serve_once("0.0.0.0:0", None);
+    assert!(!ran);
     assert!(
         stderr
             .contains("admin-listen 0.0.0.0:0 is not a loopback address and no admin token is set")
@@ -102,28 +117,12 @@ fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
             && stderr.contains("127.0.0.1"),
         "{stderr}"
     );
-    assert!(
-        !dir.path().join("data").exists(),
-        "it started before refusing"
-    );
+    assert!(!data, "it started before refusing");
 }
 
 #[test]
 fn a_short_admin_token_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("wdo.toml");
-    std::fs::write(
-        &config,
-        format!("data-dir = {:?}\n", dir.path().join("data")),
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wdo"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .env("WDO_ADMIN_TOKEN", "secret")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (ran, stderr, _) = serve_once("127.0.0.1:0", Some("secret"));
+    assert!(!ran);
     assert!(stderr.contains("at least 16"), "{stderr}");
 }
