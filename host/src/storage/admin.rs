@@ -174,7 +174,7 @@ pub fn replace_database(db: &Path, source: Option<&Path>) -> std::io::Result<()>
         None => remove_if_exists(db)?,
     }
     if let Some(dir) = db.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        super::durable_fs::sync_dir(dir)?;
     }
     Ok(())
 }

@@ -59,7 +59,7 @@ impl WalSync {
         };
         file.sync_data()?;
         if !self.dir_synced.load(Ordering::Acquire) {
-            File::open(&self.dir)?.sync_all()?;
+            super::durable_fs::sync_dir(&self.dir)?;
             self.dir_synced.store(true, Ordering::Release);
         }
         Ok(())
