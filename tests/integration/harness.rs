@@ -16,11 +16,16 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn guest_target_dir() -> PathBuf {
+pub fn guest_target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir).join("guests"),
         None => repo_root().join("target/guests"),
     }
+}
+
+/// The compiled-component cache shared by every test server.
+pub fn test_cache_dir() -> PathBuf {
+    guest_target_dir().join("wdo-test-cache")
 }
 
 /// Builds the examples (with `wdo build`, as a user would; for the JavaScript and Python
@@ -233,7 +238,7 @@ impl Server {
             self.options
                 .cache_dir
                 .clone()
-                .unwrap_or_else(|| guest_target_dir().join("wdo-test-cache")),
+                .unwrap_or_else(test_cache_dir),
             self.options.idle_timeout,
             self.options.extra
         );

@@ -25,4 +25,5 @@ mod sdk;
 mod slow_reader;
 mod socket_lifecycle;
 mod sql;
+mod test_hooks;
 mod websockets;
