@@ -43,6 +43,10 @@ pub struct Config {
     /// At most this many live objects per host; the least recently used idle ones are
     /// evicted first when a new one must start.
     pub max_live_objects: usize,
+    /// Bytes of memory the instances of all live objects may hold together; over it the
+    /// least recently used idle objects are evicted. Default: a quarter of the machine's
+    /// memory.
+    pub max_instances_memory: Option<usize>,
     /// Largest request body accepted, in bytes.
     pub max_body_size: usize,
     /// Events queued per object before it answers 503.
@@ -66,6 +70,12 @@ pub struct Config {
     /// Most bytes queued for one WebSocket whose client does not read; beyond it the socket
     /// is closed with 1008 (a single larger message is still sent into an empty queue).
     pub max_websocket_queue: usize,
+    /// Bytes of WebSocket messages one event may send (a broadcast's message counts once);
+    /// beyond it the send fails with `limit-exceeded`.
+    pub max_event_send_bytes: usize,
+    /// WebSocket messages and closes one event may queue (a broadcast counts one per
+    /// socket); beyond it the send fails with `limit-exceeded`.
+    pub max_event_sends: usize,
     /// A connection must send its request headers within this long (from when it opens or
     /// its previous response was written), or it is closed.
     #[serde(with = "humantime_serde")]
@@ -102,6 +112,7 @@ impl Default for Config {
             cache_dir: None,
             idle_timeout: Duration::from_secs(10),
             max_live_objects: 1000,
+            max_instances_memory: None,
             max_body_size: 32 << 20,
             inbox_depth: 1024,
             max_inbox_bytes: 64 << 20,
@@ -115,6 +126,8 @@ impl Default for Config {
             max_websockets: 32_768,
             max_websocket_message: 32 << 20,
             max_websocket_queue: 16 << 20,
+            max_event_send_bytes: 64 << 20,
+            max_event_sends: 131_072,
             namespaces: Vec::new(),
             migrations: Vec::new(),
             base_dir: PathBuf::from("."),
@@ -263,6 +276,9 @@ impl Config {
         if self.idle_timeout.is_zero() {
             return bad("idle-timeout must be greater than 0".into());
         }
+        if self.max_instances_memory == Some(0) {
+            return bad("max-instances-memory must be at least 1".into());
+        }
         if self.max_live_objects == 0 {
             return bad("max-live-objects must be at least 1".into());
         }
@@ -292,6 +308,9 @@ impl Config {
         }
         if self.max_websocket_queue == 0 {
             return bad("max-websocket-queue must be at least 1".into());
+        }
+        if self.max_event_send_bytes == 0 || self.max_event_sends == 0 {
+            return bad("max-event-send-bytes and max-event-sends must be at least 1".into());
         }
         if self.max_connections == 0 || self.max_websockets == 0 {
             return bad("max-connections and max-websockets must be at least 1".into());
@@ -378,6 +397,22 @@ impl Config {
     }
 
     /// The defaults, as TOML (`wdo config --defaults`).
+    /// `max-instances-memory`, or a quarter of the machine's memory (4 GiB if it cannot be
+    /// read).
+    pub fn instances_memory_budget(&self) -> usize {
+        self.max_instances_memory.unwrap_or_else(|| {
+            let total = std::fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|text| {
+                    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+                    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+                    Some(kib * 1024)
+                })
+                .unwrap_or(16 << 30);
+            total / 4
+        })
+    }
+
     pub fn defaults_toml() -> String {
         let mut text = toml::to_string_pretty(&Config::default()).expect("defaults serialize");
         text.push_str(

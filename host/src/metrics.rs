@@ -81,6 +81,8 @@ pub struct Metrics {
     pub websocket_wakeups: Family<NamespaceLabel, Counter>,
     pub code_version: Family<CodeLabels, Gauge>,
     pub code_loaded: Family<NamespaceLabel, Gauge>,
+    /// Bytes of memory the instances of all live objects hold (`max-instances-memory`).
+    pub instance_memory: Gauge,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -208,6 +210,12 @@ impl Default for Metrics {
             "Objects stopped (quarantined) because an fsync of their files failed",
             storage_failures.clone(),
         );
+        let instance_memory = Gauge::default();
+        registry.register(
+            "wdo_instance_memory_bytes",
+            "Bytes of linear memory and tables held by the instances of all live objects",
+            instance_memory.clone(),
+        );
         Metrics {
             registry,
             activations,
@@ -229,6 +237,7 @@ impl Default for Metrics {
             websocket_wakeups,
             code_version,
             code_loaded,
+            instance_memory,
         }
     }
 }

@@ -342,6 +342,24 @@ impl Server {
             .unwrap_or_else(|| panic!("the wrapper has no child ({children}: {text:?})"))
     }
 
+    /// The running `wdo` process's id.
+    pub fn pid(&self) -> i32 {
+        let child = self.child.as_ref().expect("the server runs");
+        Self::wdo_pid(child, !self.options.wrapper.is_empty())
+    }
+
+    /// A `/proc/<pid>/status` field of the `wdo` process in bytes, e.g. `VmHWM` (peak
+    /// resident memory) or `VmRSS`.
+    pub fn memory_status(&self, field: &str) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in /proc/<pid>/status"));
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
     pub fn stop(&mut self) {
         let wrapped = !self.options.wrapper.is_empty();
         if let Some(mut child) = self.child.take() {

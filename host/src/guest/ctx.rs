@@ -7,10 +7,10 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::storage;
+use super::memory_meter::MemoryMeter;
 use super::websocket::TurnEffects;
 use crate::ids::{Key, ObjectId};
 use crate::storage::{ObjectStorage, StorageError};
@@ -36,7 +36,8 @@ impl ObjectInfo {
 pub struct ObjectCtx {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    /// The per-memory limit, and the bytes of memory the instance holds.
+    pub limits: MemoryMeter,
     pub info: Arc<ObjectInfo>,
     pub storage: Arc<Mutex<ObjectStorage>>,
     /// Epoch ticks the current event has used, and how many it may use.

@@ -12,6 +12,7 @@ use super::code::Code;
 use super::ctx::{ObjectCtx, ObjectInfo};
 use super::engine::EPOCH_TICK;
 use super::log::{GuestLog, LogBudget};
+use super::memory_meter::MemoryMeter;
 use super::websocket::TurnEffects;
 use crate::config::NamespaceConfig;
 use crate::storage::ObjectStorage;
@@ -55,10 +56,12 @@ impl Instance {
             .stdout(log("stdout"))
             .stderr(log("stderr"))
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(config.memory_limit)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = MemoryMeter::new(
+            StoreLimitsBuilder::new()
+                .memory_size(config.memory_limit)
+                .trap_on_grow_failure(true)
+                .build(),
+        );
         let ctx = ObjectCtx {
             wasi,
             table: Default::default(),
@@ -114,6 +117,12 @@ impl Instance {
         ctx.effects = TurnEffects::default();
         ctx.rollback_requested = None;
         self.store.set_epoch_deadline(1);
+    }
+
+    /// Bytes of linear memory and tables the instance holds (what it grew to; wasmtime
+    /// never shrinks them).
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().limits.bytes()
     }
 
     /// Why the guest asked (`turn.rollback`) to roll the event's writes back, if it did.

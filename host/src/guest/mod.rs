@@ -2,7 +2,8 @@
 //!
 //! Owns: the process's [`engine`] (pooling allocator, epoch ticker, compiled-component cache),
 //! the one `bindgen!` over `wit/` ([`bindings`]), a namespace's linked [`Code`], an
-//! [`Instance`] and running one event in it (with its CPU and memory limits), and the host
+//! [`Instance`] and running one event in it (with its CPU and memory limits, and a count of
+//! the memory it holds: `memory_meter.rs`), and the host
 //! side of each WIT interface, one file each: `state`, `storage` (key-value and
 //! transactions), `sql`, `alarm`, `turn`, `websocket`, and `log` (guest stdout/stderr).
 //! All of them work on one instance's store data, [`ObjectCtx`] (`ctx.rs`).
@@ -22,6 +23,7 @@ mod ctx;
 pub mod engine;
 mod instance;
 mod log;
+mod memory_meter;
 mod sql;
 mod state;
 mod storage;

@@ -13,6 +13,8 @@ pub struct TurnEffects {
     pub upgrade_allowed: bool,
     pub accepted: Option<SocketId>,
     pub outbox: Vec<(SocketId, Outbound)>,
+    /// Bytes of the messages this event sent so far (a broadcast's message counts once).
+    pub sent_bytes: usize,
 }
 
 fn guest_error(error: WsError) -> storage::Error {
@@ -49,15 +51,39 @@ impl From<WsMessage> for websocket::Message {
 }
 
 impl ObjectCtx {
-    fn check_message(&self, message: &WsMessage) -> Result<(), storage::Error> {
+    /// Checks one message that is about to be queued for `frames` sockets against the
+    /// limits of a message and of one event's output, and charges it.
+    fn charge_message(&mut self, message: &WsMessage, frames: usize) -> Result<(), storage::Error> {
         let len = match message {
             WsMessage::Text(text) => text.len(),
             WsMessage::Binary(bytes) => bytes.len(),
         };
-        let max = self.hub.limits.max_send_bytes;
+        let limits = &self.hub.limits;
+        let max = limits.max_send_bytes;
         if len > max {
             return Err(guest_error(WsError::Limit(format!(
                 "a WebSocket message cannot be larger than {max} bytes; it was {len} bytes"
+            ))));
+        }
+        let sent = self.effects.sent_bytes + len;
+        if sent > limits.max_turn_send_bytes {
+            return Err(guest_error(WsError::Limit(format!(
+                "one event cannot send more than {} bytes of WebSocket messages; this one would reach {sent}",
+                limits.max_turn_send_bytes
+            ))));
+        }
+        self.charge_frames(frames)?;
+        self.effects.sent_bytes = sent;
+        Ok(())
+    }
+
+    /// Checks that `frames` more messages or closes fit in one event's output.
+    fn charge_frames(&self, frames: usize) -> Result<(), storage::Error> {
+        let queued = self.effects.outbox.len() + frames;
+        let max = self.hub.limits.max_turn_frames;
+        if queued > max {
+            return Err(guest_error(WsError::Limit(format!(
+                "one event cannot queue more than {max} WebSocket messages and closes; this one would reach {queued}"
             ))));
         }
         Ok(())
@@ -87,11 +113,11 @@ impl websocket::Host for ObjectCtx {
 
     fn send(&mut self, socket: SocketId, message: websocket::Message) -> GuestResult<()> {
         let message = WsMessage::from(message);
-        if let Err(e) = self.check_message(&message) {
-            return Ok(Err(e));
-        }
         if let Err(e) = self.hub.check_open(self.info.key(), socket) {
             return Ok(Err(guest_error(e)));
+        }
+        if let Err(e) = self.charge_message(&message, 1) {
+            return Ok(Err(e));
         }
         self.effects
             .outbox
@@ -106,15 +132,15 @@ impl websocket::Host for ObjectCtx {
         except: Option<SocketId>,
     ) -> GuestResult<u32> {
         let message = WsMessage::from(message);
-        if let Err(e) = self.check_message(&message) {
+        let mut targets = self.hub.list(self.info.key(), tag.as_deref());
+        targets.retain(|s| Some(*s) != except);
+        if let Err(e) = self.charge_message(&message, targets.len()) {
             return Ok(Err(e));
         }
-        let targets = self.hub.list(self.info.key(), tag.as_deref());
         let frame = Outbound::message(message);
-        let mut count = 0;
-        for socket in targets.into_iter().filter(|s| Some(*s) != except) {
+        let count = targets.len() as u32;
+        for socket in targets {
             self.effects.outbox.push((socket, frame.clone()));
-            count += 1;
         }
         Ok(Ok(count))
     }
@@ -133,6 +159,9 @@ impl websocket::Host for ObjectCtx {
         }
         if let Err(e) = self.hub.check_open(self.info.key(), socket) {
             return Ok(Err(guest_error(e)));
+        }
+        if let Err(e) = self.charge_frames(1) {
+            return Ok(Err(e));
         }
         self.effects
             .outbox

@@ -131,7 +131,10 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     };
     if let Err(e) = host.registry.dispatch(&namespace, index, id, name, event) {
         let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &e);
-        if matches!(e, DispatchError::Overloaded | DispatchError::HostFull(_)) {
+        if matches!(
+            e,
+            DispatchError::Overloaded | DispatchError::HostFull(_) | DispatchError::MemoryFull(_)
+        ) {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));

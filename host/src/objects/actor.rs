@@ -243,6 +243,8 @@ impl Actor {
             let count = batch.len();
             let bytes = batch.iter().map(Event::bytes).sum();
             let healthy = self.run_batch(live, &mut batch).await;
+            let memory = live.instance.as_ref().map_or(0, Instance::memory_bytes);
+            self.registry.memory_used(self.key, self.generation, memory);
             self.registry
                 .events_done(self.key, self.generation, count, bytes);
             if !healthy || live.failed.is_some() {

@@ -22,6 +22,7 @@ use crate::guest::ObjectInfo;
 use crate::ids::{Key, ObjectId};
 use crate::metrics::Metrics;
 use crate::websocket::{Hub, WsLimits};
+use prometheus_client::metrics::gauge::Gauge;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -29,6 +30,10 @@ pub enum DispatchError {
     Overloaded,
     #[error("too many live objects: every one of the {0} allowed is busy")]
     HostFull(usize),
+    #[error(
+        "the memory of live objects is over the host's budget of {0} bytes and every one is busy"
+    )]
+    MemoryFull(usize),
     #[error("the host is shutting down")]
     ShuttingDown,
     /// A storage failure stopped the object; it serves nothing until the host restarts and
@@ -45,6 +50,8 @@ struct Entry {
     /// Events sent and not yet answered, and the bytes they hold (`max-inbox-bytes`).
     pending: usize,
     pending_bytes: usize,
+    /// Bytes of memory its instance holds, as its actor last reported.
+    memory: usize,
     /// Resolves (with an error) once the actor has closed.
     closed: oneshot::Receiver<()>,
 }
@@ -61,6 +68,9 @@ struct Inner {
     quarantined: HashMap<Key, Arc<str>>,
     next_generation: u64,
     next_use: u64,
+    /// The memory of every live entry's instance (`max-instances-memory`), and its gauge.
+    memory: usize,
+    memory_gauge: Gauge,
 }
 
 impl Inner {
@@ -70,7 +80,13 @@ impl Inner {
         if entry.pending == 0 {
             self.idle.remove(&entry.last_used);
         }
+        self.set_memory(self.memory - entry.memory);
         Some(entry)
+    }
+
+    fn set_memory(&mut self, bytes: usize) {
+        self.memory = bytes;
+        self.memory_gauge.set(bytes as i64);
     }
 
     fn next_use(&mut self) -> u64 {
@@ -87,6 +103,8 @@ pub struct Registry {
     pub(crate) tasks: TaskTracker,
     pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) hub: Arc<Hub>,
+    /// Bytes the instances of all live objects may hold together.
+    memory_budget: usize,
 }
 
 impl Registry {
@@ -96,13 +114,19 @@ impl Registry {
                 max_message_bytes: config.max_websocket_message,
                 max_queued_bytes: config.max_websocket_queue,
                 max_sockets_per_host: config.max_websockets,
+                max_turn_send_bytes: config.max_event_send_bytes,
+                max_turn_frames: config.max_event_sends,
                 ..WsLimits::default()
             },
             scheduler.clock.clone(),
         ));
         Arc::new(Registry {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                memory_gauge: metrics.instance_memory.clone(),
+                ..Inner::default()
+            }),
             shutting_down: AtomicBool::new(false),
+            memory_budget: config.instances_memory_budget(),
             config,
             metrics,
             tasks: TaskTracker::new(),
@@ -171,7 +195,12 @@ impl Registry {
             inner.closing.insert(key, old.closed);
         }
         if inner.live.len() >= self.config.max_live_objects {
-            self.evict_least_recently_used(inner)?;
+            self.evict_least_recently_used(inner)
+                .ok_or(DispatchError::HostFull(self.config.max_live_objects))?;
+        }
+        while inner.memory > self.memory_budget {
+            self.evict_least_recently_used(inner)
+                .ok_or(DispatchError::MemoryFull(self.memory_budget))?;
         }
         let (sender, receiver) = mpsc::channel(self.config.inbox_depth);
         let (alive, closed) = oneshot::channel();
@@ -204,6 +233,7 @@ impl Registry {
                 last_used,
                 pending: 0,
                 pending_bytes: 0,
+                memory: 0,
                 closed,
             },
         );
@@ -211,17 +241,39 @@ impl Registry {
         Ok(())
     }
 
-    fn evict_least_recently_used(&self, inner: &mut Inner) -> Result<(), DispatchError> {
-        let victim = *inner
-            .idle
-            .first_key_value()
-            .ok_or(DispatchError::HostFull(self.config.max_live_objects))?
-            .1;
+    /// Retires the least recently used idle object; `None` if every live one is busy.
+    fn evict_least_recently_used(&self, inner: &mut Inner) -> Option<Key> {
+        let victim = *inner.idle.first_key_value()?.1;
         let entry = inner.take(&victim).expect("an idle entry is live");
         // Dropping the sender ends the actor once its (empty) inbox is drained.
         inner.closing.insert(victim, entry.closed);
         prune_closed(&mut inner.closing);
-        Ok(())
+        Some(victim)
+    }
+
+    /// An actor (of `generation`) reports the memory its instance holds after a batch.
+    /// While the live objects together hold more than the budget, the least recently used
+    /// idle ones (never this one) are retired.
+    pub(super) fn memory_used(&self, key: Key, generation: u64, bytes: usize) {
+        let mut inner = self.inner.lock().expect("registry lock");
+        let inner = &mut *inner;
+        let Some(entry) = inner.live.get_mut(&key) else {
+            return;
+        };
+        if entry.generation != generation {
+            return;
+        }
+        let total = inner.memory - entry.memory + bytes;
+        entry.memory = bytes;
+        inner.set_memory(total);
+        while inner.memory > self.memory_budget {
+            let Some((_, &victim)) = inner.idle.iter().find(|(_, k)| **k != key) else {
+                break;
+            };
+            let entry = inner.take(&victim).expect("an idle entry is live");
+            inner.closing.insert(victim, entry.closed);
+        }
+        prune_closed(&mut inner.closing);
     }
 
     /// Called by an actor that has been idle for the idle timeout: retires it if nothing

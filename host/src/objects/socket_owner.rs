@@ -28,7 +28,11 @@ impl EventSink for SocketOwner {
             Err(DispatchError::ShuttingDown | DispatchError::Quarantined(_)) => {
                 Err(Refused::ShuttingDown)
             }
-            Err(DispatchError::Overloaded | DispatchError::HostFull(_)) => Err(Refused::Busy),
+            Err(
+                DispatchError::Overloaded
+                | DispatchError::HostFull(_)
+                | DispatchError::MemoryFull(_),
+            ) => Err(Refused::Busy),
         }
     }
 }

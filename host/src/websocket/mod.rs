@@ -97,6 +97,10 @@ pub struct WsLimits {
     pub max_send_bytes: usize,
     /// Most bytes queued for one socket whose client does not read (`max-websocket-queue`).
     pub max_queued_bytes: usize,
+    /// Most bytes of messages one event may send (a broadcast counts its message once).
+    pub max_turn_send_bytes: usize,
+    /// Most messages and closes one event may queue (a broadcast counts one per socket).
+    pub max_turn_frames: usize,
 }
 
 impl Default for WsLimits {
@@ -111,6 +115,8 @@ impl Default for WsLimits {
             max_message_bytes: 32 << 20,
             max_send_bytes: 32 << 20,
             max_queued_bytes: 16 << 20,
+            max_turn_send_bytes: 64 << 20,
+            max_turn_frames: 131_072,
         }
     }
 }

@@ -226,6 +226,7 @@ impl DurableObject for Probe {
                 Ok(Response::json(&json!({"ok": true})))
             }
             "/ws/closes" => ws::closes(&self.state),
+            "/ws/flood" => ws::flood_report(&self.state),
             "/ws/roll-back" => ws::accept_then_roll_back(&self.state, &request),
             path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),

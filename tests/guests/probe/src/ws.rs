@@ -46,6 +46,9 @@ pub fn message(state: &State, socket: WebSocket, message: Message) -> Result<(),
                 "all": state.websockets(None).len(),
             }))?;
         }
+        flood if flood.starts_with("flood ") || flood.starts_with("broadcast-flood ") => {
+            return self::flood(state, &socket, flood);
+        }
         "send-then-fail" => {
             state.broadcast("from a failed message", None, None)?;
             socket.send("from a failed message")?;
@@ -54,6 +57,49 @@ pub fn message(state: &State, socket: WebSocket, message: Message) -> Result<(),
         _ => socket.send(format!("echo {text}"))?,
     }
     Ok(())
+}
+
+/// `flood N SIZE` sends N messages of SIZE bytes to this socket, `broadcast-flood N SIZE`
+/// broadcasts them, stopping at the first refusal; what happened is stored for
+/// `GET /ws/flood` (a message could not carry it past a refusal).
+fn flood(state: &State, socket: &WebSocket, command: &str) -> Result<(), Error> {
+    let words: Vec<&str> = command.split(' ').collect();
+    let parse = |i: usize| words.get(i).and_then(|w| w.parse::<usize>().ok());
+    let (Some(count), Some(size)) = (parse(1), parse(2)) else {
+        return Err(Error::bad_request("usage: flood N SIZE"));
+    };
+    let message = "x".repeat(size);
+    let mut sent = 0;
+    let mut error = None;
+    for _ in 0..count {
+        let outcome = if words[0] == "flood" {
+            socket
+                .send(message.as_str())
+                .map_err(|e| e.message().to_string())
+        } else {
+            state
+                .broadcast(message.as_str(), None, None)
+                .map(|_| ())
+                .map_err(|e| format!("{:?}: {}", e.code(), e.message()))
+        };
+        match outcome {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    state
+        .storage()
+        .put("flood", &json!({"sent": sent, "error": error}))?;
+    Ok(())
+}
+
+/// `GET /ws/flood`: what the last flood did.
+pub fn flood_report(state: &State) -> Result<Response, Error> {
+    let report: Value = state.storage().get("flood")?.unwrap_or(Value::Null);
+    Ok(Response::json(&report))
 }
 
 /// Records the close event as the object saw it.
