@@ -88,6 +88,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let wdo = setup::wdo_binary(options.wdo.as_deref())?;
     let component = setup::counter_component(options.component.as_deref())?;
     let chat = setup::example_component("chat")?;
+    let probe = setup::probe_component()?;
     if let Some(dir) = &options.perf_dir {
         std::fs::create_dir_all(dir)?;
     }
@@ -96,6 +97,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         binary: wdo.clone(),
         component,
         chat,
+        probe,
+        probe_cpu_limit: options.sizes.long_query,
         cache_dir: setup::cache_dir().join("cwasm"),
     };
     if !options.scenarios.is_empty() {

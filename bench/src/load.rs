@@ -212,3 +212,30 @@ pub async fn get_json(addr: SocketAddr, path: &str) -> anyhow::Result<serde_json
     let body = request(&mut sender, &Method::GET, path, addr).await?;
     serde_json::from_slice(&body).with_context(|| format!("{path} did not answer JSON"))
 }
+
+/// One `POST` with a JSON body on its own connection, waiting up to `timeout` for the
+/// answer; its status. For the long requests that run beside a measured load.
+pub async fn post_status(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(timeout, stream.read_to_end(&mut answer))
+        .await
+        .with_context(|| format!("{path} did not answer within {timeout:?}"))??;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .with_context(|| format!("{path}: no HTTP status in {text:?}"))
+}

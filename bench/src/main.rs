@@ -15,7 +15,7 @@ use wdo_bench::Options;
 #[command(name = "wdo-bench", about = "Benchmarks wdo (and workerd) on loopback")]
 struct Cli {
     /// `all` (every scenario and the floors), `smoke` (a few hundred requests), scenario
-    /// numbers 1-6, or `floors` (the machine without objects: bench/src/floors.rs).
+    /// numbers 1-7, or `floors` (the machine without objects: bench/src/floors.rs).
     #[arg(default_value = "all")]
     what: Vec<String>,
     /// Also run the same scenarios against workerd, installed from npm on first use.
@@ -82,11 +82,11 @@ fn main() -> anyhow::Result<()> {
                 with_floors = true;
             } else {
                 let n: u8 = what.parse().map_err(|_| {
-                    anyhow::anyhow!("unknown scenario {what:?}: use all, smoke, floors or 1-6")
+                    anyhow::anyhow!("unknown scenario {what:?}: use all, smoke, floors or 1-7")
                 })?;
                 scenarios.push(
                     Scenario::from_number(n)
-                        .ok_or_else(|| anyhow::anyhow!("no scenario {n}: use 1-6"))?,
+                        .ok_or_else(|| anyhow::anyhow!("no scenario {n}: use 1-7"))?,
                 );
             }
         }

@@ -25,7 +25,7 @@ pub struct Report {
     pub floors: Option<String>,
 }
 
-const ROWS: [(&str, &str); 8] = [
+const ROWS: [(&str, &str); 9] = [
     ("1", "1. one object, increment"),
     ("2-create", "2. (creating the 10,000 objects)"),
     ("2", "2. 10,000 random objects, increment"),
@@ -34,6 +34,7 @@ const ROWS: [(&str, &str); 8] = [
     ("6.1", "6. as 1, durability relaxed"),
     ("6.2-create", "6. (creating, relaxed)"),
     ("6.2", "6. as 2, durability relaxed"),
+    ("7", "7. get (4 conns) beside four 30 s SQL statements"),
 ];
 
 impl Report {
@@ -280,6 +281,7 @@ fn target(id: &str, m: Option<&Measurement>) -> String {
         "2" => judge(m.summary.throughput() >= 5_000.0, ">= 5,000 req/s"),
         "3" => judge(m.summary.p50().as_secs_f64() <= 0.001, "p50 <= 1 ms"),
         "5" => judge(m.summary.p50().as_secs_f64() <= 0.010, "p50 <= 10 ms"),
+        "7" => judge(m.summary.p99().as_secs_f64() <= 0.050, "p99 <= 50 ms"),
         "5-rss" => match m.sockets.as_ref().and_then(|s| s.rss_hibernated) {
             Some(rss) => judge(rss <= 200_000_000, "<= 200 MB"),
             None => "? (no RSS)".into(),

@@ -8,6 +8,7 @@
 //! | 4   | one connection, sequential `GET /counter/s4/get`: the round-trip overhead |
 //! | 5   | websockets: 10,000 hibernated sockets (server RSS), broadcast to 1,000 (time until all received); see `sockets` |
 //! | 6.1, 6.2 | 1 and 2 on a namespace with `durability = "relaxed"` (wdo only: workerd has no such switch) |
+//! | 7   | 4 connections, `GET /counter/s7/get`, while four other objects each run a SQL statement until the CPU limit stops it (wdo only) |
 //!
 //! Every write is durable before its answer (fsync) except in 6. A scenario is bounded by a
 //! request count and a time limit.
@@ -33,16 +34,18 @@ pub enum Scenario {
     RoundTrip = 4,
     WebSockets = 5,
     Relaxed = 6,
+    LongQuery = 7,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::HotObject,
         Scenario::ManyObjects,
         Scenario::ColdActivation,
         Scenario::RoundTrip,
         Scenario::WebSockets,
         Scenario::Relaxed,
+        Scenario::LongQuery,
     ];
 
     pub fn from_number(n: u8) -> Option<Scenario> {
@@ -61,6 +64,10 @@ pub struct Sizes {
     pub cold_objects: u64,
     pub round_trips: u64,
     pub sockets: SocketSizes,
+    /// Scenario 7: how long the two SQL statements run (the probe's CPU limit), and the
+    /// requests measured meanwhile.
+    pub long_query: Duration,
+    pub long_query_requests: u64,
     /// The time limit of each measured run.
     pub max_duration: Duration,
 }
@@ -82,6 +89,8 @@ impl Sizes {
                 broadcast_sockets: 1_000,
                 rounds: 50,
             },
+            long_query: Duration::from_secs(30),
+            long_query_requests: 1_000_000,
             max_duration: Duration::from_secs(20),
         }
     }
@@ -102,6 +111,8 @@ impl Sizes {
                 broadcast_sockets: 20,
                 rounds: 3,
             },
+            long_query: Duration::from_secs(3),
+            long_query_requests: 50,
             max_duration: Duration::from_secs(60),
         }
     }
@@ -333,7 +344,66 @@ pub async fn run(
             sockets: Some(stats),
         });
     }
+    if wants(Scenario::LongQuery) && runtime == Runtime::Wdo {
+        results.push(long_query(server, sizes, perf("7").as_deref()).await?);
+    }
     Ok(results)
+}
+
+/// Scenario 7: four objects each run a statement that only the CPU limit stops, each on its
+/// own connection, while 4 connections read another object: the reads must not wait for
+/// the statements (host work off the async runtime's workers).
+async fn long_query(
+    server: &Server,
+    sizes: &Sizes,
+    perf: Option<&Path>,
+) -> anyhow::Result<Measurement> {
+    let path = "/counter/s7/get";
+    get_json(server.addr, path)
+        .await
+        .context("scenario 7: first get")?;
+    let endless = r#"{"query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}"#;
+    let wait = sizes.long_query + Duration::from_secs(30);
+    // Twice as many statements as this machine has cores, started apart so that they land
+    // on every worker of the runtime (without host work off the workers, they stall them).
+    let mut queries = Vec::new();
+    for i in 0..4 {
+        let addr = server.addr;
+        queries.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let status =
+                crate::load::post_status(addr, &format!("/probe/slow-{i}/sql"), endless, wait)
+                    .await?;
+            anyhow::Ok((status, started.elapsed()))
+        }));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The statements are running before the measurement starts, and still are when it ends.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let load = Load {
+        addr: server.addr,
+        method: Method::GET,
+        objects: Objects::One(path.into()),
+        connections: 4,
+        requests: sizes.long_query_requests,
+        max_duration: sizes.long_query.saturating_sub(Duration::from_secs(2)),
+    };
+    let measurement = measure(server, "7", load, perf).await?;
+    for query in queries {
+        // The CPU limit ends each statement: the event fails (500) and rolls back.
+        let (status, took) = query.await??;
+        eprintln!("scenario 7: a long statement answered {status} after {took:.1?}");
+        anyhow::ensure!(
+            took >= sizes.long_query.mul_f64(0.9),
+            "scenario 7: a long statement ended after {took:?}, before the CPU limit of {:?}",
+            sizes.long_query
+        );
+        anyhow::ensure!(
+            status == 500,
+            "scenario 7: the long statement answered {status}, not 500 (stopped at the CPU limit)"
+        );
+    }
+    Ok(measurement)
 }
 
 async fn measure(

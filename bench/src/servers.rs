@@ -35,6 +35,10 @@ pub enum Launch {
         component: PathBuf,
         /// The chat example (scenario 5).
         chat: PathBuf,
+        /// The test probe (scenario 7) and the CPU limit of its events (the length of the
+        /// long query).
+        probe: PathBuf,
+        probe_cpu_limit: Duration,
         /// Compiled-component cache, kept between runs so that startup does not compile.
         cache_dir: PathBuf,
     },
@@ -117,10 +121,17 @@ impl Server {
                 binary,
                 component,
                 chat,
+                probe,
+                probe_cpu_limit,
                 cache_dir,
             } => {
                 let config = self.work.path().join("wdo.toml");
-                std::fs::write(&config, wdo_config(&data, component, chat, cache_dir))?;
+                let mut text = wdo_config(&data, component, chat, cache_dir);
+                text.push_str(&format!(
+                    "\n[[namespace]]\nname = \"probe\"\ncomponent = {probe:?}\ncpu-limit = \"{}ms\"\n",
+                    probe_cpu_limit.as_millis()
+                ));
+                std::fs::write(&config, text)?;
                 let mut child = Command::new(binary)
                     .args(["serve", "--config"])
                     .arg(&config)

@@ -101,6 +101,26 @@ pub fn example_component(name: &str) -> anyhow::Result<PathBuf> {
     Ok(root.join(format!("examples/dist/{name}.wasm")))
 }
 
+/// The test probe (`tests/guests/probe`), whose `POST /sql` runs any statement (scenario 7's
+/// long query), built with cargo into the target directory (a no-op when up to date).
+pub fn probe_component() -> anyhow::Result<PathBuf> {
+    let root = repo_root();
+    let target = target_dir().join("guests");
+    run(Command::new(cargo())
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "wdo-test-probe",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(&root))?;
+    Ok(target.join("wasm32-wasip2/release/wdo_test_probe.wasm"))
+}
+
 /// Where compiled components and workerd are kept between runs.
 pub fn cache_dir() -> PathBuf {
     match std::env::var_os("WDO_BENCH_CACHE") {

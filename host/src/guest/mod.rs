@@ -18,6 +18,7 @@
 
 mod alarm;
 pub mod bindings;
+mod blocking;
 mod code;
 mod ctx;
 pub mod engine;

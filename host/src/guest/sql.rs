@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::bindings::sql;
+use super::blocking::may_block;
 use super::ctx::ObjectCtx;
 use super::engine::EPOCH_TICK;
 use crate::storage::{SqlError, SqlOutput, SqlValue};
@@ -21,7 +22,7 @@ impl sql::Host for ObjectCtx {
         let params: Vec<SqlValue> = params.into_iter().map(from_wit).collect();
         let started = Instant::now();
         let deadline = started.checked_add(self.cpu_time_left());
-        let result = self.storage().sql_exec(&query, &params, deadline);
+        let result = may_block(|| self.storage().sql_exec(&query, &params, deadline));
         self.charge_cpu_time(started.elapsed());
         match result {
             Ok(output) => Ok(Ok(to_wit(output))),

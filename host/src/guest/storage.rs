@@ -6,6 +6,7 @@ use std::time::Instant;
 use wasmtime::component::Resource;
 
 use super::bindings::storage;
+use super::blocking::may_block;
 use super::ctx::{GuestResult, ObjectCtx};
 use crate::storage::{ListOptions, StorageError};
 
@@ -54,7 +55,7 @@ impl storage::Host for ObjectCtx {
             reverse: options.reverse,
             limit: options.limit,
         };
-        let result = self.storage().list(&options);
+        let result = may_block(|| self.storage().list(&options));
         Ok(self.answer(result))
     }
 
@@ -64,7 +65,7 @@ impl storage::Host for ObjectCtx {
     fn delete_all(&mut self) -> GuestResult<()> {
         let started = Instant::now();
         let deadline = started.checked_add(self.cpu_time_left());
-        let result = self.storage().delete_all(deadline);
+        let result = may_block(|| self.storage().delete_all(deadline));
         self.charge_cpu_time(started.elapsed());
         if let Err(StorageError::TimedOut(message)) = &result {
             return Err(wasmtime::Error::msg(message.clone()));
