@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_access;
+mod admin_cli;
 mod alarms;
 mod bank;
 mod cargo_component;
