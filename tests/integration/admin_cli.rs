@@ -536,7 +536,10 @@ async fn sql_reads_and_writes_only_with_write() {
     );
 
     let update = "UPDATE notes SET text = 'buy oat milk'";
-    wdo(&server, &["sql", "notes", "mine", update]).fails(2, "this statement writes");
+    wdo(&server, &["sql", "notes", "mine", update]).fails(
+        2,
+        "this statement writes; run it with write = true to allow that (wdo sql --write)",
+    );
     let run = wdo(&server, &["sql", "notes", "mine", update, "--write"]).ok();
     assert!(run.text().contains("1 row changed"), "{}", run.text());
 

@@ -83,7 +83,8 @@ pub struct AdminOptions {
     /// admin-listen of the config, otherwise http://127.0.0.1:9787.
     #[arg(long, global = true, value_name = "URL")]
     pub admin: Option<String>,
-    /// The admin token [env: WDO_ADMIN_TOKEN]; otherwise admin-token of the config.
+    /// The admin token [env: WDO_ADMIN_TOKEN, which other users cannot read in `ps`];
+    /// otherwise admin-token of the config.
     #[arg(long, global = true)]
     pub token: Option<String>,
     /// The host's config, read for admin-listen and admin-token (default: wdo.toml if it

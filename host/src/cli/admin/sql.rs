@@ -47,44 +47,50 @@ pub async fn run(client: &Client, out: &Output, args: SqlArgs) -> Result<(), Err
     out.answer(&value, human)
 }
 
-/// The rows as a table, then how many and whether more were left out.
+/// The rows as a table, then how many and whether more were left out; for a statement
+/// without a result (UPDATE, CREATE ...), only what it changed.
 fn human(value: &Value) -> String {
     let columns: Vec<&str> = value["columns"]
         .as_array()
         .map(|c| c.iter().map(|c| c.as_str().unwrap_or("?")).collect())
         .unwrap_or_default();
     let rows = value["rows"].as_array().cloned().unwrap_or_default();
-    let mut text = String::new();
-    if !columns.is_empty() {
-        let mut table = output::table(&columns, &[]);
-        for row in &rows {
-            let cells: Vec<String> = row
-                .as_array()
-                .map(|r| {
-                    r.iter()
-                        .map(|v| output::clip(&output::cell(v), 80))
-                        .collect()
-                })
-                .unwrap_or_default();
-            table.add_row(cells);
-        }
-        text.push_str(&output::render(&table));
-        text.push('\n');
-    }
-    let count = rows.len();
-    let mut summary = format!("({count} row{})", if count == 1 { "" } else { "s" });
-    if value["truncated"].as_bool().unwrap_or(false) {
-        summary = format!(
-            "({count} rows shown; more were left out: raise --max-rows or page with LIMIT/OFFSET)"
-        );
-    }
-    text.push_str(&summary);
     let changes = value["changes"].as_u64().unwrap_or(0);
-    if changes > 0 {
+    let changed = format!("{changes} row{} changed", plural(changes));
+    if columns.is_empty() {
+        return changed;
+    }
+    let mut table = output::table(&columns, &[]);
+    for row in &rows {
+        let cells: Vec<String> = row
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|v| output::clip(&output::cell(v), 80))
+                    .collect()
+            })
+            .unwrap_or_default();
+        table.add_row(cells);
+    }
+    let count = rows.len() as u64;
+    let mut text = output::render(&table);
+    if value["truncated"].as_bool().unwrap_or(false) {
         text.push_str(&format!(
-            "\n{changes} row{} changed",
-            if changes == 1 { "" } else { "s" }
+            "\n({count} rows shown; more were left out: raise --max-rows or page with LIMIT/OFFSET)"
         ));
+    } else {
+        text.push_str(&format!("\n({count} row{})", plural(count)));
+    }
+    if changes > 0 {
+        text.push_str(&format!("\n{changed}"));
     }
     text
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
