@@ -1,4 +1,5 @@
-//! The `wdo` command: serve, build, dev, config.
+//! The `wdo` command: serve, build, dev, config, and the operator's commands on a running
+//! host's admin API (objects, kv, sql, alarm, namespaces, reload; in `wdo::cli::admin`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,8 @@ enum Command {
         #[arg(long, default_value = "wdo.toml")]
         config: PathBuf,
     },
+    #[command(flatten)]
+    Admin(wdo::cli::admin::AdminCommand),
 }
 
 #[derive(Args)]
@@ -89,7 +92,15 @@ impl ServeArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
+    let command = match Cli::try_parse() {
+        // Their own exit codes, for scripts (see `wdo::cli::admin`).
+        Ok(Cli {
+            command: Command::Admin(command),
+        }) => return wdo::cli::admin::run(command),
+        Ok(cli) => cli.command,
+        Err(e) => return wdo::cli::usage::report(e),
+    };
+    match run(command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One readable line (with its causes), never a backtrace.
@@ -99,7 +110,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run(command: Command) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -107,7 +118,7 @@ fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match Cli::parse().command {
+    match command {
         Command::Serve(args) => serve(args.load()?, false),
         Command::Dev(args) => {
             let config = args.load()?;
@@ -125,6 +136,7 @@ fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Admin(_) => unreachable!("run by main"),
     }
 }
 

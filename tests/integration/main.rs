@@ -2,6 +2,8 @@
 
 mod admin;
 mod admin_access;
+mod admin_cli;
+mod admin_cli_data;
 mod alarms;
 mod bank;
 mod cargo_component;
