@@ -85,6 +85,8 @@ pub enum AdminError {
     Stopped(String),
 }
 
+/// The most bytes of entries (keys, values and per-entry overhead) one admin KV page holds.
+const KV_PAGE_BYTES: usize = 16 << 20;
 impl From<StorageError> for AdminError {
     fn from(e: StorageError) -> Self {
         match e {
@@ -149,8 +151,11 @@ impl Actor {
                     limit: Some(limit + 1),
                     ..ListOptions::default()
                 };
-                let mut entries = self.read(live, |s| s.list(&options))?;
-                let more = entries.len() > limit as usize;
+                // A page stops early at 16 MiB of entries (its JSON is at most about twice
+                // that), with a cursor, rather than failing on large values.
+                let (mut entries, stopped) =
+                    self.read(live, |s| s.list_page(&options, KV_PAGE_BYTES))?;
+                let more = stopped || entries.len() > limit as usize;
                 entries.truncate(limit as usize);
                 let cursor = more
                     .then(|| entries.last().map(|(k, _)| k.clone()))

@@ -19,8 +19,36 @@ pub struct ListOptions {
     pub limit: Option<u32>,
 }
 
+/// What a list does when its entries reach its byte bound.
+#[derive(Clone, Copy)]
+enum OverBound {
+    /// Fail the call (a guest's `list`: it asked for these entries).
+    Fail,
+    /// Stop before the entry that would pass this many bytes (at least one entry is
+    /// returned) and say that it stopped (an admin page).
+    Stop(usize),
+}
+
 impl ObjectStorage {
     pub fn list(&mut self, options: &ListOptions) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(self.list_bounded(options, OverBound::Fail)?.0)
+    }
+
+    /// [`list`](Self::list), stopped before its entries pass `max_bytes` (at least one is
+    /// returned); true when it stopped early, so that a pager hands out a cursor.
+    pub fn list_page(
+        &mut self,
+        options: &ListOptions,
+        max_bytes: usize,
+    ) -> Result<(Vec<(String, Vec<u8>)>, bool)> {
+        self.list_bounded(options, OverBound::Stop(max_bytes))
+    }
+
+    fn list_bounded(
+        &mut self,
+        options: &ListOptions,
+        over: OverBound,
+    ) -> Result<(Vec<(String, Vec<u8>)>, bool)> {
         self.check_open("list")?;
         if options.start.is_some() && options.start_after.is_some() {
             return Err(StorageError::InvalidArgument(
@@ -69,6 +97,11 @@ impl ObjectStorage {
             let (key, value) = (blob(row.get_ref(0)?), blob(row.get_ref(1)?));
             // Counted before the entry is copied, so a list too large is never held whole.
             bytes += entry_bytes(key, value);
+            if let OverBound::Stop(max) = over {
+                if bytes > max.min(self.limits.max_read_bytes) && !out.is_empty() {
+                    return Ok((out, true));
+                }
+            }
             let max = self.limits.max_read_bytes;
             if bytes > max {
                 return Err(StorageError::LimitExceeded(format!(
@@ -83,7 +116,7 @@ impl ObjectStorage {
             })?;
             out.push((key, value.to_vec()));
         }
-        Ok(out)
+        Ok((out, false))
     }
 }
 

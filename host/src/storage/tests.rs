@@ -441,3 +441,22 @@ fn turns_do_not_re_prepare_the_hosts_statements() {
         assert_eq!(stmt.get_status(RePrepare), 0, "{sql} was re-prepared");
     }
 }
+
+#[test]
+fn a_list_page_stops_before_its_byte_bound_and_says_so() {
+    let mut s = store();
+    let value = vec![7u8; 1000];
+    for key in ["a", "b", "c", "d"] {
+        s.put(key, &value).unwrap();
+    }
+    let all = ListOptions::default();
+    // Room for two entries and a half: two, and it stopped.
+    let (page, stopped) = s.list_page(&all, 2500).unwrap();
+    assert_eq!((keys(&page), stopped), (vec!["a", "b"], true));
+    // Smaller than one entry: still one, so a pager always moves on.
+    let (page, stopped) = s.list_page(&all, 10).unwrap();
+    assert_eq!((keys(&page), stopped), (vec!["a"], true));
+    // Everything fits: not stopped.
+    let (page, stopped) = s.list_page(&all, 1 << 20).unwrap();
+    assert_eq!((page.len(), stopped), (4, false));
+}
