@@ -18,6 +18,7 @@ mod faults;
 mod front;
 mod harness;
 mod hostile;
+mod hostile_memory;
 mod lifecycle;
 mod memory_budget;
 mod metrics;
