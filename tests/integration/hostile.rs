@@ -108,3 +108,27 @@ async fn a_list_too_large_for_one_call_is_refused_and_can_be_paged() {
     assert_eq!(page["keys"].as_array().map(Vec::len), Some(10), "{page}");
     assert_eq!(server.get("/probe/listed/echo").await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_reaches_no_file_socket_name_or_environment_of_the_host() {
+    let server = Server::start();
+    // The host's own admin listener, a TCP port that certainly accepts on loopback.
+    let admin = server.admin.trim_start_matches("http://").to_string();
+    let (status, escape) = server
+        .get(&format!("/probe/escape/escape?connect={admin}"))
+        .await;
+    assert_eq!(status, 200, "{escape}");
+    // (The working directory reads as "/", a name with nothing behind it: `list` fails.)
+    for attempt in ["read", "write", "list", "connect", "resolve"] {
+        assert!(
+            escape[attempt]["error"].is_string(),
+            "{attempt} reached the host: {escape}"
+        );
+    }
+    assert_eq!(
+        (escape["env"].clone(), escape["args"].clone()),
+        (json!(0), json!(0)),
+        "{escape}"
+    );
+    assert!(!std::path::Path::new("/tmp/escaped").exists());
+}

@@ -152,6 +152,29 @@ impl DurableObject for Probe {
                 })))
             }
             "/bad-status" => Ok(Response::new(1000)),
+            "/escape" => {
+                // What a guest could reach outside its object: each attempt's error, or
+                // what it got.
+                let outcome = |result: std::io::Result<String>| match result {
+                    Ok(got) => json!({"got": got}),
+                    Err(e) => json!({"error": e.to_string()}),
+                };
+                let target = request.query("connect").unwrap_or_default();
+                Ok(Response::json(&json!({
+                    "read": outcome(std::fs::read_to_string("/etc/passwd")),
+                    "write": outcome(std::fs::write("/tmp/escaped", "x").map(|()| "written".into())),
+                    "list": outcome(std::fs::read_dir("/").map(|d| format!("{} entries", d.count()))),
+                    "connect": outcome(
+                        std::net::TcpStream::connect(target.as_str()).map(|_| "connected".into())
+                    ),
+                    "resolve": outcome(
+                        std::net::ToSocketAddrs::to_socket_addrs("localhost:80")
+                            .map(|a| format!("{} addresses", a.count()))
+                    ),
+                    "env": std::env::vars().count(),
+                    "args": std::env::args().count(),
+                })))
+            }
             "/ws" => {
                 // Accepts with the tags and an attachment of the size asked for; a refusal
                 // is answered 400 with the host's message.
