@@ -30,6 +30,7 @@
 mod admin;
 mod alarm;
 mod authorizer;
+mod disk_full;
 pub mod durable_fs;
 mod fail_stop;
 mod files;
@@ -66,6 +67,7 @@ use guest_mode::SqlGuard;
 
 pub use admin::{prepare_import, replace_database, AdminRows, TableInfo};
 pub use alarm::EARLIEST_ALARM_MS;
+pub use disk_full::is_disk_full;
 pub use fail_stop::WalPoint;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
