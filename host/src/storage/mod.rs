@@ -20,7 +20,8 @@
 //!
 //! Layout: `kv.rs` and `list.rs` (key-value API), `sql.rs` (guest SQL), `authorizer.rs`
 //! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply),
-//! `unsaved.rs` (an object without a file until it first writes), `close.rs` (closing).
+//! `unsaved.rs` (an object without a file until it first writes), `close.rs` (closing),
+//! `disk_full.rs` (telling a full disk from a storage failure).
 //!
 //! Some SQLite errors (a full database, an I/O error, an interrupted write, `OR ROLLBACK`)
 //! roll back the whole transaction, and with it every event of the batch. The store notices
