@@ -437,6 +437,10 @@ pub fn valid_namespace_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[path = "config_fuzz_tests.rs"]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -135,4 +135,63 @@ mod tests {
         let key = IdKey::generate();
         assert_ne!(key.new_unique_id(), key.new_unique_id());
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 1000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn any_text_parses_or_is_refused_without_panicking(
+                text in prop_oneof![
+                    any::<String>(),
+                    "[0-9a-fA-F]{64}",
+                    "[0-9a-fA-FxyZ\u{e9}\u{1F600}]{60,64}",
+                ],
+            ) {
+                let key = IdKey::generate();
+                match key.parse(&text) {
+                    // Only a forgery of the namespace's MAC could pass.
+                    Ok(id) => prop_assert!(false, "{text} parsed as {id}"),
+                    Err(IdError::Malformed) => prop_assert!(
+                        text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit())
+                    ),
+                    Err(IdError::ForeignNamespace) => prop_assert_eq!(text.len(), 64),
+                }
+            }
+
+            #[test]
+            fn ids_round_trip_through_text_and_a_changed_digit_is_refused(
+                seed in any::<[u8; 32]>(),
+                name in prop::option::of(any::<String>()),
+                at in 0..64usize,
+                digit in 0..16u8,
+            ) {
+                let key = IdKey::from_bytes(&seed).unwrap();
+                let id = match &name {
+                    Some(name) => key.id_from_name(name),
+                    None => key.new_unique_id(),
+                };
+                let text = id.to_string();
+                prop_assert_eq!(text.len(), 64);
+                prop_assert_eq!(key.parse(&text), Ok(id));
+                prop_assert_eq!(key.parse(&text.to_uppercase()), Ok(id));
+                let mut changed = text.clone().into_bytes();
+                changed[at] = b"0123456789abcdef"[usize::from(digit)];
+                let changed = String::from_utf8(changed).unwrap();
+                if changed != text {
+                    prop_assert_eq!(key.parse(&changed), Err(IdError::ForeignNamespace));
+                }
+                let other = IdKey::from_bytes(&seed.map(|b| b ^ 1)).unwrap();
+                prop_assert_eq!(other.parse(&text), Err(IdError::ForeignNamespace));
+            }
+        }
+    }
 }

@@ -177,6 +177,8 @@ pub struct Options {
     pub wrapper: Vec<String>,
     /// Environment variables of the process.
     pub env: Vec<(&'static str, String)>,
+    /// The data directory; by default `data` in the server's temporary directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Options {
@@ -190,6 +192,7 @@ impl Options {
             dev: false,
             wrapper: Vec::new(),
             env: Vec::new(),
+            data_dir: None,
         }
     }
 }
@@ -234,7 +237,7 @@ impl Server {
     fn write_config(&self) -> PathBuf {
         let mut text = format!(
             "data-dir = {:?}\ncache-dir = {:?}\nidle-timeout = {:?}\n{}\n",
-            self.dir.path().join("data"),
+            self.data_dir(),
             self.options
                 .cache_dir
                 .clone()
@@ -251,6 +254,12 @@ impl Server {
         let path = self.dir.path().join("wdo.toml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// Where the server keeps its objects.
+    pub fn data_dir(&self) -> PathBuf {
+        let default = || self.dir.path().join("data");
+        self.options.data_dir.clone().unwrap_or_else(default)
     }
 
     /// Starts the process and waits for its "listening" line.

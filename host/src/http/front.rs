@@ -168,12 +168,16 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     (label, response)
 }
 
+/// 500 with the error id, or 507 (Insufficient Storage) when the disk is full.
 fn turn_error_response(error: &TurnError) -> Response<Body> {
-    let error_id = match error {
-        TurnError::GuestFailed { error_id } | TurnError::Storage { error_id } => error_id,
+    let (status, error_id) = match error {
+        TurnError::GuestFailed { error_id } | TurnError::Storage { error_id } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, error_id)
+        }
+        TurnError::Full { error_id } => (StatusCode::INSUFFICIENT_STORAGE, error_id),
     };
     json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         &serde_json::json!({ "error": error.to_string(), "errorId": error_id }),
     )
 }

@@ -100,3 +100,121 @@ mod tests {
         assert!(route(&ok, None).is_ok());
     }
 }
+
+/// Random bytes, paths and percent-encodings (bounded: a few hundred cases each).
+#[cfg(test)]
+mod fuzz {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ids::IdKey;
+
+    /// What a client must encode in a path segment (a browser's path set, plus `/` and `%`).
+    const SEGMENT: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'/')
+        .add(b'%');
+
+    /// Path-like text: slashes, `@`, percent signs, hex digits, and anything else.
+    fn pathish() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => Just("/".to_string()),
+                1 => Just("@".to_string()),
+                2 => Just("%".to_string()),
+                2 => "[0-9a-fA-F]{1,2}",
+                3 => "[a-z]{1,4}",
+                2 => any::<char>().prop_map(String::from),
+            ],
+            0..24,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn random_paths_and_bytes_never_panic(
+            path in pathish(),
+            bytes in prop::collection::vec(any::<u8>(), 0..64),
+            query in prop::option::of(pathish()),
+        ) {
+            let _ = route(&path, query.as_deref());
+            let _ = route(&format!("/{path}"), None);
+            let lossy = String::from_utf8_lossy(&bytes);
+            let _ = route(&lossy, query.as_deref());
+            if let Ok(r) = route(&format!("/{path}"), query.as_deref()) {
+                prop_assert!(!r.namespace.is_empty() && !r.namespace.contains('/'));
+                prop_assert!(r.url.starts_with('/'), "{}", r.url);
+                let name = match &r.target {
+                    Target::Name(name) | Target::Id(name) => name,
+                };
+                prop_assert!(name.len() <= MAX_NAME_BYTES);
+            }
+        }
+
+        #[test]
+        fn an_encoded_name_routes_back_to_itself(
+            namespace in "[a-z0-9][a-z0-9_-]{0,20}",
+            name in any::<String>().prop_filter("a name", |n| !n.is_empty() && !n.starts_with('@')),
+            rest in "(/[a-zA-Z0-9%._~-]{0,8}){0,4}",
+            query in prop::option::of("[a-z0-9=&%]{0,16}"),
+            strict in any::<bool>(),
+        ) {
+            let set = if strict { NON_ALPHANUMERIC } else { SEGMENT };
+            let encoded = utf8_percent_encode(&name, set).to_string();
+            let path = format!("/{namespace}/{encoded}{rest}");
+            match route(&path, query.as_deref()) {
+                Ok(r) => {
+                    prop_assert_eq!(r.namespace, namespace.as_str());
+                    prop_assert_eq!(r.target, Target::Name(name.clone()));
+                    let object_path = if rest.is_empty() { "/" } else { rest.as_str() };
+                    let url = match &query {
+                        Some(q) => format!("{object_path}?{q}"),
+                        None => object_path.to_string(),
+                    };
+                    prop_assert_eq!(r.url, url);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e, RouteError::NameTooLong);
+                    prop_assert!(name.len() > MAX_NAME_BYTES);
+                }
+            }
+        }
+
+        #[test]
+        fn a_name_gives_an_id_whose_text_routes_and_parses_back(
+            name in any::<String>(),
+            seed in any::<[u8; 32]>(),
+            upper in any::<bool>(),
+        ) {
+            let key = IdKey::from_bytes(&seed).unwrap();
+            let id = key.id_from_name(&name);
+            let mut text = id.to_string();
+            if upper {
+                text = text.to_uppercase();
+            }
+            let path = format!("/ns/@{text}/x");
+            let r = route(&path, None).unwrap();
+            let Target::Id(parsed) = r.target else {
+                panic!("@{text} is an id");
+            };
+            prop_assert_eq!(key.parse(&parsed), Ok(id));
+            prop_assert_eq!(key.id_from_name(&name), id, "the same name, the same id");
+        }
+    }
+}

@@ -396,7 +396,7 @@ impl Actor {
     ) {
         live.storage.lock().expect("storage lock").rollback_batch();
         live.instance = None;
-        let error = self.storage_error("commit failed, batch rolled back", &error);
+        let error = self.commit_error(&error);
         for (reply, _) in replies {
             let _ = reply.send(Err(error.clone()));
         }
@@ -424,9 +424,17 @@ impl Actor {
         let done =
             tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint())
                 .await;
-        if !matches!(done, Ok(Ok(()))) {
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
-            live.failed = Some(format!("a checkpoint of its WAL failed: {done:?}"));
+        match done {
+            Ok(Ok(())) => {}
+            // Only durable frames are copied, and the WAL keeps them all: the next due
+            // checkpoint tries again.
+            Ok(Err(e)) if crate::storage::is_disk_full(&e) => {
+                tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint postponed, the disk is full: {e}");
+            }
+            _ => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
+                live.failed = Some(format!("a checkpoint of its WAL failed: {done:?}"));
+            }
         }
     }
 
@@ -461,6 +469,16 @@ impl Actor {
         let error_id = new_error_id();
         tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error}");
         TurnError::Storage { error_id }
+    }
+
+    /// The error a failed commit answers: the disk is full, or storage failed.
+    fn commit_error(&self, error: &anyhow::Error) -> TurnError {
+        if !error.chain().any(crate::storage::is_disk_full) {
+            return self.storage_error("commit failed, batch rolled back", error);
+        }
+        let error_id = new_error_id();
+        tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "commit failed, batch rolled back: the disk is full: {error:#}");
+        TurnError::Full { error_id }
     }
 
     /// Answers every queued event with `error` (the object could not start).

@@ -63,6 +63,12 @@ pub enum TurnError {
     GuestFailed { error_id: String },
     #[error("the object's storage failed (error id {error_id})")]
     Storage { error_id: String },
+    /// SQLite or the OS found no room for the event's writes (`SQLITE_FULL`, `ENOSPC`).
+    #[error(
+        "the disk is full (or the object reached its max-database-size): the event's writes \
+         were not stored (error id {error_id})"
+    )]
+    Full { error_id: String },
 }
 
 /// What became of an alarm event, for the alarm bookkeeping after the commit.

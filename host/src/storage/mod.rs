@@ -20,7 +20,8 @@
 //!
 //! Layout: `kv.rs` and `list.rs` (key-value API), `sql.rs` (guest SQL), `authorizer.rs`
 //! (what guest SQL may do), `guest_mode.rs` (when those rules and SQL limits apply),
-//! `unsaved.rs` (an object without a file until it first writes), `close.rs` (closing).
+//! `unsaved.rs` (an object without a file until it first writes), `close.rs` (closing),
+//! `disk_full.rs` (telling a full disk from a storage failure).
 //!
 //! Some SQLite errors (a full database, an I/O error, an interrupted write, `OR ROLLBACK`)
 //! roll back the whole transaction, and with it every event of the batch. The store notices
@@ -30,6 +31,7 @@
 mod admin;
 mod alarm;
 mod authorizer;
+mod disk_full;
 pub mod durable_fs;
 mod fail_stop;
 mod files;
@@ -66,6 +68,7 @@ use guest_mode::SqlGuard;
 
 pub use admin::{prepare_import, replace_database, AdminRows, TableInfo};
 pub use alarm::EARLIEST_ALARM_MS;
+pub use disk_full::is_disk_full;
 pub use fail_stop::WalPoint;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
