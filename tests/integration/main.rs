@@ -15,6 +15,7 @@ mod faults;
 mod front;
 mod harness;
 mod hostile;
+mod inspector;
 mod lifecycle;
 mod metrics;
 mod migrations;
