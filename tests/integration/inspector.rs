@@ -163,8 +163,21 @@ async fn page_text(client: &Client) -> String {
     }
 }
 
+/// Clicks `css`, finding it again if the page replaced it between finding and clicking
+/// (the sidebar and the summary are redrawn while the page runs).
 async fn click(client: &Client, css: &str) {
-    find(client, css).await.click().await.expect("click");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match find(client, css).await.click().await {
+            Ok(()) => return,
+            Err(e) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "cannot click {css}: {e}\n{}",
+                page_text(client).await
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn type_into(client: &Client, css: &str, text: &str) {
@@ -225,6 +238,41 @@ async fn charts_draw(client: &Client) {
     assert!(ms > 0.0 && ms < 10_000.0, "p50 {p50}");
     let rate = text_with(client, "#legend-requests [data-series=requests]", &[]).await;
     assert!(rate.parse::<f64>().is_ok_and(|r| r > 0.0), "{rate}");
+}
+
+/// The page's own module, in the browser, on two scrapes whose answers are known: 100
+/// requests (50 under 1 ms, 50 between 1 and 2 ms) in 2 s, 20 commits of 60 events in 5
+/// fsyncs.
+async fn chart_arithmetic(client: &Client) {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        import("/inspector/metrics.js").then((m) => {
+          const scrape = (n, c, e, f) => m.parse(
+            `wdo_request_duration_seconds_bucket{namespace="a",class="2xx",le="0.001"} ${n / 2}
+` +
+            `wdo_request_duration_seconds_bucket{namespace="a",class="2xx",le="0.002"} ${n}
+` +
+            `wdo_request_duration_seconds_bucket{namespace="a",class="2xx",le="+Inf"} ${n}
+` +
+            `wdo_request_duration_seconds_count{namespace="a",class="2xx"} ${n}
+` +
+            `wdo_events_per_commit_count{namespace="a"} ${c}
+` +
+            `wdo_events_per_commit_sum{namespace="a"} ${e}
+` +
+            `wdo_wal_sync_duration_seconds_count{namespace="a"} ${f}
+# EOF
+`);
+          done(m.derive(scrape(0, 10, 10, 5), scrape(100, 30, 70, 10), 2));
+        }, (e) => done(String(e)));
+    "#;
+    let derived = client.execute_async(script, vec![]).await.expect("run");
+    let number = |key: &str| derived[key].as_f64().unwrap_or_else(|| panic!("{derived}"));
+    assert_eq!(number("requests"), 50.0, "{derived}");
+    assert!((number("p50") - 1.0).abs() < 1e-9, "{derived}");
+    assert!((number("p99") - 1.98).abs() < 1e-9, "{derived}");
+    assert_eq!(number("commitsPerFsync"), 4.0, "{derived}");
+    assert_eq!(number("eventsPerCommit"), 3.0, "{derived}");
 }
 
 fn screenshot_to(png: &[u8]) {
@@ -359,8 +407,9 @@ async fn the_inspector_finds_an_object_shows_its_data_runs_sql_exports_it_and_ch
     text_with(&client, "#toasts", &["Exported", name.as_str()]).await;
 
     // The charts draw what the traffic does (and have a few dozen seconds of it before the
-    // picture is taken).
+    // picture is taken), and the page's arithmetic holds on known scrapes.
     charts_draw(&client).await;
+    chart_arithmetic(&client).await;
     until(
         &client,
         "eight scrapes on the request chart",

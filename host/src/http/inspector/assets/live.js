@@ -10,8 +10,9 @@ const EVERY_MS = 2000;
 const COLORS = { sky: "#38bdf8", red: "#f87171", green: "#34d399", amber: "#fbbf24",
   violet: "#a78bfa", pink: "#f472b6" };
 
-const rate = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : trim(v.toFixed(2)));
-const trim = (text) => text.replace(/\.?0+$/, "") || "0";
+/** "2.50" → "2.5", "3.00" → "3"; "50" stays. */
+const trim = (text) => (text.includes(".") ? text.replace(/\.?0+$/, "") : text);
+const rate = (v) => (v >= 100 ? v.toFixed(0) : trim(v.toFixed(v >= 10 ? 1 : 2)));
 const millis = (v) => (v >= 100 ? `${v.toFixed(0)}` : trim(v.toPrecision(2)));
 
 /** What each chart plots, and the words that say so on the page. */

@@ -1,14 +1,19 @@
-// The middle pane: the objects of one namespace, paged with the API's cursor, and the
-// search box: typing lists the objects whose name contains the text (`?name=`); Enter
-// opens the object named exactly so, or `@<id>`.
+// The middle pane: the objects of one namespace, paged with the API's cursor and read
+// again every 5 s, and the search box: typing lists the objects whose name contains the
+// text (`?name=`); Enter opens the object named exactly so, or `@<id>`.
 
 import { api, paths, query } from "./api.js";
 import { ago, bytes, errorBox, fill, h, shortId } from "./dom.js";
 
 const PAGE = 50;
+/** The page shown is read again this often (liveness, sizes and alarms change). */
+const REFRESH_MS = 5000;
+
+let refreshing = null;
 
 /** Shows the objects of `ns` into `pane`; `open(target)` opens one (`name` or `@id`). */
 export function showObjects(pane, ns, open) {
+  clearInterval(refreshing);
   const input = h("input", {
     id: "object-search", type: "search", autocomplete: "off", spellcheck: "false",
     placeholder: "name, part of one, or @id",
@@ -47,7 +52,7 @@ export function showObjects(pane, ns, open) {
     const text = input.value.trim();
     const byId = text.startsWith("@");
     const name = byId ? "" : text;
-    const load_ = ++shown;
+    const ticket = ++shown;
     let page;
     try {
       page = await api(`${paths.namespace(ns)}/objects` +
@@ -56,7 +61,7 @@ export function showObjects(pane, ns, open) {
       fill(list, errorBox(e));
       return;
     }
-    if (load_ !== shown) return; // a later search answered first
+    if (ticket !== shown) return; // a later load answered first
     fill(list, page.objects.length
       ? page.objects.map((o) => row(o, open))
       : h("p", { class: "empty" }, name ? `No object's name contains “${name}”.`
@@ -74,6 +79,9 @@ export function showObjects(pane, ns, open) {
       }, "Next →"));
   }
   load();
+  refreshing = setInterval(() => {
+    if (list.isConnected) load();
+  }, REFRESH_MS);
   return {
     select: (target) => {
       selected = target;
