@@ -42,6 +42,13 @@ need_test_tools() {
     need_debian_package strace strace "fault-injection tests: failing fsyncs"
 }
 
+# Headless Chromium and its WebDriver drive the admin inspector page in a real browser
+# (tests/integration/inspector.rs).
+need_browser() {
+    need_debian_package chromium chromium "the inspector page's browser test: headless Chromium"
+    need_debian_package chromedriver chromium-driver "the inspector page's browser test: WebDriver for Chromium"
+}
+
 # The JavaScript SDK's toolchain (componentize-qjs, rolldown), pinned by its package-lock,
 # installed into guest-sdk/js/node_modules. Reinstalled only when the lock file changes.
 need_js_toolchain() {

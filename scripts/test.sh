@@ -11,6 +11,7 @@ need_cargo_component
 need_js_toolchain
 need_py_toolchain
 need_test_tools
+need_browser
 cd "$repo"
 echo "test: cargo test --release (target dir $CARGO_TARGET_DIR)"
 # The workspace's default member is the host; the guests are built by the tests themselves.

@@ -140,15 +140,20 @@ impl Metadata {
     pub fn objects_page(
         &self,
         after: Option<&str>,
+        name_contains: Option<&str>,
         limit: usize,
     ) -> rusqlite::Result<Vec<(String, Option<String>, i64)>> {
         let conn = self.conn.lock().expect("metadata lock");
+        // `instr` rather than LIKE: a plain, case-sensitive substring, with no wildcard to
+        // escape; an object known only by id has no name and never matches a filter.
         let mut stmt = conn.prepare_cached(
-            "SELECT id, name, created_ms FROM _wdo_objects WHERE id > ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, name, created_ms FROM _wdo_objects
+             WHERE id > ?1 AND (?3 IS NULL OR instr(name, ?3) > 0) ORDER BY id LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
+        let rows = stmt.query_map(
+            params![after.unwrap_or(""), limit as i64, name_contains],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?;
         rows.collect()
     }
 
@@ -196,6 +201,38 @@ mod tests {
         );
         meta.delete_alarm(&id).unwrap();
         assert!(meta.alarms().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_page_of_objects_can_be_filtered_by_a_part_of_their_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Metadata::open(dir.path()).unwrap();
+        let key = meta.id_key().unwrap();
+        for name in ["room-a", "room-b", "Room-c", "lobby"] {
+            meta.record_object(&key.id_from_name(name), Some(name))
+                .unwrap();
+        }
+        meta.record_object(&key.new_unique_id(), None).unwrap();
+        let names = |after: Option<&str>, filter: Option<&str>, limit: usize| {
+            meta.objects_page(after, filter, limit)
+                .unwrap()
+                .into_iter()
+                .map(|(id, name, _)| (id, name.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        };
+        let mut rooms: Vec<String> = names(None, Some("room"), 10)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        rooms.sort();
+        assert_eq!(rooms, ["room-a", "room-b"]);
+        assert_eq!(names(None, None, 10).len(), 5);
+        assert!(names(None, Some("nothing"), 10).is_empty());
+        // Paged by id under the filter: the second page starts after the first's last id.
+        let first = names(None, Some("o"), 2);
+        let second = names(Some(&first[1].0), Some("o"), 10);
+        assert_eq!(first.len() + second.len(), 4);
+        assert!(second.iter().all(|(id, _)| *id > first[1].0));
     }
 
     #[test]

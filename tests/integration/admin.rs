@@ -115,6 +115,52 @@ async fn objects_are_listed_in_pages_with_size_liveness_and_alarm() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn objects_are_found_by_a_part_of_their_name() {
+    let server = Server::start();
+    for name in ["room-a", "room-b", "Room-c", "lobby"] {
+        let path = format!("/counter/{name}/increment");
+        assert_eq!(server.get(&path).await.0, 200);
+    }
+    let names = |page: &Value| -> Vec<String> {
+        let mut names: Vec<String> = page["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let (status, page) = get(&server, "/v1/namespaces/counter/objects?name=room").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(names(&page), ["room-a", "room-b"]);
+    // Paged under the filter: one at a time, the cursor leads to the other.
+    let path = "/v1/namespaces/counter/objects?name=room&limit=1";
+    let (_, first) = get(&server, path).await;
+    let cursor = first["cursor"].as_str().expect("a second page").to_string();
+    let (_, second) = get(&server, &format!("{path}&cursor={cursor}")).await;
+    assert_eq!(second["cursor"], Value::Null, "{second}");
+    let mut both = [names(&first), names(&second)].concat();
+    both.sort();
+    assert_eq!(both, ["room-a", "room-b"]);
+    let (_, none) = get(&server, "/v1/namespaces/counter/objects?name=cellar").await;
+    assert_eq!(none["objects"], json!([]));
+    // Percent-encoded like any query parameter.
+    let (_, encoded) = get(&server, "/v1/namespaces/counter/objects?name=%52oom").await;
+    assert_eq!(names(&encoded), ["Room-c"]);
+    let long = "x".repeat(1025);
+    let error = refused(
+        &server,
+        "GET",
+        &format!("/v1/namespaces/counter/objects?name={long}"),
+        None,
+        400,
+    )
+    .await;
+    assert!(error.contains("name must be at most 1024 bytes"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn key_value_entries_are_paged_by_prefix_and_written_inside_the_objects_order() {
     let server = Server::start();
     for _ in 0..3 {

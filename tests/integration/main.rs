@@ -21,6 +21,7 @@ mod front;
 mod harness;
 mod hostile;
 mod hostile_memory;
+mod inspector;
 mod lifecycle;
 mod memory_budget;
 mod metrics;

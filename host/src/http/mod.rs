@@ -1,7 +1,9 @@
 //! The HTTP edge: the accept loops of the public and admin listeners, graceful shutdown,
 //! the public front (`front.rs`: a request to its object and back), the URL router, the
 //! admin API and metrics (`admin/`, behind the token check of `admin_auth.rs`), the
-//! WebSocket upgrade handshake (`upgrade.rs`) and response helpers (`response.rs`).
+//! inspector web page the admin listener serves at `/` (`inspector/`: its files are built
+//! into the binary and served without the token), the WebSocket upgrade handshake
+//! (`upgrade.rs`) and response helpers (`response.rs`).
 //!
 //! Invariant: every request gets an answer that says what was wrong when it cannot be
 //! served (400 bad input, 404 unknown namespace, 413 too large, 503 overloaded, 500 with an
@@ -17,6 +19,7 @@
 pub mod admin;
 mod admin_auth;
 pub mod front;
+mod inspector;
 pub mod response;
 pub mod router;
 mod upgrade;

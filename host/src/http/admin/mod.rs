@@ -1,5 +1,5 @@
-//! The admin listener (loopback by default): `/metrics` in Prometheus text, `/healthz`, and
-//! the JSON admin API, one file per resource: namespaces and reloads (`namespaces.rs`), the
+//! The admin listener (loopback by default): the inspector page at `/` (`../inspector/`),
+//! `/metrics` in Prometheus text, `/healthz`, and the JSON admin API, one file per resource: namespaces and reloads (`namespaces.rs`), the
 //! objects of a namespace (`objects.rs`), an object's key-value entries (`kv.rs`), SQL
 //! (`sql.rs`), alarm (`alarm.rs`), sockets (`sockets.rs`), export and import
 //! (`transfer.rs`). What reads or writes an object's database goes to the object as an
@@ -40,6 +40,11 @@ pub struct PeerAddr(pub SocketAddr);
 const MAX_JSON_BODY: usize = 1 << 20;
 
 pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Body> {
+    // The inspector's page and files hold no data: served without the token, they ask for it.
+    let path = request.uri().path();
+    if super::inspector::owns(path) {
+        return super::inspector::serve(request.method(), path, request.headers());
+    }
     if let Err(refused) =
         super::admin_auth::check(host.config.admin_token.as_deref(), request.headers())
     {

@@ -1,5 +1,6 @@
-//! The objects of a namespace: `GET .../objects?cursor=&limit=` (paged by id), and one
-//! object: `GET` (summary), `DELETE` (its data), `POST .../evict`.
+//! The objects of a namespace: `GET .../objects?cursor=&limit=&name=` (paged by id; `name`
+//! keeps those whose name contains it), and one object: `GET` (summary), `DELETE` (its
+//! data), `POST .../evict`.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -14,6 +15,9 @@ use crate::host::Host;
 use crate::ids::ObjectId;
 use crate::objects::{AdminRequest, Namespace};
 use crate::storage::WalSync;
+
+/// The longest `name` filter taken.
+const MAX_NAME_FILTER: usize = 1024;
 
 pub async fn list(
     host: &Host,
@@ -35,10 +39,25 @@ pub async fn list(
             );
         }
     }
+    let name = query.get("name").filter(|n| !n.is_empty()).cloned();
+    if let Some(name) = &name {
+        if name.len() > MAX_NAME_FILTER {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "name must be at most {MAX_NAME_FILTER} bytes (a part of an object's name), \
+                     not {} bytes",
+                    name.len()
+                ),
+            );
+        }
+    }
     let ns = namespace.clone();
-    let page =
-        tokio::task::spawn_blocking(move || ns.metadata.objects_page(cursor.as_deref(), limit + 1))
-            .await;
+    let page = tokio::task::spawn_blocking(move || {
+        ns.metadata
+            .objects_page(cursor.as_deref(), name.as_deref(), limit + 1)
+    })
+    .await;
     let mut page = match page {
         Ok(Ok(page)) => page,
         Ok(Err(e)) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
