@@ -361,7 +361,7 @@ async fn delete_all_wipes_sql_tables_too() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_full_database_fails_the_turn_and_keeps_what_was_committed() {
+async fn a_full_database_fails_the_turn_with_507_and_keeps_what_was_committed() {
     let server = Server::start_with(Options {
         namespace_extra: "max-database-size = 65536".into(),
         ..Options::default()
@@ -380,7 +380,15 @@ async fn a_full_database_fails_the_turn_and_keeps_what_was_committed() {
             "a 64 KiB database took {committed} rows of 4000 bytes"
         );
     };
-    assert_eq!(failure.0, 500, "{}", failure.1);
+    // The database's size limit is a full database: 507, saying so.
+    assert_eq!(failure.0, 507, "{}\n{}", failure.1, server.log());
+    assert!(
+        failure.1["error"].as_str().is_some_and(
+            |e| e.starts_with("the disk is full (or the object reached its max-database-size)")
+        ),
+        "{}",
+        failure.1
+    );
     assert!(failure.1["errorId"].is_string());
     assert!(committed >= 5, "only {committed} rows fitted");
     assert!(

@@ -45,6 +45,8 @@ pub struct ObjectCtx {
     pub ticks_allowed: u64,
     /// Set when the storage engine itself failed during this event: the turn must not commit.
     pub storage_failed: Option<String>,
+    /// Set when that failure was a full disk or database (`SQLITE_FULL`, `ENOSPC`).
+    pub storage_full: bool,
     pub hub: Arc<Hub>,
     /// The current event's WebSocket accept and sends, held until it commits.
     pub effects: TurnEffects,
@@ -80,6 +82,7 @@ impl ObjectCtx {
                 | StorageError::Aborted(_)
                 | StorageError::TimedOut(_) => {
                     tracing::error!(namespace = %self.info.namespace, object = %self.info.id_text, "storage failure: {e}");
+                    self.storage_full |= crate::storage::is_disk_full(&e);
                     self.storage_failed = Some(e.to_string());
                     storage::ErrorCode::Internal
                 }

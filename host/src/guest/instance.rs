@@ -71,6 +71,7 @@ impl Instance {
             ticks_used: 0,
             ticks_allowed: 1,
             storage_failed: None,
+            storage_full: false,
             hub: hub.clone(),
             effects: TurnEffects::default(),
             rollback_requested: None,
@@ -114,6 +115,7 @@ impl Instance {
         ctx.ticks_used = 0;
         ctx.ticks_allowed = self.ticks_per_event;
         ctx.storage_failed = None;
+        ctx.storage_full = false;
         ctx.effects = TurnEffects::default();
         ctx.rollback_requested = None;
         self.store.set_epoch_deadline(1);
@@ -138,6 +140,11 @@ impl Instance {
     /// The socket the current fetch accepted, if any.
     pub fn accepted(&self) -> Option<SocketId> {
         self.store.data().effects.accepted
+    }
+
+    /// Whether a storage failure during the event was a full disk or database.
+    pub fn storage_was_full(&self) -> bool {
+        self.store.data().storage_full
     }
 
     /// Whether storage itself failed during the event (the turn must be rolled back).

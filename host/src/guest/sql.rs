@@ -59,6 +59,7 @@ impl ObjectCtx {
     fn sql_error(&mut self, error: SqlError) -> sql::Error {
         if error.fails_turn() {
             tracing::error!(namespace = %self.info.namespace, object = %self.info.id_text, "SQL failure: {error}");
+            self.storage_full |= crate::storage::is_disk_full(&error);
             self.storage_failed = Some(error.to_string());
         }
         let code = match &error {

@@ -54,6 +54,9 @@ pub(super) struct Live {
     /// Why the object must stop: an fsync of its files failed. It is then quarantined and
     /// its WAL cut back to what is durable (`storage/fail_stop.rs`).
     pub failed: Option<String>,
+    /// SQLite rolled the batch's transaction back because the disk or the database was
+    /// full: the batch's events are answered 507, not 500.
+    pub lost_to_full: bool,
 }
 
 /// How an actor's life ended.
@@ -175,6 +178,7 @@ impl Actor {
             closed: Vec::new(),
             gate: Gate::default(),
             failed: None,
+            lost_to_full: false,
         })
     }
 
@@ -273,6 +277,7 @@ impl Actor {
 
     /// Runs a batch and commits it. False if the object must stop (an fsync failed).
     pub(super) async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) -> bool {
+        live.lost_to_full = false;
         if let Err(e) = live.storage.lock().expect("storage lock").begin_batch() {
             let error = self.storage_error("cannot begin a transaction", &e);
             for event in batch.drain(..) {
@@ -396,7 +401,10 @@ impl Actor {
     ) {
         live.storage.lock().expect("storage lock").rollback_batch();
         live.instance = None;
-        let error = self.commit_error(&error);
+        let error = match std::mem::take(&mut live.lost_to_full) {
+            true => self.full_error("the batch was rolled back", &error),
+            false => self.commit_error(&error),
+        };
         for (reply, _) in replies {
             let _ = reply.send(Err(error.clone()));
         }
@@ -476,8 +484,13 @@ impl Actor {
         if !error.chain().any(crate::storage::is_disk_full) {
             return self.storage_error("commit failed, batch rolled back", error);
         }
+        self.full_error("commit failed, batch rolled back", error)
+    }
+
+    /// The disk (or the database's size limit) is full: 507, with an id the log repeats.
+    pub(super) fn full_error(&self, what: &str, error: &dyn std::fmt::Display) -> TurnError {
         let error_id = new_error_id();
-        tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "commit failed, batch rolled back: the disk is full: {error:#}");
+        tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: the disk or the database is full: {error:#}");
         TurnError::Full { error_id }
     }
 

@@ -79,6 +79,10 @@ impl Actor {
         live: &mut Live,
         result: anyhow::Result<T>,
     ) -> Result<T, TurnError> {
+        let full = live
+            .instance
+            .as_ref()
+            .is_some_and(Instance::storage_was_full);
         let storage_failure = live
             .instance
             .as_mut()
@@ -110,6 +114,11 @@ impl Actor {
         }
         if let Err(e) = live.storage.lock().expect("storage lock").end_turn(keep) {
             live.instance = None;
+            if full {
+                // SQLite rolls the whole transaction back when it finds no room.
+                live.lost_to_full = true;
+                return Err(self.full_error("the event was rolled back", &e));
+            }
             return Err(self.storage_error("cannot end a turn", &e));
         }
         if let (Ok(_), Some(reason)) = (&result, rollback) {
@@ -120,10 +129,16 @@ impl Actor {
         result.map_err(|e| {
             live.instance = None;
             let error_id = new_error_id();
-            self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
+            if !full {
+                self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
+            }
             // One line with the cause; the wasm backtrace, if any, at debug level.
             tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "event failed and was rolled back: {}", e.root_cause());
             tracing::debug!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "failure in detail: {e:?}");
+            if full {
+                // Nothing failed but room: the answer says so (507), as a full commit's does.
+                return TurnError::Full { error_id };
+            }
             TurnError::GuestFailed { error_id }
         })
     }
