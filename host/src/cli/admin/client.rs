@@ -233,6 +233,36 @@ impl Client {
         self.read_json(response).await
     }
 
+    /// The `field` arrays of the pages of a paged listing at `path` (`limit`, `cursor`):
+    /// one page, or every page after it with `all`; and the cursor after the last one read.
+    pub async fn pages(
+        &self,
+        path: &Path,
+        field: &str,
+        limit: Option<u32>,
+        mut cursor: Option<String>,
+        all: bool,
+    ) -> Result<(Vec<Value>, Option<String>), Error> {
+        let mut items = Vec::new();
+        loop {
+            let mut page_path = path.clone();
+            if let Some(limit) = limit {
+                page_path = page_path.query("limit", &limit.to_string());
+            }
+            if let Some(cursor) = &cursor {
+                page_path = page_path.query("cursor", cursor);
+            }
+            let mut page = self.get(&page_path).await?;
+            if let Some(page_items) = page[field].as_array_mut() {
+                items.append(page_items);
+            }
+            cursor = page["cursor"].as_str().map(str::to_string);
+            if !all || cursor.is_none() {
+                return Ok((items, cursor));
+            }
+        }
+    }
+
     pub async fn get(&self, path: &Path) -> Result<Value, Error> {
         self.json(Method::GET, path, None).await
     }

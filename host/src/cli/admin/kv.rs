@@ -142,28 +142,11 @@ async fn list(
     all: bool,
 ) -> Result<(), Error> {
     let limit = limit.or(all.then_some(1000));
-    let mut entries = Vec::new();
-    let mut cursor = cursor;
-    let next = loop {
-        let mut path = object.path(&["kv"]);
-        if let Some(prefix) = &prefix {
-            path = path.query("prefix", prefix);
-        }
-        if let Some(limit) = limit {
-            path = path.query("limit", &limit.to_string());
-        }
-        if let Some(cursor) = &cursor {
-            path = path.query("cursor", cursor);
-        }
-        let mut page = client.get(&path).await?;
-        if let Some(page_entries) = page["entries"].as_array_mut() {
-            entries.append(page_entries);
-        }
-        cursor = page["cursor"].as_str().map(str::to_string);
-        if !all || cursor.is_none() {
-            break cursor;
-        }
-    };
+    let mut path = object.path(&["kv"]);
+    if let Some(prefix) = &prefix {
+        path = path.query("prefix", prefix);
+    }
+    let (entries, next) = client.pages(&path, "entries", limit, cursor, all).await?;
     if out.json {
         return output::print_json(&json!({ "entries": entries, "cursor": next }));
     }

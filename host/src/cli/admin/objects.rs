@@ -110,25 +110,7 @@ async fn list(
 ) -> Result<(), Error> {
     let path = Path::new(&["v1", "namespaces", namespace, "objects"]);
     let limit = limit.or(all.then_some(1000));
-    let mut objects = Vec::new();
-    let mut cursor = cursor;
-    let next = loop {
-        let mut page_path = path.clone();
-        if let Some(limit) = limit {
-            page_path = page_path.query("limit", &limit.to_string());
-        }
-        if let Some(cursor) = &cursor {
-            page_path = page_path.query("cursor", cursor);
-        }
-        let mut page = client.get(&page_path).await?;
-        if let Some(page_objects) = page["objects"].as_array_mut() {
-            objects.append(page_objects);
-        }
-        cursor = page["cursor"].as_str().map(str::to_string);
-        if !all || cursor.is_none() {
-            break cursor;
-        }
-    };
+    let (objects, next) = client.pages(&path, "objects", limit, cursor, all).await?;
     if out.json {
         return output::print_json(&json!({ "objects": objects, "cursor": next }));
     }
