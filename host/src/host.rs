@@ -29,6 +29,9 @@ pub struct Host {
     linker: Linker<ObjectCtx>,
     _ticker: EpochTicker,
     _lock: File,
+    /// Reloads (SIGHUP, the admin API, `wdo dev`'s watcher) run one at a time, so that the
+    /// code-version metric moves from each version to the next and never keeps two.
+    reloading: std::sync::Mutex<()>,
 }
 
 impl Host {
@@ -83,6 +86,7 @@ impl Host {
             linker,
             _ticker: ticker,
             _lock: lock,
+            reloading: std::sync::Mutex::new(()),
         })
     }
 
@@ -99,6 +103,7 @@ impl Host {
     /// their next events run the new code (their storage and sockets stay). On error the old
     /// code keeps serving. Blocking: compiling may take seconds.
     pub fn reload(&self, index: usize) -> anyhow::Result<()> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let namespace = &self.namespaces[index];
         let previous = namespace.version();
         namespace.reload(&self.engine, &self.linker, &self.config.cache_dir())?;
