@@ -4,14 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
-use super::response::{error_response, json_response, Body};
+use super::response::{error_response, full, json_response, Body};
 use super::router::{route, Target};
 use super::upgrade::{is_upgrade_request, switching_protocols};
 use crate::guest::bindings;
@@ -193,7 +192,7 @@ fn guest_response(response: bindings::Response) -> Response<Body> {
             ),
         );
     };
-    let mut out = Response::new(Full::new(Bytes::from(response.body)));
+    let mut out = Response::new(full(response.body));
     *out.status_mut() = status;
     for (name, value) in response.headers {
         let (Ok(name), Ok(value)) = (

@@ -1,14 +1,36 @@
 //! Small helpers for hyper responses.
 
 use bytes::Bytes;
-use http_body_util::Full;
+use futures_util::TryStreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
-pub type Body = Full<Bytes>;
+/// Every response's body: bytes in memory, or a file streamed as it is read.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// A body of bytes already in memory.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// An empty body.
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
+
+/// A body read from `file` as it is sent, never held whole in memory.
+pub fn file_body(file: tokio::fs::File) -> Body {
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, 256 << 10);
+    StreamBody::new(chunks.map_ok(Frame::data)).boxed_unsync()
+}
 
 pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    let mut response = Response::new(full(value.to_string()));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -26,7 +48,7 @@ pub fn text_response(
     content_type: &'static str,
     text: String,
 ) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(text)));
+    let mut response = Response::new(full(text));
     *response.status_mut() = status;
     response
         .headers_mut()

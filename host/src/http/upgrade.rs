@@ -7,7 +7,7 @@ use hyper::header::{
 use hyper::{HeaderMap, Response, StatusCode};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::response::Body;
+use super::response::{empty, Body};
 
 /// Whether a request asks for a WebSocket upgrade (RFC 6455 §4.2.1).
 pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
@@ -34,7 +34,7 @@ pub fn switching_protocols(request_headers: &HeaderMap) -> Response<Body> {
     let key = request_headers
         .get(SEC_WEBSOCKET_KEY)
         .map_or(&b""[..], |k| k.as_bytes());
-    let mut response = Response::new(Body::default());
+    let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));

@@ -6,15 +6,14 @@
 
 use std::path::PathBuf;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_DISPOSITION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use super::super::response::{error_response, json_response, Body};
+use super::super::response::{error_response, file_body, json_response, Body};
 use super::Object;
 use crate::host::Host;
 use crate::objects::AdminRequest;
@@ -53,8 +52,9 @@ pub async fn export(host: &Host, object: &Object) -> Response<Body> {
     {
         return response;
     }
-    let bytes = match tokio::fs::read(&to).await {
-        Ok(bytes) => bytes,
+    // Streamed from the open file, which outlives its name (removed when `file` drops).
+    let (copy, size) = match open_with_size(&to).await {
+        Ok(opened) => opened,
         Err(e) => {
             return error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,7 +62,10 @@ pub async fn export(host: &Host, object: &Object) -> Response<Body> {
             )
         }
     };
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    let mut response = Response::new(file_body(copy));
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(size));
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -75,6 +78,12 @@ pub async fn export(host: &Host, object: &Object) -> Response<Body> {
         headers.insert(CONTENT_DISPOSITION, value);
     }
     response
+}
+
+async fn open_with_size(path: &std::path::Path) -> std::io::Result<(tokio::fs::File, u64)> {
+    let file = tokio::fs::File::open(path).await?;
+    let size = file.metadata().await?.len();
+    Ok((file, size))
 }
 
 pub async fn import(host: &Host, object: &Object, request: Request<Incoming>) -> Response<Body> {

@@ -14,7 +14,7 @@ use hyper::header::{
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-use super::response::{error_response, Body};
+use super::response::{empty, error_response, full, Body};
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
                    form-action 'none'; frame-ancestors 'none'";
@@ -99,11 +99,11 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Response<Body>
         .and_then(|v| v.to_str().ok())
         .is_some_and(|given| given.split(',').any(|t| t.trim() == tag));
     let mut response = if unchanged {
-        let mut response = Response::new(Body::default());
+        let mut response = Response::new(empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        let mut response = Response::new(Body::from(*text));
+        let mut response = Response::new(full(*text));
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
