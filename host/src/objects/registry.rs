@@ -84,6 +84,17 @@ impl Inner {
         Some(entry)
     }
 
+    /// Retires the least recently used idle object other than `except`; `None` if there
+    /// is none (every other live one is busy).
+    fn evict_least_recently_used(&mut self, except: Option<Key>) -> Option<Key> {
+        let (_, &victim) = self.idle.iter().find(|(_, k)| Some(**k) != except)?;
+        let entry = self.take(&victim).expect("an idle entry is live");
+        // Dropping the sender ends the actor once its (empty) inbox is drained.
+        self.closing.insert(victim, entry.closed);
+        prune_closed(&mut self.closing);
+        Some(victim)
+    }
+
     fn set_memory(&mut self, bytes: usize) {
         self.memory = bytes;
         self.memory_gauge.set(bytes as i64);
@@ -195,11 +206,13 @@ impl Registry {
             inner.closing.insert(key, old.closed);
         }
         if inner.live.len() >= self.config.max_live_objects {
-            self.evict_least_recently_used(inner)
+            inner
+                .evict_least_recently_used(None)
                 .ok_or(DispatchError::HostFull(self.config.max_live_objects))?;
         }
         while inner.memory > self.memory_budget {
-            self.evict_least_recently_used(inner)
+            inner
+                .evict_least_recently_used(None)
                 .ok_or(DispatchError::MemoryFull(self.memory_budget))?;
         }
         let (sender, receiver) = mpsc::channel(self.config.inbox_depth);
@@ -241,16 +254,6 @@ impl Registry {
         Ok(())
     }
 
-    /// Retires the least recently used idle object; `None` if every live one is busy.
-    fn evict_least_recently_used(&self, inner: &mut Inner) -> Option<Key> {
-        let victim = *inner.idle.first_key_value()?.1;
-        let entry = inner.take(&victim).expect("an idle entry is live");
-        // Dropping the sender ends the actor once its (empty) inbox is drained.
-        inner.closing.insert(victim, entry.closed);
-        prune_closed(&mut inner.closing);
-        Some(victim)
-    }
-
     /// An actor (of `generation`) reports the memory its instance holds after a batch.
     /// While the live objects together hold more than the budget, the least recently used
     /// idle ones (never this one) are retired.
@@ -267,13 +270,10 @@ impl Registry {
         entry.memory = bytes;
         inner.set_memory(total);
         while inner.memory > self.memory_budget {
-            let Some((_, &victim)) = inner.idle.iter().find(|(_, k)| **k != key) else {
+            if inner.evict_least_recently_used(Some(key)).is_none() {
                 break;
-            };
-            let entry = inner.take(&victim).expect("an idle entry is live");
-            inner.closing.insert(victim, entry.closed);
+            }
         }
-        prune_closed(&mut inner.closing);
     }
 
     /// Called by an actor that has been idle for the idle timeout: retires it if nothing
