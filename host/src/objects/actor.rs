@@ -244,13 +244,9 @@ impl Actor {
                     Err(_) => break,
                 }
             }
-            let count = batch.len();
-            let bytes = batch.iter().map(Event::bytes).sum();
-            let healthy = self.run_batch(live, &mut batch).await;
+            let healthy = self.run_batch(live, &mut batch, true).await;
             let memory = live.instance.as_ref().map_or(0, Instance::memory_bytes);
             self.registry.memory_used(self.key, self.generation, memory);
-            self.registry
-                .events_done(self.key, self.generation, count, bytes);
             if !healthy || live.failed.is_some() {
                 return self.quarantine(live).await;
             }
@@ -276,10 +272,29 @@ impl Actor {
     }
 
     /// Runs a batch and commits it. False if the object must stop (an fsync failed).
-    pub(super) async fn run_batch(&self, live: &mut Live, batch: &mut Vec<Event>) -> bool {
+    ///
+    /// `dispatched`: the batch's events came through the registry, which is told they ran
+    /// once the turns are over and before any reply goes out, so that a client that has its
+    /// answer never finds the object still counted busy (the eviction order is by last use
+    /// among idle objects).
+    pub(super) async fn run_batch(
+        &self,
+        live: &mut Live,
+        batch: &mut Vec<Event>,
+        dispatched: bool,
+    ) -> bool {
+        let count = batch.len();
+        let bytes = batch.iter().map(Event::bytes).sum();
+        let ran = || {
+            if dispatched {
+                self.registry
+                    .events_done(self.key, self.generation, count, bytes);
+            }
+        };
         live.lost_to_full = false;
         if let Err(e) = live.storage.lock().expect("storage lock").begin_batch() {
             let error = self.storage_error("cannot begin a transaction", &e);
+            ran();
             for event in batch.drain(..) {
                 self.abandon(event, &error);
             }
@@ -308,6 +323,7 @@ impl Actor {
                 ),
             }
         }
+        ran();
         let new_alarm = match self
             .alarm_before_commit(live, !alarm_outcomes.is_empty())
             .await

@@ -329,7 +329,7 @@ impl Actor {
         }
         let entry = AlarmEntry::new(scheduled_ms.min(now));
         let mut batch = vec![Event::Alarm { entry }];
-        if !self.run_batch(live, &mut batch).await || !self.wait_durable(live).await {
+        if !self.run_batch(live, &mut batch, false).await || !self.wait_durable(live).await {
             return Err(AdminError::Failed(
                 "the alarm ran but its writes could not be made durable".into(),
             ));
