@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod app;
+pub use app::WorkerConfig;
+
 /// Errors in the configuration file or its values. They name the field that is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -91,8 +94,14 @@ pub struct Config {
     /// First wait before retrying a failed alarm; doubles with each retry.
     #[serde(with = "humantime_serde")]
     pub alarm_retry_base: Duration,
+    /// How long a stub's `fetch` or `call` waits for the object's answer.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
     #[serde(rename = "namespace")]
     pub namespaces: Vec<NamespaceConfig>,
+    /// The application's Worker, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerConfig>,
     /// Changes to the set of namespaces that move or remove data, applied once each, in
     /// order, at start (see `migrations/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -128,7 +137,9 @@ impl Default for Config {
             max_websocket_queue: 16 << 20,
             max_event_send_bytes: 64 << 20,
             max_event_sends: 131_072,
+            call_timeout: Duration::from_secs(30),
             namespaces: Vec::new(),
+            worker: None,
             migrations: Vec::new(),
             base_dir: PathBuf::from("."),
         }
@@ -172,6 +183,12 @@ pub struct NamespaceConfig {
     /// one line says how many.
     #[serde(default = "default_log_lines_per_second")]
     pub log_lines_per_second: u32,
+    /// Binding name → namespace: the other objects this one reaches through `env`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bindings: std::collections::BTreeMap<String, String>,
+    /// Plain values the object reads from `env`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 fn default_log_lines_per_second() -> u32 {
@@ -220,7 +237,7 @@ pub struct RenamedClass {
     pub to: String,
 }
 
-fn default_memory_limit() -> usize {
+pub(crate) fn default_memory_limit() -> usize {
     128 << 20
 }
 
@@ -237,7 +254,7 @@ pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 /// Smallest `max-database-size`: room for the host's own tables and a few pages of data.
 pub const MIN_DATABASE_SIZE: u64 = 32 << 10;
 
-fn default_cpu_limit() -> Duration {
+pub(crate) fn default_cpu_limit() -> Duration {
     Duration::from_secs(30)
 }
 
@@ -353,6 +370,20 @@ impl Config {
                     ns.name
                 ));
             }
+        }
+        for ns in &self.namespaces {
+            app::check_env(
+                self,
+                &format!("namespace {:?}", ns.name),
+                &ns.bindings,
+                &ns.vars,
+            )?;
+        }
+        if let Some(worker) = &self.worker {
+            app::check_worker(self, worker)?;
+        }
+        if self.call_timeout.is_zero() {
+            return bad("call-timeout must be greater than 0".into());
         }
         Ok(())
     }

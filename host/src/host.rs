@@ -3,7 +3,7 @@
 //! hold. It imports the layers below it (`objects`, `guest`, `alarms`, ...) and none of them
 //! imports it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use wasmtime::Engine;
 use crate::alarms::{Due, Scheduler, SystemClock};
 use crate::config::Config;
 use crate::guest::engine::{new_engine, EpochTicker};
-use crate::guest::{new_linker, ObjectCtx};
+use crate::guest::{new_linker, Binding, Env, ObjectCtx};
 use crate::metrics::Metrics;
 use crate::objects::{DispatchError, Event, Namespace, Registry};
 use crate::storage::durable_fs;
@@ -76,6 +76,33 @@ impl Host {
         let scheduler = Arc::new(Scheduler::new(Arc::new(SystemClock)));
         load_alarms(&namespaces, &scheduler, &metrics)?;
         let registry = Registry::new(config.clone(), metrics.clone(), scheduler);
+        let env_of = |bindings: &BTreeMap<String, String>, vars: &BTreeMap<String, String>| {
+            Arc::new(Env {
+                bindings: bindings
+                    .iter()
+                    .map(|(name, ns)| {
+                        let index = by_name[ns];
+                        Binding {
+                            name: name.clone(),
+                            namespace: namespaces[index].name.clone(),
+                            ns_index: index,
+                            id_key: namespaces[index].id_key.clone(),
+                        }
+                    })
+                    .collect(),
+                vars: vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            })
+        };
+        let envs = config
+            .namespaces
+            .iter()
+            .map(|ns| env_of(&ns.bindings, &ns.vars))
+            .collect();
+        let worker_env = match &config.worker {
+            Some(worker) => env_of(&worker.bindings, &worker.vars),
+            None => Arc::default(),
+        };
+        registry.set_applications(namespaces.clone(), envs, worker_env);
         Ok(Host {
             config,
             metrics,

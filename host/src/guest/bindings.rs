@@ -10,22 +10,45 @@ use wasmtime::AsContextMut;
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "object",
-    imports: { default: trappable },
+    imports: {
+        // A stub's fetch or call waits for another object: the instance's fiber suspends
+        // and the thread serves other tasks meanwhile.
+        "wdo:object/namespaces": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
     with: {
         "wdo:object/storage.transaction": super::storage::Transaction,
+        "wdo:object/namespaces.stub": super::stubs::Stub,
     },
 });
 
-pub use self::exports::wdo::object::{alarm_handler, fetch_handler, websocket_handler};
+/// The `worker` world: its interfaces are the object world's (same Rust types).
+pub mod worker {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "worker",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "wdo:object/types": super::wdo::object::types,
+            "wdo:object/namespaces": super::wdo::object::namespaces,
+        },
+    });
+}
+
+pub use self::exports::wdo::object::{
+    alarm_handler, fetch_handler, rpc_handler, websocket_handler,
+};
 pub use self::wdo::object::types::{Request, Response};
-pub use self::wdo::object::{alarm, sql, state, storage, turn, websocket};
+pub use self::wdo::object::{alarm, namespaces, sql, state, storage, turn, websocket};
 
 /// Where a component's handlers are, found once per namespace.
 pub struct ExportIndices {
     fetch: fetch_handler::GuestIndices,
     alarm: Option<alarm_handler::GuestIndices>,
     websocket: Option<websocket_handler::GuestIndices>,
+    rpc: Option<rpc_handler::GuestIndices>,
 }
 
 /// One instance's handlers.
@@ -33,6 +56,7 @@ pub struct Exports {
     pub fetch: fetch_handler::Guest,
     pub alarm: Option<alarm_handler::Guest>,
     pub websocket: Option<websocket_handler::Guest>,
+    pub rpc: Option<rpc_handler::Guest>,
 }
 
 impl ExportIndices {
@@ -41,6 +65,7 @@ impl ExportIndices {
             fetch: fetch_handler::GuestIndices::new(pre)?,
             alarm: alarm_handler::GuestIndices::new(pre).ok(),
             websocket: websocket_handler::GuestIndices::new(pre).ok(),
+            rpc: rpc_handler::GuestIndices::new(pre).ok(),
         })
     }
 
@@ -62,10 +87,15 @@ impl ExportIndices {
             Some(indices) => Some(indices.load(&mut store, instance)?),
             None => None,
         };
+        let rpc = match &self.rpc {
+            Some(indices) => Some(indices.load(&mut store, instance)?),
+            None => None,
+        };
         Ok(Exports {
             fetch,
             alarm,
             websocket,
+            rpc,
         })
     }
 }

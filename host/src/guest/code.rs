@@ -11,6 +11,7 @@ use wasmtime::Engine;
 use super::bindings::ExportIndices;
 use super::ctx::ObjectCtx;
 use super::engine::load_component;
+use super::stubs::StubCtx;
 
 /// A namespace's compiled component, ready to instantiate.
 pub struct Code {
@@ -55,7 +56,22 @@ impl Code {
 pub fn new_linker(engine: &Engine) -> anyhow::Result<Linker<ObjectCtx>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    super::bindings::Object::add_to_linker::<ObjectCtx, HasSelf<ObjectCtx>>(&mut linker, |ctx| ctx)
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    link_object_interfaces(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     Ok(linker)
+}
+
+fn link_object_interfaces(linker: &mut Linker<ObjectCtx>) -> wasmtime::Result<()> {
+    use super::bindings::wdo::object::{
+        alarm, namespaces, sql, state, storage, turn, types, websocket,
+    };
+    type Own = HasSelf<ObjectCtx>;
+    types::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    state::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    storage::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    alarm::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    websocket::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    sql::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    turn::add_to_linker::<ObjectCtx, Own>(linker, |ctx| ctx)?;
+    namespaces::add_to_linker::<ObjectCtx, HasSelf<StubCtx>>(linker, |ctx| &mut ctx.stubs)?;
+    Ok(())
 }

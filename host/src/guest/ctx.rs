@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::storage;
 use super::memory_meter::MemoryMeter;
+use super::stubs::StubCtx;
 use super::websocket::TurnEffects;
 use crate::ids::{Key, ObjectId};
 use crate::storage::{ObjectStorage, StorageError};
@@ -52,6 +53,8 @@ pub struct ObjectCtx {
     pub effects: TurnEffects,
     /// Set when the guest asked (`turn.rollback`) to roll this event's writes back.
     pub rollback_requested: Option<String>,
+    /// Its bindings and stubs on other objects.
+    pub stubs: StubCtx,
 }
 
 impl WasiView for ObjectCtx {

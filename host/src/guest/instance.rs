@@ -13,6 +13,7 @@ use super::ctx::{ObjectCtx, ObjectInfo};
 use super::engine::EPOCH_TICK;
 use super::log::{GuestLog, LogBudget};
 use super::memory_meter::MemoryMeter;
+use super::stubs::{Chain, StubCtx};
 use super::websocket::TurnEffects;
 use crate::config::NamespaceConfig;
 use crate::storage::ObjectStorage;
@@ -42,6 +43,7 @@ impl Instance {
         info: &Arc<ObjectInfo>,
         storage: &Arc<Mutex<ObjectStorage>>,
         hub: &Arc<Hub>,
+        stubs: StubCtx,
     ) -> anyhow::Result<Instance> {
         let budget = LogBudget::new(config.log_lines_per_second);
         let log = |stream| {
@@ -75,6 +77,7 @@ impl Instance {
             hub: hub.clone(),
             effects: TurnEffects::default(),
             rollback_requested: None,
+            stubs,
         };
         let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
@@ -109,9 +112,11 @@ impl Instance {
         })
     }
 
-    /// Gets the event's time budget going.
-    fn start_event(&mut self) {
+    /// Gets the event's time budget going. `chain`: the objects waiting for this event, up
+    /// the chain of calls, this one last.
+    fn start_event(&mut self, chain: Chain) {
         let ctx = self.store.data_mut();
+        ctx.stubs.chain = chain;
         ctx.ticks_used = 0;
         ctx.ticks_allowed = self.ticks_per_event;
         ctx.storage_failed = None;
@@ -153,8 +158,13 @@ impl Instance {
     }
 
     /// `upgrade`: the request may be accepted as a WebSocket.
-    pub async fn fetch(&mut self, request: &Request, upgrade: bool) -> anyhow::Result<Response> {
-        self.start_event();
+    pub async fn fetch(
+        &mut self,
+        request: &Request,
+        upgrade: bool,
+        chain: Chain,
+    ) -> anyhow::Result<Response> {
+        self.start_event(chain);
         self.store.data_mut().effects.upgrade_allowed = upgrade;
         Ok(self
             .exports
@@ -163,8 +173,29 @@ impl Instance {
             .await?)
     }
 
-    pub async fn alarm(&mut self, info: alarm_handler::AlarmInfo) -> anyhow::Result<AlarmResult> {
-        self.start_event();
+    /// Runs an RPC call: the guest's JSON result or its error message; `None` if the object
+    /// exports no RPC handler.
+    pub async fn call(
+        &mut self,
+        method: &str,
+        payload: &str,
+        chain: Chain,
+    ) -> anyhow::Result<Option<Result<String, String>>> {
+        self.start_event(chain);
+        let Some(handler) = &self.exports.rpc else {
+            return Ok(None);
+        };
+        Ok(Some(
+            handler.call_call(&mut self.store, method, payload).await?,
+        ))
+    }
+
+    pub async fn alarm(
+        &mut self,
+        info: alarm_handler::AlarmInfo,
+        chain: Chain,
+    ) -> anyhow::Result<AlarmResult> {
+        self.start_event(chain);
         let Some(handler) = &self.exports.alarm else {
             return Ok(AlarmResult::NoHandler);
         };
@@ -181,8 +212,9 @@ impl Instance {
         &mut self,
         socket: SocketId,
         event: &WsEvent,
+        chain: Chain,
     ) -> anyhow::Result<Option<Result<(), String>>> {
-        self.start_event();
+        self.start_event(chain);
         let Some(handler) = &self.exports.websocket else {
             return Ok(None);
         };

@@ -28,10 +28,12 @@ mod memory_meter;
 mod sql;
 mod state;
 mod storage;
+mod stubs;
 mod turn;
 mod websocket;
 
 pub use code::{new_linker, Code};
 pub use ctx::{ObjectCtx, ObjectInfo};
 pub use instance::{AlarmResult, Instance};
+pub use stubs::{Answer, Binding, Chain, Directory, Env, StubCtx, Target};
 pub use websocket::TurnEffects;

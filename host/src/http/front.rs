@@ -126,6 +126,7 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     let event = Event::Fetch {
         request: guest_request,
         upgrade: upgrade.is_some(),
+        chain: Default::default(),
         reply,
     };
     if let Err(e) = host.registry.dispatch(&namespace, index, id, name, event) {
@@ -170,7 +171,7 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
 /// 500 with the error id, or 507 (Insufficient Storage) when the disk is full.
 fn turn_error_response(error: &TurnError) -> Response<Body> {
     let (status, error_id) = match error {
-        TurnError::GuestFailed { error_id } | TurnError::Storage { error_id } => {
+        TurnError::GuestFailed { error_id, .. } | TurnError::Storage { error_id } => {
             (StatusCode::INTERNAL_SERVER_ERROR, error_id)
         }
         TurnError::Full { error_id } => (StatusCode::INSUFFICIENT_STORAGE, error_id),

@@ -307,9 +307,19 @@ impl Actor {
                 Event::Fetch {
                     request,
                     upgrade,
+                    chain,
                     reply,
                 } => {
-                    let outcome = self.fetch_turn(live, &request, upgrade).await;
+                    let outcome = self.fetch_turn(live, &request, upgrade, &chain).await;
+                    replies.push((reply, outcome));
+                }
+                Event::Call {
+                    method,
+                    payload,
+                    chain,
+                    reply,
+                } => {
+                    let outcome = self.call_turn(live, &method, &payload, &chain).await;
                     replies.push((reply, outcome));
                 }
                 Event::Alarm { entry } => alarm_outcomes.push(self.alarm_turn(live, entry).await),
@@ -465,7 +475,7 @@ impl Actor {
     /// Answers an event that could not run.
     fn abandon(&self, event: Event, error: &TurnError) {
         match event {
-            Event::Fetch { reply, .. } => {
+            Event::Fetch { reply, .. } | Event::Call { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
             Event::WebSocket {

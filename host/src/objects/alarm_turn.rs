@@ -62,7 +62,10 @@ impl Actor {
         let result = match (cleared, self.instance(live).await) {
             (Err(e), _) => Err(anyhow::Error::from(e)),
             (_, Err(e)) => Err(e),
-            (Ok(()), Ok(instance)) => match instance.alarm(info).await {
+            (Ok(()), Ok(instance)) => match instance
+                .alarm(info, self.chain_through(&Default::default()))
+                .await
+            {
                 Ok(AlarmResult::Done) => Ok(()),
                 Ok(AlarmResult::NoHandler) => {
                     tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text,

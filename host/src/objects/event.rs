@@ -5,6 +5,7 @@ use tokio::sync::oneshot;
 use super::admin::{AdminReply, AdminRequest};
 use crate::alarms::AlarmEntry;
 use crate::guest::bindings::{Request, Response};
+use crate::guest::Chain;
 use crate::websocket::{PendingSocket, SocketId, WsEvent, WsMessage};
 
 /// An event for an object.
@@ -13,6 +14,16 @@ pub enum Event {
         request: Request,
         /// A WebSocket upgrade request, which the object may accept.
         upgrade: bool,
+        /// The objects waiting for this request up a chain of stub calls (empty from HTTP).
+        chain: Chain,
+        reply: oneshot::Sender<Result<FetchReply, TurnError>>,
+    },
+    /// An RPC call through a stub. Its answer travels as a `FetchReply` whose response
+    /// holds the JSON result as its body (status 200); the stub turns it back.
+    Call {
+        method: String,
+        payload: String,
+        chain: Chain,
         reply: oneshot::Sender<Result<FetchReply, TurnError>>,
     },
     /// The scheduler found the object's alarm due.
@@ -44,6 +55,9 @@ impl Event {
                 WsEvent::Close { reason, .. } => reason.len(),
                 WsEvent::Error(error) => error.len(),
             },
+            Event::Call {
+                method, payload, ..
+            } => method.len() + payload.len(),
             Event::Alarm { .. } | Event::Admin { .. } => 0,
         }
     }
@@ -60,7 +74,11 @@ pub struct FetchReply {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TurnError {
     #[error("the object failed while handling the event (error id {error_id})")]
-    GuestFailed { error_id: String },
+    GuestFailed {
+        error_id: String,
+        /// What failed, for a caller through a stub (an HTTP client sees only the id).
+        cause: String,
+    },
     #[error("the object's storage failed (error id {error_id})")]
     Storage { error_id: String },
     /// SQLite or the OS found no room for the event's writes (`SQLITE_FULL`, `ENOSPC`).

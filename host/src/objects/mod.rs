@@ -17,6 +17,7 @@
 mod actor;
 mod admin;
 mod alarm_turn;
+mod calls;
 mod event;
 mod namespace;
 mod output_gate;

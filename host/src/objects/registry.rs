@@ -116,6 +116,8 @@ pub struct Registry {
     pub(crate) hub: Arc<Hub>,
     /// Bytes the instances of all live objects may hold together.
     memory_budget: usize,
+    /// The namespaces and their `env`s, for stubs (set once at start).
+    pub(super) apps: super::calls::AppsCell,
 }
 
 impl Registry {
@@ -143,6 +145,7 @@ impl Registry {
             tasks: TaskTracker::new(),
             scheduler,
             hub,
+            apps: Default::default(),
         })
     }
 

@@ -5,8 +5,8 @@
 
 use super::actor::{new_error_id, Actor, Live};
 use super::event::{FetchReply, TurnError};
-use crate::guest::bindings::Request;
-use crate::guest::Instance;
+use crate::guest::bindings::{Request, Response};
+use crate::guest::{Chain, Instance};
 use crate::metrics::ns;
 use crate::websocket::{PendingSocket, SocketId, WsEvent};
 
@@ -16,10 +16,12 @@ impl Actor {
         live: &mut Live,
         request: &Request,
         upgrade: bool,
+        chain: &Chain,
     ) -> Result<FetchReply, TurnError> {
         self.begin_turn(live)?;
+        let chain = self.chain_through(chain);
         let result = match self.instance(live).await {
-            Ok(instance) => instance.fetch(request, upgrade).await,
+            Ok(instance) => instance.fetch(request, upgrade, chain).await,
             Err(e) => Err(e),
         };
         let accepted = live.instance.as_ref().and_then(Instance::accepted);
@@ -29,6 +31,47 @@ impl Actor {
             .filter(|socket| live.accepted.contains(socket))
             .map(PendingSocket::new);
         Ok(FetchReply { response, accepted })
+    }
+
+    /// An RPC call in its own savepoint: the guest's JSON result as the body of a 200
+    /// response. An error the method returned rolls the call back, as a trap does, and
+    /// reaches the caller with its message.
+    pub(super) async fn call_turn(
+        &self,
+        live: &mut Live,
+        method: &str,
+        payload: &str,
+        chain: &Chain,
+    ) -> Result<FetchReply, TurnError> {
+        self.begin_turn(live)?;
+        let chain = self.chain_through(chain);
+        let result = match self.instance(live).await {
+            Ok(instance) => instance.call(method, payload, chain).await,
+            Err(e) => Err(e),
+        };
+        let result = match result {
+            Ok(Some(Ok(json))) => Ok(json),
+            Ok(Some(Err(message))) => Err(anyhow::anyhow!("{message}")),
+            Ok(None) => Err(anyhow::anyhow!(
+                "the object has no RPC methods (its component exports no rpc-handler), so it \
+                 cannot answer {method:?}"
+            )),
+            Err(e) => Err(e),
+        };
+        let json = self.end_turn(live, result)?;
+        Ok(FetchReply {
+            response: Response {
+                status: 200,
+                headers: Vec::new(),
+                body: json.into_bytes(),
+            },
+            accepted: None,
+        })
+    }
+
+    /// `chain` with this object at its end: what its own stub calls carry.
+    pub(super) fn chain_through(&self, chain: &Chain) -> Chain {
+        chain.iter().copied().chain([self.key]).collect()
     }
 
     /// A socket event in its own savepoint. A failure rolls it back; nothing is retried.
@@ -41,7 +84,10 @@ impl Actor {
         }
         let woke = live.instance.is_none();
         let result = match self.instance(live).await {
-            Ok(instance) => instance.websocket(socket, event).await,
+            Ok(instance) => {
+                let chain = self.chain_through(&Chain::default());
+                instance.websocket(socket, event, chain).await
+            }
             Err(e) => Err(e),
         };
         if woke {
@@ -133,13 +179,14 @@ impl Actor {
                 self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
             }
             // One line with the cause; the wasm backtrace, if any, at debug level.
-            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "event failed and was rolled back: {}", e.root_cause());
+            let cause = e.root_cause().to_string();
+            tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "event failed and was rolled back: {cause}");
             tracing::debug!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "failure in detail: {e:?}");
             if full {
                 // Nothing failed but room: the answer says so (507), as a full commit's does.
                 return TurnError::Full { error_id };
             }
-            TurnError::GuestFailed { error_id }
+            TurnError::GuestFailed { error_id, cause }
         })
     }
 
@@ -155,6 +202,7 @@ impl Actor {
                     &self.info,
                     &live.storage,
                     &self.registry.hub,
+                    self.registry.stub_ctx(self.key.0),
                 )
                 .await?,
             );
