@@ -58,6 +58,7 @@
 
 #[doc(hidden)]
 pub mod bindings;
+mod env;
 mod error;
 mod object;
 mod request;
@@ -67,7 +68,9 @@ mod sql_decode;
 mod state;
 mod storage;
 mod websocket;
+mod worker;
 
+pub use env::{binding, rpc_args, var, vars, Namespace, ObjectId, RpcError, RpcErrorCode, Stub};
 pub use error::{Error, SqlError, SqlErrorCode, StorageError, StorageErrorCode};
 pub use object::{AlarmInfo, DurableObject};
 pub use request::Request;
@@ -76,6 +79,7 @@ pub use sql::{Cursor, Row, Sql, SqlValue};
 pub use state::State;
 pub use storage::{ListOptions, Storage};
 pub use websocket::{Message, WebSocket};
+pub use worker::Worker;
 
 /// The current time in Unix milliseconds (the host's wall clock), as alarms take it.
 pub fn now_ms() -> u64 {
@@ -92,10 +96,12 @@ pub mod __private {
         AlarmInfo as WitAlarmInfo, Guest as AlarmHandler,
     };
     pub use crate::bindings::exports::wdo::object::fetch_handler::Guest as FetchHandler;
+    pub use crate::bindings::exports::wdo::object::rpc_handler::Guest as RpcHandler;
     pub use crate::bindings::exports::wdo::object::websocket_handler::Guest as WebSocketHandler;
     pub use crate::bindings::wdo::object::types::{Request as WitRequest, Response as WitResponse};
     pub use crate::bindings::wdo::object::websocket::Message as WitMessage;
     pub use crate::object::{
-        alarm, fetch, websocket_close, websocket_error, websocket_message, Slot,
+        alarm, call, fetch, websocket_close, websocket_error, websocket_message, Slot,
     };
+    pub use crate::worker::fetch as worker_fetch;
 }

@@ -69,6 +69,15 @@ pub trait DurableObject: Sized + 'static {
         let _ = (socket, error);
         Ok(())
     }
+
+    /// An RPC call through a [`Stub`](crate::Stub): `method` with its JSON arguments (an
+    /// array). Answer the JSON result; `Err` (or a panic) rolls the call's writes back and
+    /// the caller gets the error's message. Match on `method` and decode the arguments with
+    /// [`crate::rpc_args`]. The default knows no method.
+    fn call(&mut self, method: &str, args: serde_json::Value) -> Result<serde_json::Value, Error> {
+        let _ = args;
+        Err(Error::not_found(format!("no RPC method {method:?}")))
+    }
 }
 
 /// About the alarm being run.
@@ -135,6 +144,15 @@ macro_rules! export_object {
                     error: ::std::string::String,
                 ) -> ::core::result::Result<(), ::std::string::String> {
                     $crate::__private::websocket_error(&OBJECT, socket, error)
+                }
+            }
+
+            impl $crate::__private::RpcHandler for Exports {
+                fn call(
+                    method: ::std::string::String,
+                    payload: ::std::string::String,
+                ) -> ::core::result::Result<::std::string::String, ::std::string::String> {
+                    $crate::__private::call(&OBJECT, method, payload)
                 }
             }
 
@@ -219,4 +237,17 @@ pub fn websocket_error<T: DurableObject>(
         object.websocket_error(WebSocket::from_id(socket), error)
     })
     .map_err(|e| e.message().to_owned())
+}
+
+/// The `rpc-handler.call` export.
+pub fn call<T: DurableObject>(
+    slot: &'static Slot<T>,
+    method: String,
+    payload: String,
+) -> Result<String, String> {
+    let args: serde_json::Value = serde_json::from_str(&payload)
+        .map_err(|e| format!("the arguments of {method:?} are not JSON: {e}"))?;
+    let result = with_object(slot, |object| object.call(&method, args))
+        .map_err(|e| e.message().to_owned())?;
+    serde_json::to_string(&result).map_err(|e| format!("the result of {method:?}: {e}"))
 }

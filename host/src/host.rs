@@ -14,7 +14,7 @@ use wasmtime::Engine;
 use crate::alarms::{Due, Scheduler, SystemClock};
 use crate::config::Config;
 use crate::guest::engine::{new_engine, EpochTicker};
-use crate::guest::{new_linker, Binding, Env, ObjectCtx};
+use crate::guest::{new_linker, Binding, Env, ObjectCtx, Worker};
 use crate::metrics::Metrics;
 use crate::objects::{DispatchError, Event, Namespace, Registry};
 use crate::storage::durable_fs;
@@ -25,6 +25,8 @@ pub struct Host {
     pub registry: Arc<Registry>,
     namespaces: Vec<Arc<Namespace>>,
     by_name: HashMap<String, usize>,
+    /// The application's Worker, if the config has one.
+    worker: Option<Arc<Worker>>,
     engine: Engine,
     linker: Linker<ObjectCtx>,
     _ticker: EpochTicker,
@@ -55,9 +57,13 @@ impl Host {
             .namespaces
             .iter()
             .map(|ns| ns.memory_limit)
+            .chain(config.worker.iter().map(|w| w.memory_limit))
             .max()
             .unwrap_or(128 << 20);
-        let engine = new_engine(config.max_live_objects, max_memory, config.keep_resident)?;
+        // The pool has a slot for every live object and every worker request running.
+        let slots =
+            config.max_live_objects + config.worker.as_ref().map_or(0, |w| w.max_concurrent);
+        let engine = new_engine(slots, max_memory, config.keep_resident)?;
         let ticker = EpochTicker::start(&engine);
         let linker = new_linker(&engine)?;
         let mut namespaces = Vec::new();
@@ -67,6 +73,15 @@ impl Host {
             by_name.insert(ns.name.clone(), namespaces.len());
             namespaces.push(Arc::new(namespace));
         }
+        let worker = match &config.worker {
+            Some(worker) => Some(Arc::new(Worker::load(
+                &engine,
+                worker,
+                &config.resolve(&worker.component),
+                &config.cache_dir(),
+            )?)),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::default());
         for (ns, namespace) in config.namespaces.iter().zip(&namespaces) {
             metrics.init_namespace(&ns.name);
@@ -109,6 +124,7 @@ impl Host {
             registry,
             namespaces,
             by_name,
+            worker,
             engine,
             linker,
             _ticker: ticker,
@@ -120,6 +136,11 @@ impl Host {
     pub fn namespace(&self, name: &str) -> Option<(usize, Arc<Namespace>)> {
         let index = *self.by_name.get(name)?;
         Some((index, self.namespaces[index].clone()))
+    }
+
+    /// The worker, if it owns `path`.
+    pub fn worker_for(&self, path: &str) -> Option<&Arc<Worker>> {
+        self.worker.as_ref().filter(|w| w.config.owns(path))
     }
 
     pub fn namespaces(&self) -> &[Arc<Namespace>] {

@@ -51,6 +51,8 @@ pub fn components() -> &'static Components {
                 "wasm32-wasip2",
                 "-p",
                 "wdo-test-probe",
+                "-p",
+                "wdo-test-worker",
                 "--target-dir",
             ])
             .arg(&target)
@@ -95,6 +97,7 @@ pub fn components() -> &'static Components {
             chat_js: root.join("examples/dist/chat-js.wasm"),
             notes: root.join("examples/dist/notes.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
+            worker: target.join("wasm32-wasip2/release/wdo_test_worker.wasm"),
             sdk_js,
             sdk_py,
             seed_counter,
@@ -127,6 +130,8 @@ pub struct Components {
     pub chat_js: PathBuf,
     pub notes: PathBuf,
     pub probe: PathBuf,
+    /// The test Worker (`tests/guests/worker-probe`), not a namespace.
+    pub worker: PathBuf,
     pub sdk_js: PathBuf,
     pub sdk_py: PathBuf,
     /// Cloudflare's documented Counter and RateLimiter, in TypeScript.

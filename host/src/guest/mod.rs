@@ -31,9 +31,11 @@ mod storage;
 mod stubs;
 mod turn;
 mod websocket;
+mod worker;
 
 pub use code::{new_linker, Code};
 pub use ctx::{ObjectCtx, ObjectInfo};
 pub use instance::{AlarmResult, Instance};
-pub use stubs::{Answer, Binding, Chain, Directory, Env, StubCtx, Target};
+pub use stubs::{Accepted, Answer, Binding, Chain, Directory, Env, StubCtx, Target};
 pub use websocket::TurnEffects;
+pub use worker::{Worker, WorkerAnswer};

@@ -12,6 +12,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use super::bindings::namespaces::{self, Error, ErrorCode};
 use super::bindings::{Request, Response};
 use crate::ids::{IdKey, Key, ObjectId};
+use crate::websocket::{Owner, PendingSocket};
 
 /// Most stubs one instance may hold at once.
 pub const MAX_STUBS: usize = 10_000;
@@ -50,9 +51,23 @@ pub struct Target {
 
 pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
+/// A WebSocket an object accepted for an upgrade request a worker forwarded: the front
+/// completes the upgrade if the worker answers with the object's 101.
+pub struct Accepted {
+    pub socket: PendingSocket,
+    pub owner: Owner,
+}
+
 /// Delivers a stub's requests and calls to their objects (the objects layer implements it).
 pub trait Directory: Send + Sync {
-    fn fetch(&self, target: Target, request: Request, chain: Chain) -> Answer<Response>;
+    /// `upgrade`: the request is a WebSocket upgrade the object may accept.
+    fn fetch(
+        &self,
+        target: Target,
+        request: Request,
+        upgrade: bool,
+        chain: Chain,
+    ) -> Answer<(Response, Option<Accepted>)>;
     fn call(&self, target: Target, method: String, payload: String, chain: Chain)
         -> Answer<String>;
 }
@@ -70,6 +85,9 @@ pub struct StubCtx {
     pub chain: Chain,
     table: ResourceTable,
     stubs: usize,
+    /// A worker handling a WebSocket upgrade request may forward it (once) to an object.
+    pub upgrade_allowed: bool,
+    accepted: Option<Accepted>,
 }
 
 pub fn error(code: ErrorCode, message: impl Into<String>) -> Error {
@@ -87,7 +105,14 @@ impl StubCtx {
             chain: Arc::new([]),
             table: ResourceTable::new(),
             stubs: 0,
+            upgrade_allowed: false,
+            accepted: None,
         }
+    }
+
+    /// The socket an object accepted for a forwarded upgrade request, if any.
+    pub fn take_accepted(&mut self) -> Option<Accepted> {
+        self.accepted.take()
     }
 
     fn binding(&self, name: &str) -> Result<&Binding, Error> {
@@ -208,8 +233,20 @@ impl namespaces::HostStub for StubCtx {
                 ),
             )));
         }
-        let answer = self.directory.fetch(target, request, self.chain.clone());
-        Ok(answer.await)
+        let upgrade = self.upgrade_allowed
+            && self.accepted.is_none()
+            && request.headers.iter().any(|(name, value)| {
+                name.eq_ignore_ascii_case("upgrade") && value.eq_ignore_ascii_case("websocket")
+            });
+        let answer = self
+            .directory
+            .fetch(target, request, upgrade, self.chain.clone());
+        Ok(answer.await.map(|(response, accepted)| {
+            if accepted.is_some() {
+                self.accepted = accepted;
+            }
+            response
+        }))
     }
 
     async fn call(

@@ -45,6 +45,10 @@ pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Bod
 async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>, Response<Body>) {
     let upgrade = is_upgrade_request(request.headers()).then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
+    if let Some(worker) = host.worker_for(parts.uri.path()) {
+        let response = super::worker_front::answer(host, worker, parts, body, upgrade).await;
+        return (Some(WORKER_LABEL.into()), response);
+    }
     let route = match route(parts.uri.path(), parts.uri.query()) {
         Ok(route) => route,
         Err(e) => return (None, error_response(StatusCode::BAD_REQUEST, e)),
@@ -61,53 +65,14 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
             Err(e) => return (label, error_response(StatusCode::BAD_REQUEST, e)),
         },
     };
-    let max = host.config.max_body_size;
-    let too_large = || {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than the limit of {max} bytes"),
-        )
+    let body = match read_body(host, &parts, body).await {
+        Ok(body) => body,
+        Err(response) => return (label, response),
     };
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
-        return (label, too_large());
-    }
-    let deadline = host.config.body_read_timeout;
-    let Ok(body) = tokio::time::timeout(deadline, Limited::new(body, max).collect()).await else {
-        let message = format!("the request body did not arrive within {deadline:?}");
-        return (label, error_response(StatusCode::REQUEST_TIMEOUT, message));
-    };
-    let body = match body {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return (label, too_large()),
-        Err(e) => {
-            return (
-                label,
-                error_response(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the request body: {e}"),
-                ),
-            )
-        }
-    };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
     let guest_request = bindings::Request {
         method: parts.method.as_str().to_owned(),
         url: route.url,
-        headers,
+        headers: guest_headers(&parts),
         body: body.to_vec(),
     };
     let hub = &host.registry.hub;
@@ -168,6 +133,60 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     (label, response)
 }
 
+/// The namespace label of the requests a worker answers, in the metrics.
+const WORKER_LABEL: &str = "[worker]";
+
+/// The request body, read within `body-read-timeout` and at most `max-body-size` bytes;
+/// else the response that says which bound it broke.
+pub(super) async fn read_body(
+    host: &Host,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> Result<hyper::body::Bytes, Response<Body>> {
+    let max = host.config.max_body_size;
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {max} bytes"),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(too_large());
+    }
+    let deadline = host.config.body_read_timeout;
+    let Ok(body) = tokio::time::timeout(deadline, Limited::new(body, max).collect()).await else {
+        let message = format!("the request body did not arrive within {deadline:?}");
+        return Err(error_response(StatusCode::REQUEST_TIMEOUT, message));
+    };
+    match body {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+/// The request's headers as the guest sees them.
+pub(super) fn guest_headers(parts: &hyper::http::request::Parts) -> Vec<(String, String)> {
+    parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// 500 with the error id, or 507 (Insufficient Storage) when the disk is full.
 fn turn_error_response(error: &TurnError) -> Response<Body> {
     let (status, error_id) = match error {
@@ -183,7 +202,7 @@ fn turn_error_response(error: &TurnError) -> Response<Body> {
 }
 
 /// The guest's response, checked: a bad status or header is the guest's bug, answered 500.
-fn guest_response(response: bindings::Response) -> Response<Body> {
+pub(super) fn guest_response(response: bindings::Response) -> Response<Body> {
     let Ok(status) = StatusCode::from_u16(response.status) else {
         return error_response(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -23,6 +23,7 @@ mod inspector;
 pub mod response;
 pub mod router;
 mod upgrade;
+mod worker_front;
 
 use std::future::Future;
 use std::sync::Arc;

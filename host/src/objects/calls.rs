@@ -13,7 +13,7 @@ use super::namespace::Namespace;
 use super::registry::Registry;
 use crate::guest::bindings::namespaces::{Error, ErrorCode};
 use crate::guest::bindings::{Request, Response};
-use crate::guest::{Answer, Chain, Directory, Env, StubCtx, Target};
+use crate::guest::{Accepted, Answer, Chain, Directory, Env, StubCtx, Target};
 
 /// What stubs need of the host's namespaces: each one's code and `env`.
 pub(super) struct Applications {
@@ -144,17 +144,43 @@ impl Calls {
 }
 
 impl Directory for Calls {
-    fn fetch(&self, target: Target, request: Request, chain: Chain) -> Answer<Response> {
+    fn fetch(
+        &self,
+        target: Target,
+        request: Request,
+        upgrade: bool,
+        chain: Chain,
+    ) -> Answer<(Response, Option<Accepted>)> {
         let registry = self.registry.clone();
         Box::pin(async move {
             let event = |reply| Event::Fetch {
                 request,
-                upgrade: false,
+                upgrade,
                 chain: chain.clone(),
                 reply,
             };
-            let reply = Calls::send(registry, target, chain.clone(), event).await?;
-            Ok(reply.response)
+            let reply = Calls::send(registry.clone(), target.clone(), chain.clone(), event).await?;
+            let Some(socket) = reply.accepted else {
+                return Ok((reply.response, None));
+            };
+            // The object accepted the upgrade: the worker gets a 101 to return as it is.
+            let registry = registry
+                .upgrade()
+                .ok_or_else(|| error(ErrorCode::Unavailable, "the host is shutting down"))?;
+            let apps = registry.apps.get().expect("set before any call");
+            let namespace = &apps.namespaces[target.ns_index];
+            let owner = registry.socket_owner(
+                namespace,
+                target.ns_index,
+                target.id,
+                target.name.as_deref(),
+            );
+            let response = Response {
+                status: 101,
+                headers: vec![("upgrade".into(), "websocket".into())],
+                body: Vec::new(),
+            };
+            Ok((response, Some(Accepted { socket, owner })))
         })
     }
 

@@ -25,6 +25,7 @@ mod registry;
 mod socket_owner;
 mod turn;
 
+pub use actor::new_error_id;
 pub use admin::{AdminError, AdminRequest};
 pub use event::{Event, FetchReply, TurnError};
 pub use namespace::{CodeVersion, Namespace};

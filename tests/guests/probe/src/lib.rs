@@ -2,6 +2,7 @@
 //! host must handle: echo what the object saw, burn CPU, allocate, print, trap after a
 //! write, answer nonsense, exercise storage limits and SQL through the WIT boundary.
 
+mod rpc;
 mod sql;
 mod ws;
 
@@ -251,6 +252,8 @@ impl DurableObject for Probe {
             "/ws/closes" => ws::closes(&self.state),
             "/ws/flood" => ws::flood_report(&self.state),
             "/ws/roll-back" => ws::accept_then_roll_back(&self.state, &request),
+            "/call" => rpc::call_out(&self.state, &request),
+            "/forward" => rpc::forward(&request),
             path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),
         }
@@ -279,6 +282,11 @@ impl DurableObject for Probe {
         log.push(record);
         storage.put("alarm-log", &log)?;
         Ok(())
+    }
+
+    fn call(&mut self, method: &str, args: serde_json::Value) -> Result<serde_json::Value, Error> {
+        self.events += 1;
+        rpc::call(&self.state, self.events, method, args)
     }
 
     fn websocket_message(&mut self, socket: WebSocket, message: Message) -> Result<(), Error> {

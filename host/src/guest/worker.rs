@@ -1,0 +1,177 @@
+//! A Worker: a stateless component of the `worker` world. Each request gets a new instance
+//! from the pooling allocator (an instance is cheap: no storage, nothing to keep), runs its
+//! `fetch` with the worker's CPU and memory limits, and is dropped. At most
+//! `max-concurrent` run at once; more wait for a place.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::worker::exports::wdo::object::fetch_handler;
+use super::bindings::{namespaces, Request, Response};
+use super::engine::{load_component, EPOCH_TICK};
+use super::log::{GuestLog, LogBudget};
+use super::memory_meter::MemoryMeter;
+use super::stubs::{Accepted, StubCtx};
+use crate::config::WorkerConfig;
+
+/// The data of one worker instance's `Store`.
+pub struct WorkerCtx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: MemoryMeter,
+    stubs: StubCtx,
+    ticks_used: u64,
+    ticks_allowed: u64,
+}
+
+impl WasiView for WorkerCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The worker's compiled code and limits.
+pub struct Worker {
+    pre: InstancePre<WorkerCtx>,
+    fetch: fetch_handler::GuestIndices,
+    pub config: WorkerConfig,
+    places: Semaphore,
+    log_budget: Arc<std::sync::Mutex<LogBudget>>,
+}
+
+/// What a worker's request came to: its response, and the WebSocket an object accepted
+/// for it (when the worker forwarded an upgrade request and answers with that 101).
+pub struct WorkerAnswer {
+    pub response: Response,
+    pub accepted: Option<Accepted>,
+}
+
+impl Worker {
+    /// Compiles (or loads from `cache_dir`) the worker's component. Blocking.
+    pub fn load(
+        engine: &Engine,
+        config: &WorkerConfig,
+        path: &Path,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Worker> {
+        let component = load_component(engine, path, cache_dir).context("the worker")?;
+        let mut linker = Linker::<WorkerCtx>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        namespaces::add_to_linker::<WorkerCtx, HasSelf<StubCtx>>(&mut linker, |ctx| &mut ctx.stubs)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        // A worker built with an SDK's object bindings names the WebSocket interface for
+        // the types of its (unused) socket handler: an instance with no functions for it.
+        linker
+            .instance("wdo:object/websocket@0.1.0")
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .with_context(|| {
+                format!(
+                    "the worker {} imports something a worker does not have (workers have \
+                     no storage, alarm or sockets of their own: only wdo:object/namespaces \
+                     and WASI)",
+                    path.display()
+                )
+            })?;
+        let fetch = fetch_handler::GuestIndices::new(&pre)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .with_context(|| {
+                format!(
+                    "the worker {} does not export wdo:object/fetch-handler",
+                    path.display()
+                )
+            })?;
+        Ok(Worker {
+            pre,
+            fetch,
+            places: Semaphore::new(config.max_concurrent),
+            log_budget: LogBudget::new(100),
+            config: config.clone(),
+        })
+    }
+
+    /// Runs one request in a new instance. `upgrade`: the request is a WebSocket upgrade,
+    /// which the worker may forward to an object with `stub.fetch`.
+    pub async fn fetch(
+        self: &Arc<Self>,
+        request: &Request,
+        mut stubs: StubCtx,
+        upgrade: bool,
+    ) -> anyhow::Result<WorkerAnswer> {
+        let _place = self
+            .places
+            .acquire()
+            .await
+            .context("the host is stopping")?;
+        stubs.upgrade_allowed = upgrade;
+        let log = |stream| {
+            GuestLog::new(
+                "worker".into(),
+                "worker".into(),
+                stream,
+                self.log_budget.clone(),
+            )
+        };
+        let ticks_allowed =
+            (self.config.cpu_limit.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let ctx = WorkerCtx {
+            wasi: WasiCtxBuilder::new()
+                .stdout(log("stdout"))
+                .stderr(log("stderr"))
+                .build(),
+            table: ResourceTable::new(),
+            limits: MemoryMeter::new(
+                StoreLimitsBuilder::new()
+                    .memory_size(self.config.memory_limit)
+                    .trap_on_grow_failure(true)
+                    .build(),
+            ),
+            stubs,
+            ticks_used: 0,
+            ticks_allowed,
+        };
+        let mut store = Store::new(self.pre.engine(), ctx);
+        store.limiter(|ctx| &mut ctx.limits);
+        store.epoch_deadline_callback(|mut store| {
+            let ctx = store.data_mut();
+            ctx.ticks_used += 1;
+            if ctx.ticks_used > ctx.ticks_allowed {
+                return Err(wasmtime::Error::msg(
+                    "the worker exceeded its CPU time limit",
+                ));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("instantiating the worker")?;
+        let fetch = self
+            .fetch
+            .load(&mut store, &instance)
+            .map_err(anyhow::Error::from)?;
+        let response = fetch
+            .call_fetch(&mut store, request)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let accepted = store.data_mut().stubs.take_accepted();
+        // An accepted socket goes to the client only with the object's own 101.
+        let accepted = accepted.filter(|_| response.status == 101);
+        Ok(WorkerAnswer { response, accepted })
+    }
+}

@@ -1,0 +1,82 @@
+//! The test Worker (routes `/w/`): each path does one thing a worker may do.
+//!
+//! - `/w/env`: its bindings and vars;
+//! - `/w/call?name=N&method=M&args=JSON`: an RPC call to the probe object N, answered as
+//!   `{"ok": result}` or `{"error": {"code", "message"}}`;
+//! - `/w/forward/N/<path>`: the request (method, headers, body, and a WebSocket upgrade)
+//!   forwarded with `stub.fetch` to the probe object N, whose answer is returned unchanged;
+//! - `/w/spin?ms=`, `/w/trap`: burn CPU, trap.
+
+use serde_json::{json, Value};
+use wdo_sdk::{binding, export_worker, vars, Error, Request, Response, RpcErrorCode, Worker};
+
+struct TestWorker;
+
+fn code(code: RpcErrorCode) -> &'static str {
+    match code {
+        RpcErrorCode::InvalidArgument => "invalid-argument",
+        RpcErrorCode::Failed => "failed",
+        RpcErrorCode::Cycle => "cycle",
+        RpcErrorCode::Timeout => "timeout",
+        RpcErrorCode::Unavailable => "unavailable",
+    }
+}
+
+impl Worker for TestWorker {
+    fn fetch(request: Request) -> Result<Response, Error> {
+        match request.segments().as_slice() {
+            ["w", "env"] => Ok(Response::json(&json!({
+                "vars": vars(),
+                "url": request.url(),
+            }))),
+            ["w", "call"] => {
+                let name = request.query("name").unwrap_or_else(|| "target".into());
+                let method = request.query("method").unwrap_or_else(|| "echo".into());
+                let args: Value = match request.query("args") {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| Error::bad_request(format!("args is not JSON: {e}")))?,
+                    None => json!([]),
+                };
+                let binding_name = request.query("binding").unwrap_or_else(|| "PROBE".into());
+                let result = binding(&binding_name)
+                    .get_by_name(&name)
+                    .and_then(|stub| stub.call::<Value, Value>(&method, &args));
+                Ok(Response::json(&match result {
+                    Ok(value) => json!({ "ok": value }),
+                    Err(e) => json!({ "error": { "code": code(e.code), "message": e.message } }),
+                }))
+            }
+            ["w", "forward", name, ..] => {
+                let prefix = format!("/w/forward/{name}");
+                let rest = request.url()[prefix.len()..].to_owned();
+                let rest = if rest.starts_with('/') {
+                    rest
+                } else {
+                    format!("/{rest}")
+                };
+                let headers: Vec<(&str, &str)> = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let stub = binding("PROBE").get_by_name(name)?;
+                Ok(stub.fetch(request.method(), &rest, &headers, request.body().to_vec())?)
+            }
+            ["w", "spin"] => {
+                let ms: u64 = request
+                    .query("ms")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let start = std::time::Instant::now();
+                while start.elapsed().as_millis() < u128::from(ms) {
+                    std::hint::spin_loop();
+                }
+                Ok(Response::json(&json!({ "spun": ms })))
+            }
+            ["w", "trap"] => panic!("the worker traps on purpose"),
+            _ => Ok(Response::not_found()),
+        }
+    }
+}
+
+export_worker!(TestWorker);
