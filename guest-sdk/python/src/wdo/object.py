@@ -153,8 +153,8 @@ def handlers_for(cls: type, env: Optional[Env] = None) -> Tuple[type, type, type
             try:
                 return rpc.call(object_, method, payload)
             except rpc.CallError as error:
-                # The call's error result: the host rolls its writes back and the caller gets
-                # the message (code "failed"); the instance stays.
+                # The call's error result: the host rolls its writes back, the caller gets
+                # the message (code "failed"), and the next event gets a new instance.
                 raise Err(str(error)) from None
 
     return FetchHandler, AlarmHandler, WebsocketHandler, RpcHandler
