@@ -306,5 +306,65 @@ class WorkerEntryTest(unittest.TestCase):
             entry_from_module(self.module(Api=type("Api", (), {})), "Api")
 
 
+def answer(request, env):
+    return {"not": "a response"}
+
+
+class WorkerHandlerTest(unittest.TestCase):
+    """The worker's exported handler, given an env instead of the host's."""
+
+    def fetch(self, entry, url, method="GET", body=b""):
+        from wdo import Env
+        from wdo.worker import handler_for
+        from wit_world.imports import types as wit_types
+
+        handler = handler_for(entry, Env([], [("GREETING", "hello")]))()
+        request = wit_types.Request(method, url, [("host", "example.com")], body)
+        answer = handler.fetch(request)
+        return answer.status, dict(answer.headers), bytes(answer.body)
+
+    def test_a_fetch_function_gets_the_request_and_env(self):
+        from wdo import HttpError, Response
+
+        async def fetch(request, env):
+            if request.path == "/missing":
+                raise HttpError(404, "no such page")
+            return Response.json({"url": request.url, "greeting": env.GREETING, "body": request.text()})
+
+        status, headers, body = self.fetch(fetch, "/a?b=1", "POST", b"hi")
+        self.assertEqual((status, headers["content-type"]), (200, "application/json"))
+        self.assertEqual(json.loads(body), {"url": "http://example.com/a?b=1", "greeting": "hello", "body": "hi"})
+        self.assertEqual(self.fetch(fetch, "/missing")[::2], (404, b'{"error":"no such page"}'))
+
+    def test_a_class_is_made_once_with_env_and_its_fetch_called(self):
+        from wdo import Response, WorkerEntrypoint
+
+        class Api(WorkerEntrypoint):
+            made = 0
+
+            def __init__(self, env):
+                super().__init__(env)
+                Api.made += 1
+
+            def fetch(self, request):
+                return Response(self.env.GREETING)
+
+        from wdo import Env
+        from wdo.worker import handler_for
+        from wit_world.imports import types as wit_types
+
+        handler = handler_for(Api, Env([], [("GREETING", "hello")]))()
+        for _ in range(2):
+            answer = handler.fetch(wit_types.Request("GET", "/", [], b""))
+            self.assertEqual((answer.status, bytes(answer.body)), (200, b"hello"))
+        self.assertEqual(Api.made, 1)
+
+    def test_a_fetch_that_returns_no_response_traps_saying_so(self):
+        log = io.StringIO()
+        with contextlib.redirect_stderr(log), self.assertRaisesRegex(TypeError, r"^test_sdk\.answer\(\) must return a wdo.Response, not dict$"):
+            self.fetch(answer, "/")
+        self.assertIn("Uncaught exception in the worker's", log.getvalue())
+
+
 if __name__ == "__main__":
     unittest.main()

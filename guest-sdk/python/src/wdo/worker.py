@@ -57,18 +57,20 @@ def entry_from_module(module: Any, class_name: Optional[str] = None) -> Any:
     return fetch
 
 
-def handler_for(entry: Any) -> type:
-    """The ``FetchHandler`` export class for a worker's ``fetch`` function or class."""
+def handler_for(entry: Any, env: Optional[Env] = None) -> type:
+    """The ``FetchHandler`` export class for a worker's ``fetch`` function or class (``env``:
+    the host's bindings and vars unless given)."""
     holder = {}
-    label = f"{entry.__name__}.fetch()" if isinstance(entry, type) else f"{entry.__name__}()"
+    name = f"{getattr(entry, '__module__', None) or '?'}.{getattr(entry, '__qualname__', entry)}"
+    label = f"{name}.fetch()" if isinstance(entry, type) else f"{name}()"
 
     def target() -> Callable[[Request], Any]:
         if "fetch" not in holder:
-            env = Env.from_host()
+            made = Env.from_host() if env is None else env
             if isinstance(entry, type):
-                holder["fetch"] = entry(env).fetch
+                holder["fetch"] = entry(made).fetch
             else:
-                holder["fetch"] = lambda request: entry(request, env)
+                holder["fetch"] = lambda request: entry(request, made)
         return holder["fetch"]
 
     class FetchHandler(exports.FetchHandler):
