@@ -1,7 +1,8 @@
 //! Python applications through the real host: a Python object (tests/guests/py-caller)
 //! calls the `leaderboard-py` example's RPC methods and `fetch` through its bindings, errors
-//! reach it with their codes (failed, cycle, timeout, invalid-argument), and its `env` holds
-//! the config's bindings and vars. Also runs the SDK's own Python tests (`test_sdk`).
+//! reach it with their codes (failed, cycle, timeout, invalid-argument, unavailable), and its
+//! `env` holds the config's bindings and vars; the example's Python worker serves its routes
+//! through the leaderboard's RPC methods. Also runs the SDK's own Python tests (`test_sdk`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,8 +16,9 @@ use crate::harness::{guest_target_dir, repo_root, Options, Server};
 const ENV: &str = "bindings = { LEADERBOARD = \"leaderboard-py\", CALLER = \"py-caller\" }\n\
                    vars = { GREETING = \"hello\" }";
 
-/// The two components, built once (the example as a user would, with
-/// `examples/build-py.sh`); a first server compiles them into the shared cache.
+/// The two objects' components, built once (the example as a user would, with
+/// `examples/build-py.sh`), and the example's worker; a first server compiles them into the
+/// shared cache.
 fn components() -> &'static [(String, PathBuf); 2] {
     static BUILT: OnceLock<[(String, PathBuf); 2]> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -29,6 +31,12 @@ fn components() -> &'static [(String, PathBuf); 2] {
             .arg(root.join("tests/guests/py-caller/caller.py"))
             .args(["--class", "Caller", "--out"])
             .arg(&caller));
+        run(Command::new(root.join("guest-sdk/python/.venv/bin/python"))
+            .arg(root.join("guest-sdk/python/build.py"))
+            .arg("--worker")
+            .arg(root.join("examples/leaderboard-py/worker.py"))
+            .arg("--out")
+            .arg(worker()));
         let built = [
             (
                 "leaderboard-py".to_string(),
@@ -36,9 +44,25 @@ fn components() -> &'static [(String, PathBuf); 2] {
             ),
             ("py-caller".to_string(), caller),
         ];
-        drop(Server::start_with(Options::with_namespaces(built.to_vec())));
+        let mut options = Options::with_namespaces(built.to_vec());
+        options.namespace_extra = ENV.into();
+        options.extra = worker_config();
+        drop(Server::start_with(options));
         built
     })
+}
+
+/// The example's worker (`examples/leaderboard-py/worker.py`).
+fn worker() -> PathBuf {
+    guest_target_dir().join("leaderboard-worker-py.wasm")
+}
+
+fn worker_config() -> String {
+    format!(
+        "[worker]\ncomponent = {:?}\nroutes = [\"/boards/\"]\n\
+         bindings = {{ LEADERBOARD = \"leaderboard-py\" }}\n",
+        worker()
+    )
 }
 
 fn run(command: &mut Command) {
@@ -267,6 +291,52 @@ async fn a_call_past_the_call_timeout_fails_with_timeout_and_the_callee_recovers
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_call_to_an_object_whose_inbox_is_full_fails_with_unavailable() {
+    let server = std::sync::Arc::new(start("inbox-depth = 1"));
+    // `busy` spins in one call; one more event fits in its inbox, the next is refused.
+    let spinning = {
+        let server = server.clone();
+        tokio::spawn(async move { call(&server, "a", "CALLER", "busy", "spin", json!([15])).await })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(12);
+    let mut round = 0;
+    let refused = loop {
+        round += 1;
+        let calls = (0..2).map(|i| {
+            let server = server.clone();
+            let caller = format!("c{round}-{i}");
+            tokio::spawn(async move {
+                call(&server, &caller, "CALLER", "busy", "whoAmI", json!([])).await
+            })
+        });
+        // The call that is queued waits for the spin: only look at the answers that came.
+        let mut answers = Vec::new();
+        for call in calls {
+            let waited = tokio::time::timeout(std::time::Duration::from_millis(500), call).await;
+            if let Ok(answer) = waited {
+                answers.push(answer.unwrap());
+            }
+        }
+        if let Some(answer) = answers.iter().find(|a| a["error"]["code"] == "unavailable") {
+            break answer.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no call was refused: {answers:?}"
+        );
+    };
+    assert_eq!(refused["error"]["retryable"], true, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("overloaded"),
+        "{refused}"
+    );
+    assert_eq!(spinning.await.unwrap(), json!({"result": "spun"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_python_object_fetches_another_through_its_stub() {
     let server = start("");
     let fetch = |body: Value| {
@@ -382,6 +452,71 @@ async fn env_holds_the_bindings_and_vars_and_ids_name_one_object() {
         .await
         .unwrap();
     assert_eq!(info["id"], named, "{info}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the host's worker runtime"]
+async fn a_python_worker_serves_its_routes_through_the_leaderboards_rpc() {
+    let server = start(&worker_config());
+    let (status, answer) = server
+        .post(
+            "/boards/weekly/scores",
+            json!({"player": "ann", "score": 5}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"player": "ann", "best": 5, "improved": true, "rank": 1})
+    );
+    server
+        .post(
+            "/boards/weekly/scores",
+            json!({"player": "bob", "score": 9}),
+        )
+        .await;
+    let (status, top) = server.get("/boards/weekly/top?n=1").await;
+    assert_eq!(
+        (status, top),
+        (
+            200,
+            json!({"board": "weekly", "top": [{"player": "bob", "score": 9, "rank": 1}]})
+        )
+    );
+    let (status, rank) = server.get("/boards/weekly/players/ann").await;
+    assert_eq!(
+        (status, rank),
+        (200, json!({"player": "ann", "score": 5, "rank": 2}))
+    );
+    // The board's ValueError becomes the worker's 400; its other answers are the worker's own.
+    let (status, answer) = server.get("/boards/weekly/top?n=500").await;
+    assert_eq!(
+        (status, answer),
+        (
+            400,
+            json!({"error": "n must be an int from 1 to 100, not 500"})
+        )
+    );
+    let (status, answer) = server
+        .post("/boards/weekly/scores", json!({"player": "", "score": 1}))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("player must be a non-empty str"),
+        "{answer}"
+    );
+    let (status, answer) = server.get("/boards/weekly/players/zed").await;
+    assert_eq!(
+        (status, answer),
+        (404, json!({"error": "zed has no score on weekly"}))
+    );
+    // Paths outside the worker's routes still reach objects directly: the same board.
+    let (status, top) = server.get("/leaderboard-py/weekly/top?n=5").await;
+    assert_eq!(status, 200, "{top}");
+    assert_eq!(top["top"].as_array().map(Vec::len), Some(2), "{top}");
 }
 
 #[test]
