@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Builds a Python Durable Object class into a wdo component (componentize-py).
+"""Builds a Python Durable Object class, or a Worker, into a wdo component (componentize-py).
 
     build.py <module.py> --class <Name> --out <file.wasm> [--wit <dir>] [--force]
+    build.py --worker <module.py> [--class <Name>] --out <file.wasm> [--wit <dir>] [--force]
 
-Generates an entry module that exports the handlers (fetch, alarm, websocket) for the class, and runs
-``componentize-py`` against wdo's ``object`` world (``--wit``, default: the repository's
-``wit/``), with the module's directory and the SDK (``src/``) on the Python path. Skips
-the build if the output was made from exactly the same sources, WIT and toolchain (a hash
-kept in ``<file.wasm>.inputs``), so repeated builds cost well under a second.
+Generates an entry module that exports the handlers, and runs ``componentize-py`` against
+one of wdo's worlds (``--wit``, default: the repository's ``wit/``), with the module's
+directory and the SDK (``src/``) on the Python path:
+
+- an object: the class's handlers (fetch, alarm, websocket, rpc), ``object`` world;
+- ``--worker``: the module's top-level ``fetch(request, env)`` (or, with ``--class``, a class
+  with a ``fetch(self, request)`` method), ``worker`` world.
+
+Skips the build if the output was made from exactly the same sources, WIT and toolchain (a
+hash kept in ``<file.wasm>.inputs``), so repeated builds cost well under a second.
 """
 
 import argparse
@@ -47,26 +53,42 @@ def componentize_py() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Build a Python Durable Object into a wdo component.")
-    parser.add_argument("module", type=Path, help="the module that defines the class")
-    parser.add_argument("--class", dest="class_name", required=True, help="the object's class")
+    parser = argparse.ArgumentParser(description="Build a Python Durable Object or Worker into a wdo component.")
+    parser.add_argument("module", type=Path, nargs="?", help="the module that defines the object's class")
+    parser.add_argument("--worker", type=Path, metavar="MODULE", help="build a worker from MODULE instead")
+    parser.add_argument("--class", dest="class_name", help="the object's class (for a worker: its class, if any)")
     parser.add_argument("--out", type=Path, required=True, help="the component to write")
     parser.add_argument("--wit", type=Path, default=SDK.parent.parent / "wit", help="wdo's WIT package")
     parser.add_argument("--force", action="store_true", help="build even if up to date")
     args = parser.parse_args()
-    args.module = args.module.resolve()
+    if (args.module is None) == (args.worker is None):
+        parser.error("give either an object's module (with --class) or --worker MODULE")
+    if args.worker is None and args.class_name is None:
+        parser.error("an object needs --class NAME (or build a worker with --worker)")
+    args.module = (args.module or args.worker).resolve()
     args.out = args.out.resolve()
     args.wit = args.wit.resolve()
     if not args.module.is_file() or args.module.suffix != ".py":
         sys.exit(f"build.py: no Python module {args.module}")
-    if not args.class_name.isidentifier():
+    if args.class_name is not None and not args.class_name.isidentifier():
         sys.exit(f"build.py: --class {args.class_name!r} is not a Python class name")
+    if not args.module.stem.isidentifier():
+        sys.exit(f"build.py: {args.module.name} cannot be imported: its name is not a Python identifier")
 
-    entry = (
-        "from wdo.object import handlers_for\n"
-        f"from {args.module.stem} import {args.class_name}\n\n"
-        f"FetchHandler, AlarmHandler, WebsocketHandler = handlers_for({args.class_name})\n"
-    )
+    if args.worker is not None:
+        world = "worker"
+        entry = (
+            "from wdo.worker import entry_from_module, handler_for\n"
+            f"import {args.module.stem} as _module\n\n"
+            f"FetchHandler = handler_for(entry_from_module(_module, {args.class_name!r}))\n"
+        )
+    else:
+        world = "object"
+        entry = (
+            "from wdo.object import handlers_for\n"
+            f"from {args.module.stem} import {args.class_name}\n\n"
+            f"FetchHandler, AlarmHandler, WebsocketHandler, RpcHandler = handlers_for({args.class_name})\n"
+        )
     stamp = args.out.with_name(args.out.name + ".inputs")
     digest = inputs_hash(args, entry)
     if not args.force and args.out.exists() and stamp.exists() and stamp.read_text().strip() == digest:
@@ -79,7 +101,7 @@ def main() -> None:
         Path(tmp, "wdo_entry.py").write_text(entry)
         partial = Path(tmp, "out.wasm")
         command = [
-            componentize_py(), "-d", str(args.wit), "-w", "object", "componentize",
+            componentize_py(), "-d", str(args.wit), "-w", world, "componentize",
             "-p", tmp, "-p", str(args.module.parent), "-p", str(SDK / "src"),
             "wdo_entry", "-o", str(partial),
         ]  # fmt: skip

@@ -28,6 +28,7 @@ mod metrics;
 mod migrations;
 mod notes;
 mod probe;
+mod py_apps;
 mod ratelimit;
 mod rpc;
 mod sdk;

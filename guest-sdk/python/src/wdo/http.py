@@ -117,11 +117,26 @@ class Request:
         return f"Request({self.method} {self.url})"
 
 
+class _ClassOrInstance:
+    """A method that is a constructor on the class and a reader on an instance, like
+    JavaScript's ``Response.json(data)`` and ``response.json()``."""
+
+    def __init__(self, on_class, on_instance):
+        self.on_class = on_class
+        self.on_instance = on_instance
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self.on_class.__get__(owner, owner)
+        return self.on_instance.__get__(instance, owner)
+
+
 class Response:
     """A response: ``Response(body, status=200, headers=None)``.
 
-    A ``str`` body is sent as UTF-8 ``text/plain``; ``bytes`` as given. ``Response.json``
-    makes a JSON answer.
+    A ``str`` body is sent as UTF-8 ``text/plain``; ``bytes`` as given. ``Response.json(data)``
+    makes a JSON answer; on a response (one a stub returned, say) ``response.json()`` and
+    ``response.text()`` read its body.
     """
 
     def __init__(
@@ -138,8 +153,7 @@ class Response:
             body = body.encode("utf-8")
         self.body = bytes(body or b"")
 
-    @classmethod
-    def json(
+    def _make_json(
         cls,
         data: Any,
         status: int = 200,
@@ -149,6 +163,21 @@ class Response:
         if "content-type" not in response.headers:
             response.headers.set("content-type", "application/json")
         return response
+
+    def _read_json(self) -> Any:
+        """The body decoded from JSON (``ValueError`` if it is not JSON)."""
+        return json.loads(self.text())
+
+    json = _ClassOrInstance(_make_json, _read_json)
+
+    def text(self) -> str:
+        """The body as UTF-8 text (undecodable bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx."""
+        return 200 <= self.status < 300
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {len(self.body)} bytes)"

@@ -2,8 +2,9 @@
 
 One instance serves one object id. It is created at the start of its first event, then
 every event calls a method on it. ``build.py`` generates the entry module that calls
-``handlers_for(YourClass)``; new kinds of events (WebSocket messages) will be new export
-classes made the same way, calling methods the class may define.
+``handlers_for(YourClass)``: one export class per kind of event (HTTP, alarm, WebSocket,
+RPC), each calling the method of that event (or, for RPC, the public method named by the
+caller).
 """
 
 import sys
@@ -16,7 +17,10 @@ from wit_world.exports.alarm_handler import AlarmInfo as AlarmHandlerInfo
 from wit_world.imports import state as wit_state
 from wit_world.imports import types as wit_types
 
+from .env import Env
+from .events import request_from_wit, response_to_wit, run
 from .http import HttpError, Request, Response
+from . import rpc
 from .storage import Storage
 from .websocket import WebSocket, WebSocketMethods, _forget, _socket
 from .websocket import _from_wit as _message_from_wit
@@ -36,14 +40,16 @@ class DurableObjectState(WebSocketMethods):
 
 
 class DurableObject:
-    """Base class of objects: keeps ``ctx`` and ``env`` (an empty dict for now).
+    """Base class of objects: keeps ``ctx`` and ``env`` (``wdo.env.Env``: the bindings and
+    vars).
 
-    Subclasses define ``fetch(self, request) -> Response`` (or ``async def fetch``).
-    ``__init__`` runs at the start of the object's first event, inside that event's
-    transaction: the place to load or migrate state.
+    Subclasses define ``fetch(self, request) -> Response`` (or ``async def fetch``), and any
+    public methods (names not beginning with ``_``) that other objects and workers call
+    through a stub. ``__init__`` runs at the start of the object's first event, inside that
+    event's transaction: the place to load or migrate state.
     """
 
-    def __init__(self, ctx: DurableObjectState, env: dict):
+    def __init__(self, ctx: DurableObjectState, env: Env):
         self.ctx = ctx
         self.env = env
 
@@ -78,51 +84,24 @@ class AlarmInfo:
         self.scheduled_time = scheduled_time
 
 
-def _run(result: Any) -> Any:
-    """The value of a handler's result, running it to completion if it is a coroutine.
-
-    Storage calls are synchronous, so an ``async def`` handler never really waits; one that
-    awaits something that does (an asyncio sleep) cannot run here and fails clearly.
-    """
-    if not hasattr(result, "send") or not hasattr(result, "throw"):
-        return result
-    try:
-        result.send(None)
-    except StopIteration as done:
-        return done.value
-    result.close()
-    raise RuntimeError("fetch() awaited something that never completes inside a wdo object (no event loop runs here)")
-
-
-def _to_wit(response: Any) -> wit_types.Response:
-    if not isinstance(response, Response):
-        raise TypeError(f"fetch() must return a wdo.Response, not {type(response).__name__}")
-    return wit_types.Response(response.status, response.headers.items(), response.body)
-
-
-def _from_wit(request: wit_types.Request) -> Request:
-    host = next((value for name, value in request.headers if name == "host"), "localhost")
-    return Request(request.method, f"http://{host}{request.url}", request.headers, request.body)
-
-
-def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type, type]:
-    """The export classes (``FetchHandler``, ``AlarmHandler``, ``WebsocketHandler``) for objects of ``cls``,
-    sharing one instance."""
+def handlers_for(cls: type, env: Optional[Env] = None) -> Tuple[type, type, type, type]:
+    """The export classes (``FetchHandler``, ``AlarmHandler``, ``WebsocketHandler``,
+    ``RpcHandler``) for objects of ``cls``, sharing one instance."""
     holder = {}
 
     def instance() -> Any:
         if "object" not in holder:
-            holder["object"] = cls(DurableObjectState(), {} if env is None else env)
+            holder["object"] = cls(DurableObjectState(), Env.from_host() if env is None else env)
         return holder["object"]
 
     class FetchHandler(exports.FetchHandler):
         def fetch(self, request: wit_types.Request) -> wit_types.Response:
             try:
                 try:
-                    response = _run(instance().fetch(_from_wit(request)))
+                    response = run(instance().fetch(request_from_wit(request)), "fetch()")
                 except HttpError as error:
                     response = error.to_response()
-                return _to_wit(response)
+                return response_to_wit(response)
             except BaseException:
                 # Trap: the host rolls the event back, answers 500 and starts afresh.
                 print(f"Uncaught exception in {cls.__name__}.fetch():", file=sys.stderr)
@@ -133,7 +112,7 @@ def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type, typ
         def alarm(self, info: AlarmHandlerInfo) -> None:
             object_ = instance()
             try:
-                _run(object_.alarm(AlarmInfo(info.retry_count, info.is_retry, info.scheduled_ms)))
+                run(object_.alarm(AlarmInfo(info.retry_count, info.is_retry, info.scheduled_ms)), "alarm()")
             except Exception as error:
                 # The alarm's error result: the host rolls back and retries; the instance stays.
                 print(f"Uncaught exception in {cls.__name__}.alarm():", file=sys.stderr)
@@ -146,7 +125,7 @@ def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type, typ
         if method is None:
             return
         try:
-            _run(method(*args))
+            run(method(*args), f"{name}()")
         except Exception as error:
             # The event's error result: the host rolls its writes back; the instance stays.
             print(f"Uncaught exception in {cls.__name__}.{name}():", file=sys.stderr)
@@ -168,4 +147,14 @@ def handlers_for(cls: type, env: Optional[dict] = None) -> Tuple[type, type, typ
         def websocket_error(self, socket: int, error: str) -> None:
             socket_event("websocket_error", _socket(socket), error)
 
-    return FetchHandler, AlarmHandler, WebsocketHandler
+    class RpcHandler(exports.RpcHandler):
+        def call(self, method: str, payload: str) -> str:
+            object_ = instance()
+            try:
+                return rpc.call(object_, method, payload)
+            except rpc.CallError as error:
+                # The call's error result: the host rolls its writes back, the caller gets
+                # the message (code "failed"), and the next event gets a new instance.
+                raise Err(str(error)) from None
+
+    return FetchHandler, AlarmHandler, WebsocketHandler, RpcHandler

@@ -16,6 +16,7 @@ from wit_world.imports import alarm as wit_alarm
 from wit_world.imports import storage as wit
 
 from .errors import StorageError, _host
+from .sql import Sql
 
 
 def _encode(key: str, value: Any) -> bytes:
@@ -44,8 +45,6 @@ class Storage:
     @property
     def sql(self):
         """SQL over the object's database (``wdo.sql.Sql``)."""
-        from .sql import Sql
-
         return Sql()
 
     def get(self, key: str, default: Any = None) -> Any:
