@@ -182,7 +182,8 @@ pub struct Options {
 }
 
 impl Options {
-    fn with_namespaces(namespaces: Vec<(String, PathBuf)>) -> Self {
+    /// Only these namespaces (no build of the examples).
+    pub fn with_namespaces(namespaces: Vec<(String, PathBuf)>) -> Self {
         Options {
             idle_timeout: "10s",
             extra: String::new(),
