@@ -1,7 +1,9 @@
 //! Applications in JavaScript through the real host: JavaScript objects calling JavaScript
 //! objects by RPC and `stub.fetch` (tests/guests/apps-js, the same class served as `apps-a`
 //! and `apps-b`, each bound to both as `A` and `B`), ids and bad ids from `env`, what a
-//! caller's rollback leaves of its callee's writes, and the SDK's own Node unit tests.
+//! caller's rollback leaves of its callee's writes, a JavaScript worker in front of them
+//! (the same module's default export), the gateway example, and the SDK's own Node unit
+//! tests.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,6 +15,21 @@ use crate::harness::{guest_target_dir, repo_root, Options, Server};
 
 struct AppsJs {
     object: PathBuf,
+    worker: PathBuf,
+}
+
+fn wdo_js_build(args: &[&str], module: &str, out: &PathBuf) {
+    let root = repo_root();
+    let status = Command::new("node")
+        .arg(root.join("guest-sdk/js/bin/wdo-js.mjs"))
+        .arg("build")
+        .args(args)
+        .arg(root.join(module))
+        .arg("--out")
+        .arg(out)
+        .status()
+        .expect("run node");
+    assert!(status.success(), "building {module} ({args:?}) failed");
 }
 
 /// The probe built with `wdo-js build` (the JavaScript toolchain is installed by
@@ -20,30 +37,30 @@ struct AppsJs {
 fn apps_js() -> &'static AppsJs {
     static BUILT: OnceLock<AppsJs> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = repo_root();
+        let module = "tests/guests/apps-js/apps.js";
         let object = guest_target_dir().join("apps-js.wasm");
-        let status = Command::new("node")
-            .arg(root.join("guest-sdk/js/bin/wdo-js.mjs"))
-            .arg("build")
-            .arg(root.join("tests/guests/apps-js/apps.js"))
-            .args(["--class", "AppProbe", "--out"])
-            .arg(&object)
-            .status()
-            .expect("run node");
-        assert!(status.success(), "building the apps-js probe failed");
+        wdo_js_build(&["--class", "AppProbe"], module, &object);
+        let worker = guest_target_dir().join("apps-js-worker.wasm");
+        wdo_js_build(&["--worker"], module, &worker);
         // Compiled into the shared cache once here, not by every test's server at once.
         let options = Options::with_namespaces(vec![("apps-a".to_string(), object.clone())]);
         drop(Server::start_with(options));
-        AppsJs { object }
+        AppsJs { object, worker }
     })
 }
 
 fn start() -> Server {
+    start_with_worker("")
+}
+
+/// With `worker` (a `[worker]` table, or nothing) in the config.
+fn start_with_worker(worker: &str) -> Server {
     let probe = &apps_js().object;
     let mut options = Options::with_namespaces(vec![
         ("apps-a".to_string(), probe.clone()),
         ("apps-b".to_string(), probe.clone()),
     ]);
+    options.extra = worker.to_string();
     options.namespace_extra =
         "bindings = { A = \"apps-a\", B = \"apps-b\" }\nvars = { GREETING = \"hello\" }".into();
     Server::start_with(options)
@@ -265,6 +282,89 @@ async fn a_callers_rollback_leaves_the_callees_committed_writes() {
         stored(&server, "apps-a/carol", "after-call").await,
         Value::Null,
         "the caller's own write was rolled back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_js_worker_reaches_objects_by_fetch_and_by_rpc_and_finishes_its_wait_until_work() {
+    let worker = &apps_js().worker;
+    let server = start_with_worker(&format!(
+        "[worker]\ncomponent = {worker:?}\nroutes = [\"/app/\"]\n\
+         bindings = {{ A = \"apps-a\" }}\nvars = {{ GREETING = \"from the worker\" }}\n"
+    ));
+    // stub.fetch(request): the object gets the worker's request as it came.
+    let response = server
+        .client
+        .post(server.url("/app/deep/echo?via=fetch&name=w"))
+        .header("x-probe", "through")
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"method": "POST", "path": "/app/deep/echo?via=fetch&name=w",
+               "body": "payload", "header": "through"})
+    );
+    // RPC: committed in the object before the worker answers.
+    assert_eq!(
+        server.get("/app/x?via=rpc&name=w&by=3").await,
+        (200, json!({"result": 3}))
+    );
+    assert_eq!(
+        server.get("/app/x?via=rpc&name=w&by=4").await,
+        (200, json!({"result": 7}))
+    );
+    assert_eq!(stored(&server, "apps-a/w", "n").await, json!(7));
+    // ctx.waitUntil's call has run when the answer arrives; vars are the worker's own.
+    assert_eq!(
+        server.get("/app/x?via=wait&name=w").await,
+        (200, json!({"vars": "from the worker"}))
+    );
+    assert_eq!(stored(&server, "apps-a/w", "waited").await, json!(1));
+    // A bad id is the host's message; other paths still reach the objects directly.
+    let (status, answer) = server.get("/app/x?via=ids&id=abc").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer,
+        json!({"error": "Invalid Durable Object ID: must be 64 hex digits: \"abc\"",
+               "code": "invalid-argument"})
+    );
+    let (status, who) = server.get("/apps-a/w/whoami").await;
+    assert_eq!((status, &who["name"]), (200, &json!("w")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_example_forwards_to_its_counter_and_calls_it_by_rpc() {
+    let dist = guest_target_dir().join("gateway-example");
+    let (object, worker) = (dist.join("gateway.wasm"), dist.join("gateway-worker.wasm"));
+    let module = "examples/gateway/gateway.js";
+    wdo_js_build(&["--class", "Counter"], module, &object);
+    wdo_js_build(&["--worker"], module, &worker);
+    let mut options = Options::with_namespaces(vec![("gateway-counter".to_string(), object)]);
+    options.extra = format!(
+        "[worker]\ncomponent = {worker:?}\nroutes = [\"/gateway/\"]\n\
+         bindings = {{ COUNTER = \"gateway-counter\" }}\n"
+    );
+    let server = Server::start_with(options);
+    let count = |n: i64| (200, json!({ "count": n }));
+    assert_eq!(server.get("/gateway/increment").await, count(1));
+    assert_eq!(server.get("/gateway/increment").await, count(2));
+    assert_eq!(server.post_raw("/gateway/add?by=5", "").await, count(7));
+    assert_eq!(server.get("/gateway/get").await, count(7));
+    assert_eq!(
+        server.get("/gateway-counter/global-counter/get").await,
+        count(7),
+        "the worker's counter is the object named global-counter"
+    );
+    assert_eq!(server.get("/gateway/count?name=other").await, count(0));
+    let (status, _) = server.get("/gateway/nope").await;
+    assert_eq!(status, 404);
+    let (status, _) = server.post_raw("/gateway/add?by=1.5", "").await;
+    assert_eq!(
+        status, 500,
+        "the counter's TypeError fails the worker's request"
     );
 }
 
