@@ -1,6 +1,6 @@
-// Turns a Worker's default export (`{ async fetch(request, env, ctx) }`) into the exports of
-// a `worker`-world component (used by the entry module that `wdo-js build --worker`
-// generates; not part of the public API).
+// Turns a Worker's default export (`{ async fetch(request, env, ctx) }`, or a class extending
+// `WorkerEntrypoint` with a `fetch(request)` method) into the exports of a `worker`-world
+// component (used by the entry module that `wdo-js build --worker` generates).
 //
 // Each request runs the handler, then the promises given to `ctx.waitUntil`, to completion
 // (wdo has no event loop that could finish them later), and only then answers. An exception
@@ -27,23 +27,47 @@ export class ExecutionContext {
   /// Accepted for compatibility: there is no origin to pass through to.
   passThroughOnException() {}
 
-  /// Settles the waitUntil() promises, including those they add. Internal.
+  /// Settles the waitUntil() promises, including those they add; one that cannot settle is
+  /// logged and left behind (the response stands). Internal.
   _finish() {
     while (this._pending.length > 0) {
       const pending = this._pending;
       this._pending = [];
-      settle(WdoPromise.all(pending), "a ctx.waitUntil() promise");
+      try {
+        settle(WdoPromise.all(pending), "a ctx.waitUntil() promise");
+      } catch (error) {
+        console.error(error);
+      }
     }
   }
 }
 
-/// The component's exports for the worker `handler` (the module's default export).
-export function exportWorker(handler) {
-  if (handler === null || typeof handler !== "object" || typeof handler.fetch !== "function") {
-    throw new TypeError(
-      "the worker module must `export default { async fetch(request, env, ctx) { ... } }`",
-    );
+/// Cloudflare's class-based Worker: `export default class extends WorkerEntrypoint { fetch(request) }`,
+/// constructed for each request with `this.ctx` and `this.env`.
+export class WorkerEntrypoint {
+  constructor(ctx, env) {
+    this.ctx = ctx;
+    this.env = env;
   }
+}
+
+/// `fetch(request, env, ctx)` of the default export, whichever form it has.
+function handlerOf(exported) {
+  if (typeof exported === "function" && exported.prototype && typeof exported.prototype.fetch === "function") {
+    return (request, env, ctx) => new exported(ctx, env).fetch(request);
+  }
+  if (exported !== null && typeof exported === "object" && typeof exported.fetch === "function") {
+    return (request, env, ctx) => exported.fetch(request, env, ctx);
+  }
+  throw new TypeError(
+    "the worker module must `export default { async fetch(request, env, ctx) { ... } }` " +
+      "(or a class extending WorkerEntrypoint with a fetch(request) method)",
+  );
+}
+
+/// The component's exports for the worker `exported` (the module's default export).
+export function exportWorker(exported) {
+  const handler = handlerOf(exported);
   return {
     fetchHandler: {
       fetch(request) {
@@ -51,7 +75,7 @@ export function exportWorker(handler) {
           const ctx = new ExecutionContext();
           let promise;
           try {
-            promise = WdoPromise.resolve(handler.fetch(fromWitRequest(request), componentEnv(), ctx));
+            promise = WdoPromise.resolve(handler(fromWitRequest(request), componentEnv(), ctx));
           } catch (error) {
             promise = WdoPromise.reject(error);
           }

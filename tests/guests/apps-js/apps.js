@@ -17,11 +17,11 @@
 // throws `message`; `echo(...args)` → args; `whoami()`; `callBack(binding, name, method)` →
 // calls back into `name` (a cycle when `name` is the caller); `never()` awaits forever.
 //
-// Worker (`wdo-js build --worker`), for every request: `?via=rpc&name=N&by=K` →
+// Worker (`wdo-js build --worker`; the class form, `extends WorkerEntrypoint`), for every request: `?via=rpc&name=N&by=K` →
 // `await env.A.getByName(N).add("n", K)` → `{"result": R}`; `?via=fetch&name=N` → forwards the
 // request to object N of A (`stub.fetch(request)`); `?via=ids&id=HEX` → `env.A.idFromString`
 // (a bad id: 400 with the message); `?via=wait` → answers after a `ctx.waitUntil` write.
-import { DurableObject } from "cloudflare:workers";
+import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
 
 export class AppProbe extends DurableObject {
   hidden = () => "an instance property";
@@ -135,8 +135,9 @@ export class AppProbe extends DurableObject {
   }
 }
 
-export default {
-  async fetch(request, env, ctx) {
+export default class extends WorkerEntrypoint {
+  async fetch(request) {
+    const { env, ctx } = this;
     const q = new URL(request.url).searchParams;
     switch (q.get("via")) {
       case "rpc":
@@ -155,5 +156,5 @@ export default {
       default:
         return new Response("give ?via=rpc|fetch|ids|wait", { status: 400 });
     }
-  },
-};
+  }
+}
