@@ -106,7 +106,12 @@ async function bundle(options) {
     plugins: [
       {
         name: "wdo-entry",
-        resolveId: (id) => (id === ENTRY ? ENTRY : /^(wdo|wasi):/.test(id) ? UNAVAILABLE + id : null),
+        resolveId: (id) => {
+          if (id === ENTRY) return ENTRY;
+          // Only a worker's object-only interfaces get here (the rest are external).
+          if (options.worker && /^wdo:/.test(id) && !WORKER_IMPORTS.test(id)) return UNAVAILABLE + id;
+          return null;
+        },
         load: (id) => {
           if (id === ENTRY) return entrySource(options);
           if (id.startsWith(UNAVAILABLE)) return unavailableModule(options.wit, id.slice(UNAVAILABLE.length));
