@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Builds the JavaScript example in examples/DIR (class CLASS exported by MODULE) as a
-# component, examples/dist/DIR.wasm, with the SDK's `wdo-js build`. Installs the SDK's
-# pinned toolchain first if needed. Fast (about a second) when nothing changed.
+# Builds a JavaScript example with the SDK's `wdo-js build`: the object class CLASS exported
+# by examples/DIR/MODULE as examples/dist/DIR.wasm, or (with --worker) the module's default
+# export as a Worker, examples/dist/DIR-worker.wasm. Installs the SDK's pinned toolchain
+# first if needed. Fast (about a second) when nothing changed.
 #
-# Usage: examples/build-js.sh DIR/MODULE CLASS    e.g. examples/build-js.sh counter-js/counter.js Counter
+# Usage: examples/build-js.sh DIR/MODULE CLASS      e.g. examples/build-js.sh counter-js/counter.js Counter
+#        examples/build-js.sh --worker DIR/MODULE   e.g. examples/build-js.sh --worker gateway/gateway.js
 set -euo pipefail
 
-if [[ $# -ne 2 || "$1" != */* ]]; then
+usage() {
     echo "usage: $0 DIR/MODULE.js CLASS   (e.g. counter-js/counter.js Counter)" >&2
+    echo "       $0 --worker DIR/MODULE.js  (e.g. --worker gateway/gateway.js)" >&2
     exit 2
+}
+[[ $# -eq 2 ]] || usage
+if [[ "$1" == --worker ]]; then
+    module=$2 what=(--worker) suffix=-worker
+else
+    module=$1 what=(--class "$2") suffix=
 fi
+[[ "$module" == */* ]] || usage
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
 need_js_toolchain
-dir=${1%%/*}
-exec node "$repo/guest-sdk/js/bin/wdo-js.mjs" build "$repo/examples/$1" --class "$2" \
-    --out "$repo/examples/dist/$dir.wasm"
+dir=${module%%/*}
+exec node "$repo/guest-sdk/js/bin/wdo-js.mjs" build "${what[@]}" "$repo/examples/$module" \
+    --out "$repo/examples/dist/$dir$suffix.wasm"

@@ -22,6 +22,7 @@ mod harness;
 mod hostile;
 mod hostile_memory;
 mod inspector;
+mod js_apps;
 mod lifecycle;
 mod memory_budget;
 mod metrics;

@@ -1,18 +1,22 @@
 #!/usr/bin/env node
-// wdo-js: builds a JavaScript Durable Object class into a wdo component.
+// wdo-js: builds a JavaScript Durable Object class, or a Worker, into a wdo component.
 //
 //   wdo-js build <module.js> --class <Name> --out <file.wasm> [--wit <dir>] [--force]
+//   wdo-js build --worker <module.js> --out <file.wasm> [--wit <dir>] [--force]
 //
 // 1. Bundles (rolldown) a generated entry module that imports the SDK runtime and the
-//    object's module, and exports the handler interfaces (`fetchHandler`, `alarmHandler`, `websocketHandler`) for
-//    the class. `async`/`await` is lowered
+//    module, and exports the handler interfaces for the class (`fetchHandler`,
+//    `alarmHandler`, `websocketHandler`, `rpcHandler`) or for the module's default export, a
+//    Worker (`fetchHandler`). `cloudflare:workers` and `@wdo/sdk` resolve to the SDK; in a
+//    Worker, the object-only WIT interfaces resolve to stand-ins (bin/unavailable.mjs).
+//    `async`/`await` is lowered
 //    to generators over the global Promise, which the SDK replaces with one whose jobs it
 //    runs itself (QuickJS, built without an event loop, never runs its own).
 // 2. Skips the rest if <file.wasm> was built from exactly the same bundle, WIT and toolchain
 //    (a hash kept in <file.wasm>.inputs), so repeated builds cost about a second.
 // 3. Componentizes the bundle with componentize-qjs (QuickJS, non-async runtime) against the
-//    SDK's world: wdo's `object` world (from --wit, default: the repository's wit/) plus
-//    wasi:cli/stderr for `console`.
+//    SDK's world: wdo's `object` (or `worker`) world (from --wit, default: the repository's
+//    wit/) plus wasi:cli/stderr for `console`.
 
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
@@ -20,19 +24,25 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { unavailableModule } from "./unavailable.mjs";
+
 const sdkRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ENTRY = "\0wdo-entry.js";
+const UNAVAILABLE = "\0wdo-unavailable:";
+/// The WIT interfaces a Worker has (everything else of wdo's is an object's).
+const WORKER_IMPORTS = /^(wasi:|wdo:object\/namespaces@)/;
 
 function usage(message) {
   if (message) console.error(`wdo-js: ${message}`);
   console.error("usage: wdo-js build <module.js> --class <Name> --out <file.wasm> [--wit <dir>] [--force]");
+  console.error("       wdo-js build --worker <module.js> --out <file.wasm> [--wit <dir>] [--force]");
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const [command, ...rest] = argv;
   if (command !== "build") usage(command ? `unknown command ${JSON.stringify(command)}` : "");
-  const options = { force: false, wit: resolve(sdkRoot, "../../wit") };
+  const options = { force: false, worker: false, wit: resolve(sdkRoot, "../../wit") };
   const positional = [];
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
@@ -41,11 +51,15 @@ function parseArgs(argv) {
     else if (arg === "--out" || arg === "-o") options.out = resolve(value());
     else if (arg === "--wit") options.wit = resolve(value());
     else if (arg === "--force") options.force = true;
+    else if (arg === "--worker") options.worker = true;
     else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
     else positional.push(arg);
   }
   if (positional.length !== 1) usage("give exactly one module");
-  if (!options.className || !/^[A-Za-z_$][\w$]*$/.test(options.className)) usage("--class must name the exported class");
+  if (options.worker && options.className) usage("give --class (an object) or --worker, not both");
+  if (!options.worker && (!options.className || !/^[A-Za-z_$][\w$]*$/.test(options.className))) {
+    usage("--class must name the exported class (or give --worker to build the module's default export as a Worker)");
+  }
   if (!options.out) usage("--out is required");
   options.module = resolve(positional[0]);
   if (!existsSync(options.module)) usage(`no such module: ${options.module}`);
@@ -54,6 +68,14 @@ function parseArgs(argv) {
 }
 
 function entrySource(options) {
+  if (options.worker) {
+    return [
+      `import { exportWorker } from ${JSON.stringify(join(sdkRoot, "src/worker.js"))};`,
+      `import * as workerModule from ${JSON.stringify(options.module)};`,
+      `export const { fetchHandler } = exportWorker(workerModule.default);`,
+      "",
+    ].join("\n");
+  }
   const runtime = join(sdkRoot, "src/runtime.js");
   return [
     `import { exportObject } from ${JSON.stringify(runtime)};`,
@@ -62,7 +84,7 @@ function entrySource(options) {
     `if (typeof ObjectClass !== "function") {`,
     `  throw new Error(${JSON.stringify(`${relative(process.cwd(), options.module)} does not export a class named ${options.className}`)});`,
     `}`,
-    `export const { fetchHandler, alarmHandler, websocketHandler } = exportObject(ObjectClass);`,
+    `export const { fetchHandler, alarmHandler, websocketHandler, rpcHandler } = exportObject(ObjectClass);`,
     "",
   ].join("\n");
 }
@@ -74,9 +96,9 @@ async function bundle(options) {
     cwd: dirname(options.module),
     platform: "neutral",
     // WIT interfaces are imported by name and bound by the componentizer.
-    external: [/^(wdo|wasi):/],
+    external: (id) => /^(wdo|wasi):/.test(id) && (!options.worker || WORKER_IMPORTS.test(id)),
     resolve: {
-      alias: { "@wdo/sdk": join(sdkRoot, "src/index.js") },
+      alias: { "@wdo/sdk": join(sdkRoot, "src/index.js"), "cloudflare:workers": join(sdkRoot, "src/index.js") },
       mainFields: ["module", "main"],
     },
     // ES2016: async functions become generators driven through the global Promise.
@@ -84,8 +106,17 @@ async function bundle(options) {
     plugins: [
       {
         name: "wdo-entry",
-        resolveId: (id) => (id === ENTRY ? ENTRY : null),
-        load: (id) => (id === ENTRY ? entrySource(options) : null),
+        resolveId: (id) => {
+          if (id === ENTRY) return ENTRY;
+          // Only a worker's object-only interfaces get here (the rest are external).
+          if (options.worker && /^wdo:/.test(id) && !WORKER_IMPORTS.test(id)) return UNAVAILABLE + id;
+          return null;
+        },
+        load: (id) => {
+          if (id === ENTRY) return entrySource(options);
+          if (id.startsWith(UNAVAILABLE)) return unavailableModule(options.wit, id.slice(UNAVAILABLE.length));
+          return null;
+        },
       },
     ],
   });
@@ -150,7 +181,8 @@ async function build(options) {
       return;
     }
     const { componentize } = await import("componentize-qjs");
-    const { component } = await componentize({ witPath: witDir, world: "js-object", jsSource: source, sync: true });
+    const world = options.worker ? "js-worker" : "js-object";
+    const { component } = await componentize({ witPath: witDir, world, jsSource: source, sync: true });
     mkdirSync(dirname(options.out), { recursive: true });
     const tmp = `${options.out}.tmp${process.pid}`;
     writeFileSync(tmp, component);

@@ -16,6 +16,8 @@
 import "./globals.js";
 
 export { DurableObjectId, DurableObjectState } from "./state.js";
+export { DurableObjectNamespace } from "./namespace.js";
+export { WorkerEntrypoint } from "./worker.js";
 export { DurableObjectStorage, DurableObjectTransaction, StorageError } from "./storage.js";
 export { SqlStorage, SqlStorageCursor } from "./sql.js";
 export { WebSocket, WebSocketPair, WebSocketRequestResponsePair } from "./websocket.js";

@@ -1,5 +1,5 @@
 // Turns an object class into the component's exports (used by the entry module that
-// `wdo-js build` generates; not part of the public API).
+// `wdo-js build` generates; not part of the public API). worker.js shares its event plumbing.
 //
 // One instance serves one object id. It is constructed at the start of its first event
 // (with `blockConcurrencyWhile` work finished before that event runs), then every event
@@ -9,26 +9,28 @@
 // host rolls the turn back, answers 500 and starts a fresh instance for the next event.
 
 import "./globals.js";
+import { componentEnv } from "./namespace.js";
 import { WdoPromise, runJobs } from "./promise.js";
+import { callMethod } from "./rpc.js";
 import { DurableObjectState } from "./state.js";
 import { requestFromHost } from "./web/http.js";
 import { forgetWebSocket, fromWitMessage, webSocketFor } from "./websocket.js";
 
 /// The value of `promise` once the job queue has run; throws its error if it rejected.
-function settle(promise, what) {
+export function settle(promise, what) {
   runJobs();
   const { done, failed, value } = WdoPromise._inspect(WdoPromise.resolve(promise));
   if (!done) {
     throw new Error(
       `${what} did not complete: it awaits a promise that nothing settles within the event ` +
-        "(a wdo object has no timers or network; storage calls complete at once)",
+        "(wdo has no timers or network; storage and stub calls complete at once)",
     );
   }
   if (failed) throw value;
   return value;
 }
 
-function fromWitRequest(request) {
+export function fromWitRequest(request) {
   const headers = request.headers;
   let host = "localhost";
   for (const [name, value] of headers) {
@@ -43,7 +45,7 @@ function fromWitRequest(request) {
   return requestFromHost(request.method, `http://${host}${request.url}`, headers, body.length > 0 ? body : null);
 }
 
-function toWitResponse(response) {
+export function toWitResponse(response) {
   if (!response || typeof response.status !== "number" || !response.headers) {
     throw new TypeError(`fetch() must return a Response, not ${response === null ? "null" : typeof response}`);
   }
@@ -54,8 +56,8 @@ function toWitResponse(response) {
 }
 
 /// The component's exports (one object per exported WIT interface) for instances of
-/// `ObjectClass`.
-export function exportObject(ObjectClass, env = {}) {
+/// `ObjectClass`. `env` defaults to the component's bindings and vars.
+export function exportObject(ObjectClass, env = undefined) {
   if (typeof ObjectClass !== "function") {
     throw new TypeError("exportObject: expected the object's class");
   }
@@ -67,7 +69,7 @@ export function exportObject(ObjectClass, env = {}) {
     try {
       if (instance === null) {
         const ctx = new DurableObjectState();
-        const created = new ObjectClass(ctx, env);
+        const created = new ObjectClass(ctx, env ?? componentEnv());
         for (const blocker of ctx._takeBlockers()) {
           settle(blocker, "blockConcurrencyWhile() in the constructor");
         }
@@ -115,6 +117,13 @@ export function exportObject(ObjectClass, env = {}) {
           },
           true,
         );
+      },
+    },
+    // RPC through a stub: the result is JSON, an exception is the call's error (its message
+    // reaches the caller; the host rolls the call's writes back).
+    rpcHandler: {
+      call(method, payload) {
+        return run(method, (object) => callMethod(object, method, payload), true);
       },
     },
     // Cloudflare's hibernation handlers; a class without one ignores that event. An

@@ -5,14 +5,21 @@ import { DurableObjectStorage } from "./storage.js";
 import { SqlStorage } from "./sql.js";
 import { webSocketMethods } from "./websocket.js";
 
-/// The object's id: 64 lower-case hex characters, and the name it was addressed by.
+/// An object's id: 64 lower-case hex characters, and the name it was made from (undefined
+/// for a unique id and for one read back with `idFromString`). `ctx.id` is the object's own;
+/// `env.COUNTER.idFromName(...)` and the like make others (namespace.js).
 export class DurableObjectId {
   constructor(hex, name) {
     this._hex = hex;
-    this.name = name;
+    this.name = name ?? undefined;
   }
 
   toString() {
+    return this._hex;
+  }
+
+  /// JSON (a response body, an RPC argument) carries the hex string.
+  toJSON() {
     return this._hex;
   }
 

@@ -265,3 +265,21 @@ export function requestFromHost(method, url, headerPairs, bytes) {
   request._initBody(bytes);
   return request;
 }
+
+/// A Response for what the host delivered (an object's answer to a stub's `fetch`): built
+/// without the constructor's checks, so that a 101 that accepted a WebSocket passes through.
+/// Internal.
+export function responseFromHost(status, headerPairs, bytes) {
+  const headers = Object.create(Headers.prototype);
+  headers._list = headerPairs;
+  const response = Object.create(Response.prototype);
+  response.status = status;
+  response.statusText = "";
+  response.headers = headers;
+  response.type = "default";
+  response.url = "";
+  response.redirected = false;
+  response.webSocket = null;
+  response._initBody(bytes.length > 0 ? bytes : null);
+  return response;
+}
