@@ -455,7 +455,6 @@ async fn env_holds_the_bindings_and_vars_and_ids_name_one_object() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the host's worker runtime"]
 async fn a_python_worker_serves_its_routes_through_the_leaderboards_rpc() {
     let server = start(&worker_config());
     let (status, answer) = server
