@@ -11,8 +11,8 @@ A worker module defines a top-level ``fetch``::
 
 or a class with a ``fetch(self, request)`` method (``build.py --worker m.py --class
 Name``), made for each request as ``Name(env)``; ``WorkerEntrypoint`` keeps ``env`` as
-``self.env``. A worker has no storage: an instance may serve many requests, one at a time,
-and may be dropped after any of them, so keep nothing in it that must last.
+``self.env``. A worker has no storage, and the host gives each request a new instance, so
+nothing is kept between requests.
 """
 
 import sys
