@@ -132,7 +132,8 @@ impl Server {
                 let config = self.work.path().join("wdo.toml");
                 let mut text = wdo_config(&data, component, chat, cache_dir);
                 text.push_str(&format!(
-                    "\n[[namespace]]\nname = \"probe\"\ncomponent = {probe:?}\ncpu-limit = \"{}ms\"\n",
+                    "\n[[namespace]]\nname = \"probe\"\ncomponent = {probe:?}\ncpu-limit = \"{}ms\"\n\
+                     bindings = {{ PROBE = \"probe\" }}\n",
                     probe_cpu_limit.as_millis()
                 ));
                 text.push_str(&format!(
