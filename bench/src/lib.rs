@@ -6,6 +6,7 @@
 //! Layout:
 //! - [`load`]: the load generator (hyper client, keep-alive connections, bounded runs);
 //! - [`scenarios`]: the scenarios of the issue, identical for both runtimes;
+//! - [`apps`]: scenarios 8 and 9, a worker and RPC between objects;
 //! - [`sockets`]: scenario 5, WebSockets with hibernation (tokio-tungstenite clients);
 //! - [`servers`]: the servers as child processes (start, restart, stop, CPU and RSS, wdo's
 //!   `/metrics`);
@@ -21,6 +22,7 @@
 //! cargo run --release -p wdo-bench -- smoke                   # a few hundred requests
 //! ```
 
+pub mod apps;
 mod broadcast_floor;
 pub mod commit_floor;
 pub mod floor_server;
@@ -88,7 +90,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let wdo = setup::wdo_binary(options.wdo.as_deref())?;
     let component = setup::counter_component(options.component.as_deref())?;
     let chat = setup::example_component("chat")?;
-    let probe = setup::probe_component()?;
+    let (probe, worker) = setup::test_components()?;
     if let Some(dir) = &options.perf_dir {
         std::fs::create_dir_all(dir)?;
     }
@@ -99,6 +101,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         chat,
         probe,
         probe_cpu_limit: options.sizes.long_query,
+        worker,
         cache_dir: setup::cache_dir().join("cwasm"),
     };
     if !options.scenarios.is_empty() {

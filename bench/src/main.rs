@@ -15,7 +15,7 @@ use wdo_bench::Options;
 #[command(name = "wdo-bench", about = "Benchmarks wdo (and workerd) on loopback")]
 struct Cli {
     /// `all` (every scenario and the floors), `smoke` (a few hundred requests), scenario
-    /// numbers 1-7, or `floors` (the machine without objects: bench/src/floors.rs).
+    /// numbers 1-9, or `floors` (the machine without objects: bench/src/floors.rs).
     #[arg(default_value = "all")]
     what: Vec<String>,
     /// Also run the same scenarios against workerd, installed from npm on first use.
@@ -42,6 +42,12 @@ struct Cli {
     /// Requests of scenario 2 (and 6.2).
     #[arg(long)]
     many_requests: Option<u64>,
+    /// Requests of each run of scenario 8.
+    #[arg(long)]
+    worker_requests: Option<u64>,
+    /// RPC calls of scenario 9.
+    #[arg(long)]
+    rpc_calls: Option<u64>,
     /// Broadcast rounds of scenario 5.
     #[arg(long)]
     broadcast_rounds: Option<usize>,
@@ -82,11 +88,11 @@ fn main() -> anyhow::Result<()> {
                 with_floors = true;
             } else {
                 let n: u8 = what.parse().map_err(|_| {
-                    anyhow::anyhow!("unknown scenario {what:?}: use all, smoke, floors or 1-7")
+                    anyhow::anyhow!("unknown scenario {what:?}: use all, smoke, floors or 1-9")
                 })?;
                 scenarios.push(
                     Scenario::from_number(n)
-                        .ok_or_else(|| anyhow::anyhow!("no scenario {n}: use 1-7"))?,
+                        .ok_or_else(|| anyhow::anyhow!("no scenario {n}: use 1-9"))?,
                 );
             }
         }
@@ -116,6 +122,12 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(n) = cli.many_requests {
         options.sizes.many_requests = n;
+    }
+    if let Some(n) = cli.worker_requests {
+        options.sizes.worker_requests = n;
+    }
+    if let Some(n) = cli.rpc_calls {
+        options.sizes.rpc_calls = n;
     }
     if let Some(n) = cli.broadcast_rounds {
         options.sizes.sockets.rounds = n;

@@ -25,7 +25,7 @@ pub struct Report {
     pub floors: Option<String>,
 }
 
-const ROWS: [(&str, &str); 9] = [
+const ROWS: [(&str, &str); 14] = [
     ("1", "1. one object, increment"),
     ("2-create", "2. (creating the 10,000 objects)"),
     ("2", "2. 10,000 random objects, increment"),
@@ -35,6 +35,11 @@ const ROWS: [(&str, &str); 9] = [
     ("6.2-create", "6. (creating, relaxed)"),
     ("6.2", "6. as 2, durability relaxed"),
     ("7", "7. get (4 conns) beside four 30 s SQL statements"),
+    ("8.1", "8. add, direct URL"),
+    ("8.2", "8. add, through the worker (stub.fetch)"),
+    ("8.3", "8. add, through the worker (RPC)"),
+    ("8.4", "8. add, direct URL again"),
+    ("9", "9. RPC echo between two live objects (per call)"),
 ];
 
 impl Report {
@@ -67,7 +72,11 @@ impl Report {
                 continue;
             }
             let mut row = vec![label.to_string()];
-            row.extend(cells(wdo));
+            row.extend(if id == "9" {
+                call_cells(wdo)
+            } else {
+                cells(wdo)
+            });
             if compare {
                 row.extend(cells(workerd));
                 row.push(match (wdo, workerd) {
@@ -83,7 +92,10 @@ impl Report {
                 });
             }
             if !self.smoke {
-                row.push(target(id, wdo));
+                row.push(match wdo {
+                    Some(m) if id == "8.2" || id == "8.3" => self.worker_target(m),
+                    _ => target(id, wdo),
+                });
             }
             rows.push(row);
         }
@@ -107,10 +119,12 @@ impl Report {
             out,
             "sizes: {} conns; 1: {} requests after {} warm-up; 2: {} requests over {} objects; \
              3: {} objects; 4: {} requests; 5: {} sockets ({} rooms of {} and one of {}), {} \
-             broadcast rounds; each run at most {:?}\n",
+             broadcast rounds; 8: {} requests per run; 9: {} calls, {} per request; each run \
+             at most {:?}\n",
             s.connections, s.hot_requests, s.hot_warmup, s.many_requests, s.objects,
             s.cold_objects, s.round_trips, s.sockets.total(), s.sockets.rooms,
-            s.sockets.per_room, s.sockets.broadcast_sockets, s.sockets.rounds, s.max_duration
+            s.sockets.per_room, s.sockets.broadcast_sockets, s.sockets.rounds,
+            s.worker_requests, s.rpc_calls, s.rpc_calls_per_request, s.max_duration
         );
         out.push_str(&table(&header, &rows));
         for m in &self.measurements {
@@ -228,6 +242,23 @@ impl Report {
         vec![broadcast, rss]
     }
 
+    /// Scenario 8: server CPU per request through the worker against the direct runs.
+    fn worker_target(&self, m: &Measurement) -> String {
+        let direct = [
+            self.find(Runtime::Wdo, "8.1"),
+            self.find(Runtime::Wdo, "8.4"),
+        ];
+        match crate::apps::worker_overhead(m, &direct) {
+            Some((ratio, mean)) => format!(
+                "{} ({:.2}x the direct {} us CPU/req; <= 1.30x)",
+                if ratio <= 1.3 { "met" } else { "missed" },
+                ratio,
+                mean.as_micros()
+            ),
+            None => "? (no CPU time)".into(),
+        }
+    }
+
     /// Whether every measured target of the issue holds.
     pub fn targets_met(&self) -> bool {
         ["1", "2", "3", "5", "5-rss"]
@@ -264,6 +295,20 @@ fn cells(m: Option<&Measurement>) -> Vec<String> {
     }
 }
 
+/// Scenario 9's cells: calls per second, and the per-call latencies in microseconds.
+fn call_cells(m: Option<&Measurement>) -> Vec<String> {
+    match m {
+        Some(m) => vec![
+            format!("{} calls/s", rate(m.summary.throughput())),
+            format!("{} us", m.summary.p50().as_micros()),
+            format!("{} us", m.summary.p99().as_micros()),
+            m.cpu_per_request()
+                .map_or("?".into(), |c| format!("{} us", c.as_micros())),
+        ],
+        None => vec!["n/a".into(); 4],
+    }
+}
+
 fn ratio(ours: f64, theirs: f64, unit: &str) -> String {
     if theirs <= 0.0 {
         return "n/a".into();
@@ -282,6 +327,7 @@ fn target(id: &str, m: Option<&Measurement>) -> String {
         "3" => judge(m.summary.p50().as_secs_f64() <= 0.001, "p50 <= 1 ms"),
         "5" => judge(m.summary.p50().as_secs_f64() <= 0.010, "p50 <= 10 ms"),
         "7" => judge(m.summary.p99().as_secs_f64() <= 0.050, "p99 <= 50 ms"),
+        "9" => judge(m.summary.p50() < Duration::from_micros(100), "p50 < 100 us"),
         "5-rss" => match m.sockets.as_ref().and_then(|s| s.rss_hibernated) {
             Some(rss) => judge(rss <= 200_000_000, "<= 200 MB"),
             None => "? (no RSS)".into(),

@@ -9,6 +9,7 @@
 //! | 5   | websockets: 10,000 hibernated sockets (server RSS), broadcast to 1,000 (time until all received); see `sockets` |
 //! | 6.1, 6.2 | 1 and 2 on a namespace with `durability = "relaxed"` (wdo only: workerd has no such switch) |
 //! | 7   | 4 connections, `GET /counter/s7/get`, while four other objects each run a SQL statement until the CPU limit stops it (wdo only) |
+//! | 8, 9 | applications (wdo only): a durable increment directly and through the test worker; RPC round trips between two objects; see `apps` |
 //!
 //! Every write is durable before its answer (fsync) except in 6. A scenario is bounded by a
 //! request count and a time limit.
@@ -35,10 +36,12 @@ pub enum Scenario {
     WebSockets = 5,
     Relaxed = 6,
     LongQuery = 7,
+    Worker = 8,
+    RpcRoundTrip = 9,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::HotObject,
         Scenario::ManyObjects,
         Scenario::ColdActivation,
@@ -46,6 +49,8 @@ impl Scenario {
         Scenario::WebSockets,
         Scenario::Relaxed,
         Scenario::LongQuery,
+        Scenario::Worker,
+        Scenario::RpcRoundTrip,
     ];
 
     pub fn from_number(n: u8) -> Option<Scenario> {
@@ -68,6 +73,11 @@ pub struct Sizes {
     /// requests measured meanwhile.
     pub long_query: Duration,
     pub long_query_requests: u64,
+    /// Scenario 8: requests of each run (after `hot_warmup` warm-up requests).
+    pub worker_requests: u64,
+    /// Scenario 9: RPC calls in all, and per HTTP request to the calling object.
+    pub rpc_calls: u64,
+    pub rpc_calls_per_request: u64,
     /// The time limit of each measured run.
     pub max_duration: Duration,
 }
@@ -91,6 +101,9 @@ impl Sizes {
             },
             long_query: Duration::from_secs(30),
             long_query_requests: 1_000_000,
+            worker_requests: 100_000,
+            rpc_calls: 20_000,
+            rpc_calls_per_request: 1_000,
             max_duration: Duration::from_secs(20),
         }
     }
@@ -113,6 +126,9 @@ impl Sizes {
             },
             long_query: Duration::from_secs(3),
             long_query_requests: 50,
+            worker_requests: 100,
+            rpc_calls: 100,
+            rpc_calls_per_request: 50,
             max_duration: Duration::from_secs(60),
         }
     }
@@ -121,7 +137,7 @@ impl Sizes {
 /// One measured run.
 #[derive(Debug, Clone)]
 pub struct Measurement {
-    /// "1", "2", "3", "4", "6.1", "6.2".
+    /// "1", "2", "3", "4", "6.1", "6.2", "8.1", "9", ...
     pub id: &'static str,
     pub runtime: Runtime,
     pub summary: Summary,
@@ -182,6 +198,12 @@ pub async fn run(
             Method::GET,
         );
         results.push(measure(server, "4", l, perf("4").as_deref()).await?);
+    }
+    if wants(Scenario::Worker) && runtime == Runtime::Wdo {
+        results.extend(crate::apps::worker(server, sizes).await?);
+    }
+    if wants(Scenario::RpcRoundTrip) && runtime == Runtime::Wdo {
+        results.push(crate::apps::rpc_round_trip(server, sizes).await?);
     }
     for (scenario, namespace, hot_id, many_id) in [
         (Scenario::HotObject, "counter", "1", "2"),
@@ -406,7 +428,7 @@ async fn long_query(
     Ok(measurement)
 }
 
-async fn measure(
+pub(crate) async fn measure(
     server: &Server,
     id: &'static str,
     load: Load,

@@ -39,6 +39,9 @@ pub enum Launch {
         /// long query).
         probe: PathBuf,
         probe_cpu_limit: Duration,
+        /// The test worker (scenario 8), on the routes `/w/` with `PROBE` bound to the
+        /// probe's namespace.
+        worker: PathBuf,
         /// Compiled-component cache, kept between runs so that startup does not compile.
         cache_dir: PathBuf,
     },
@@ -123,13 +126,19 @@ impl Server {
                 chat,
                 probe,
                 probe_cpu_limit,
+                worker,
                 cache_dir,
             } => {
                 let config = self.work.path().join("wdo.toml");
                 let mut text = wdo_config(&data, component, chat, cache_dir);
                 text.push_str(&format!(
-                    "\n[[namespace]]\nname = \"probe\"\ncomponent = {probe:?}\ncpu-limit = \"{}ms\"\n",
+                    "\n[[namespace]]\nname = \"probe\"\ncomponent = {probe:?}\ncpu-limit = \"{}ms\"\n\
+                     bindings = {{ PROBE = \"probe\" }}\n",
                     probe_cpu_limit.as_millis()
+                ));
+                text.push_str(&format!(
+                    "\n[worker]\ncomponent = {worker:?}\nroutes = [\"/w/\"]\n\
+                     bindings = {{ PROBE = \"probe\" }}\n"
                 ));
                 std::fs::write(&config, text)?;
                 let mut child = Command::new(binary)

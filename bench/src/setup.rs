@@ -102,8 +102,10 @@ pub fn example_component(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// The test probe (`tests/guests/probe`), whose `POST /sql` runs any statement (scenario 7's
-/// long query), built with cargo into the target directory (a no-op when up to date).
-pub fn probe_component() -> anyhow::Result<PathBuf> {
+/// long query), `/add` increments and `/call-many` times RPC calls (scenarios 8 and 9), and
+/// the test worker (`tests/guests/worker-probe`, scenario 8), built with one cargo command
+/// into the target directory (a no-op when up to date). Returns (probe, worker).
+pub fn test_components() -> anyhow::Result<(PathBuf, PathBuf)> {
     let root = repo_root();
     let target = target_dir().join("guests");
     run(Command::new(cargo())
@@ -114,11 +116,17 @@ pub fn probe_component() -> anyhow::Result<PathBuf> {
             "wasm32-wasip2",
             "-p",
             "wdo-test-probe",
+            "-p",
+            "wdo-test-worker",
             "--target-dir",
         ])
         .arg(&target)
         .current_dir(&root))?;
-    Ok(target.join("wasm32-wasip2/release/wdo_test_probe.wasm"))
+    let built = target.join("wasm32-wasip2/release");
+    Ok((
+        built.join("wdo_test_probe.wasm"),
+        built.join("wdo_test_worker.wasm"),
+    ))
 }
 
 /// Where compiled components and workerd are kept between runs.

@@ -17,7 +17,9 @@ fn smoke_mode_serves_every_scenario_without_a_failed_request() {
         .block_on(wdo_bench::run(&options))
         .expect("the smoke run failed");
     println!("{}", report.render());
-    for id in ["1", "2", "3", "4", "5", "6.1", "6.2"] {
+    for id in [
+        "1", "2", "3", "4", "5", "6.1", "6.2", "8.1", "8.2", "8.3", "8.4", "9",
+    ] {
         let m = report
             .find(wdo_bench::servers::Runtime::Wdo, id)
             .unwrap_or_else(|| panic!("scenario {id} did not run"));

@@ -102,6 +102,20 @@ impl DurableObject for Probe {
                 storage.put(&key, &value)?;
                 Ok(Response::json(&json!({"ok": true})))
             }
+            "/add" => {
+                // The RPC method `add` as a request: adds `n` (default 1) to the number at
+                // `key` (default "count") and answers the sum.
+                let key = request.query("key").unwrap_or_else(|| "count".into());
+                let n = match request.query("n") {
+                    Some(n) => n
+                        .parse::<i64>()
+                        .map_err(|_| Error::bad_request("n must be an integer"))?,
+                    None => 1,
+                };
+                let sum = storage.get::<i64>(&key)?.unwrap_or(0) + n;
+                storage.put(&key, &sum)?;
+                Ok(Response::json(&json!({"sum": sum})))
+            }
             "/get" => {
                 let key = request.query("key").unwrap_or_else(|| "k".into());
                 Ok(Response::json(
@@ -253,6 +267,7 @@ impl DurableObject for Probe {
             "/ws/flood" => ws::flood_report(&self.state),
             "/ws/roll-back" => ws::accept_then_roll_back(&self.state, &request),
             "/call" => rpc::call_out(&self.state, &request),
+            "/call-many" => rpc::call_many(&request),
             "/forward" => rpc::forward(&request),
             path if path.starts_with("/sql") => sql::handle(&self.state, &request),
             _ => Ok(Response::not_found()),

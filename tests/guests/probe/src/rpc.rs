@@ -114,3 +114,37 @@ pub fn forward(request: &Request) -> Result<Response, Error> {
     let stub = binding(&binding_name).get_by_name(&name)?;
     Ok(stub.fetch("GET", &path, &[("x-forwarded-by", "probe")], Vec::new())?)
 }
+
+/// `/call-many?name=N&n=COUNT[&method=M][&args=JSON][&binding=B]`: one call to wake the
+/// callee, then `n` calls in a row, each timed in the guest (`Instant`, around `stub.call`).
+/// Answers `{"nanos": [each call's duration]}`; the first failed call fails the request.
+pub fn call_many(request: &Request) -> Result<Response, Error> {
+    let binding_name = request.query("binding").unwrap_or_else(|| "PROBE".into());
+    let name = request
+        .query("name")
+        .ok_or_else(|| Error::bad_request("missing query parameter name"))?;
+    let count: usize = request
+        .query("n")
+        .ok_or_else(|| Error::bad_request("missing query parameter n"))?
+        .parse()
+        .map_err(|_| Error::bad_request("n must be a number"))?;
+    if count > 1_000_000 {
+        return Err(Error::bad_request("n must be at most 1,000,000"));
+    }
+    let method = request.query("method").unwrap_or_else(|| "echo".into());
+    let args: Value = match request.query("args") {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| Error::bad_request(format!("args is not JSON: {e}")))?,
+        None => json!([]),
+    };
+    let stub = binding(&binding_name).get_by_name(&name)?;
+    let failed = |e: RpcError| Error::internal(format!("{}: {}", code(e.code), e.message));
+    stub.call::<Value, Value>(&method, &args).map_err(failed)?;
+    let mut nanos = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = std::time::Instant::now();
+        stub.call::<Value, Value>(&method, &args).map_err(failed)?;
+        nanos.push(start.elapsed().as_nanos() as u64);
+    }
+    Ok(Response::json(&json!({ "nanos": nanos })))
+}
