@@ -8,7 +8,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod app;
+mod class_name;
+mod wrangler;
 pub use app::WorkerConfig;
+pub use class_name::namespace_for_class;
 
 /// Errors in the configuration file or its values. They name the field that is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,10 @@ pub struct Config {
     /// The directory relative paths in this config are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// `wdo serve` runs the build commands first (a Cloudflare project, built as
+    /// `wrangler dev` does; each build is quick when its sources did not change).
+    #[serde(skip)]
+    pub build_on_start: bool,
 }
 
 impl Default for Config {
@@ -142,6 +149,7 @@ impl Default for Config {
             worker: None,
             migrations: Vec::new(),
             base_dir: PathBuf::from("."),
+            build_on_start: false,
         }
     }
 }
@@ -265,18 +273,31 @@ impl Config {
             path: path.to_owned(),
             error,
         })?;
-        let mut config = Config::parse(&text).map_err(|e| match e {
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let as_parse_error = |e| match e {
             ConfigError::Invalid(message) => ConfigError::Parse {
                 path: path.to_owned(),
                 message,
             },
             other => other,
-        })?;
-        config.base_dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_owned();
+        };
+        if wrangler::is_wrangler_file(path) {
+            let (mut config, warning) = wrangler::translate(path, &text)?;
+            if let Some(warning) = warning {
+                tracing::warn!("{warning}");
+            }
+            config.data_dir = base_dir.join(&config.data_dir);
+            config.base_dir = base_dir;
+            config.build_on_start = true;
+            config.validate().map_err(as_parse_error)?;
+            return Ok(config);
+        }
+        let mut config = Config::parse(&text).map_err(as_parse_error)?;
+        config.base_dir = base_dir;
         Ok(config)
     }
 

@@ -119,7 +119,13 @@ fn run(command: Command) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match command {
-        Command::Serve(args) => serve(args.load()?, false),
+        Command::Serve(args) => {
+            let config = args.load()?;
+            if config.build_on_start {
+                wdo::cli::build::build_all(&config, &[])?;
+            }
+            serve(config, false)
+        }
         Command::Dev(args) => {
             let config = args.load()?;
             wdo::cli::build::build_all(&config, &[])?;

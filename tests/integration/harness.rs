@@ -184,6 +184,9 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// The data directory; by default `data` in the server's temporary directory.
     pub data_dir: Option<PathBuf>,
+    /// A config file to serve as it is (e.g. a `wrangler.toml`) instead of the `wdo.toml`
+    /// written from these options.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Options {
@@ -199,6 +202,7 @@ impl Options {
             wrapper: Vec::new(),
             env: Vec::new(),
             data_dir: None,
+            config_file: None,
         }
     }
 }
@@ -300,7 +304,10 @@ impl Server {
     }
 
     fn spawn(&mut self) -> Child {
-        let config = self.write_config();
+        let config = match &self.options.config_file {
+            Some(path) => path.clone(),
+            None => self.write_config(),
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -39,3 +39,4 @@ mod sql;
 mod test_hooks;
 mod websockets;
 mod workers;
+mod wrangler;

@@ -63,5 +63,26 @@ fn build_one(
             config.resolve(component).display()
         );
     }
+    if let Some(worker) = config.worker.as_ref().filter(|_| only.is_empty()) {
+        if let Some(command) = &worker.build {
+            eprintln!("wdo build: worker: {command}");
+            let status = Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(&config.base_dir)
+                .status()
+                .context("cannot run the worker's build command")?;
+            if !status.success() {
+                bail!("the worker's build command failed ({status}): {command}");
+            }
+        }
+        let component = config.resolve(&worker.component);
+        if !component.exists() {
+            bail!(
+                "the worker's component {} does not exist",
+                component.display()
+            );
+        }
+    }
     Ok(())
 }

@@ -17,7 +17,6 @@
 //! May import `config`; nothing of the objects, the guest or storage (it works on
 //! directories and files, before any of them exists). Only `host.rs` imports it.
 
-mod class;
 mod disk;
 mod journal;
 mod plan;
@@ -26,7 +25,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use class::namespace_for_class;
+pub use crate::config::namespace_for_class;
 
 use crate::config::Config;
 use journal::{Journal, Recorded};

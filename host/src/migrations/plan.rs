@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::class::namespace_for_class;
 use super::journal::Recorded;
 use super::MigrationError;
+use crate::config::namespace_for_class;
 use crate::config::Migration;
 
 /// One change to the data directory. Each is idempotent: a step whose source is already

@@ -24,7 +24,7 @@ pub fn namespace_for_class(class: &str) -> Option<String> {
         }
         out.push(c.to_ascii_lowercase());
     }
-    crate::config::valid_namespace_name(&out).then_some(out)
+    super::valid_namespace_name(&out).then_some(out)
 }
 
 #[cfg(test)]
