@@ -138,6 +138,25 @@ impl Host {
         Some((index, self.namespaces[index].clone()))
     }
 
+    /// Loads the worker's component file again (if there is a worker); the next requests
+    /// run it. On error the old code keeps serving. Blocking.
+    pub fn reload_worker(&self) -> anyhow::Result<()> {
+        let (Some(worker), Some(config)) = (&self.worker, &self.config.worker) else {
+            return Ok(());
+        };
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let path = self.config.resolve(&config.component);
+        worker.reload(&self.engine, &path, &self.config.cache_dir())?;
+        tracing::info!("reloaded the worker {}", path.display());
+        Ok(())
+    }
+
+    /// The worker's component file, if there is a worker.
+    pub fn worker_component(&self) -> Option<std::path::PathBuf> {
+        let config = self.config.worker.as_ref()?;
+        Some(self.config.resolve(&config.component))
+    }
+
     /// The worker, if it owns `path`.
     pub fn worker_for(&self, path: &str) -> Option<&Arc<Worker>> {
         self.worker.as_ref().filter(|w| w.config.owns(path))

@@ -78,6 +78,7 @@ pub fn components() -> &'static Components {
         let seed = "tests/guests/seed-ts/seed.ts";
         let seed_counter = build_js(seed, "Counter", "seed-counter.wasm");
         let seed_ratelimiter = build_js(seed, "RateLimiter", "seed-ratelimiter.wasm");
+        let seed_chat = build_js("tests/guests/seed-ts/chat.ts", "ChatRoom", "seed-chat.wasm");
         let sdk_py = target.join("sdk-py.wasm");
         run_build(
             Command::new(root.join("guest-sdk/python/.venv/bin/python"))
@@ -102,6 +103,7 @@ pub fn components() -> &'static Components {
             sdk_py,
             seed_counter,
             seed_ratelimiter,
+            seed_chat,
         };
         // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
         // the cache keeps them); done here once rather than by every test's server at once.
@@ -137,6 +139,8 @@ pub struct Components {
     /// Cloudflare's documented Counter and RateLimiter, in TypeScript.
     pub seed_counter: PathBuf,
     pub seed_ratelimiter: PathBuf,
+    /// Cloudflare's documented ChatRoom (standard WebSockets), in TypeScript.
+    pub seed_chat: PathBuf,
 }
 
 impl Components {
@@ -157,6 +161,7 @@ impl Components {
             ("sdk-py", &self.sdk_py),
             ("seed-counter", &self.seed_counter),
             ("seed-ratelimiter", &self.seed_ratelimiter),
+            ("seed-chat", &self.seed_chat),
         ]
         .into_iter()
         .map(|(name, path)| (name.to_string(), path.clone()))

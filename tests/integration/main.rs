@@ -36,6 +36,7 @@ mod sdk;
 mod slow_reader;
 mod socket_lifecycle;
 mod sql;
+mod standard_websockets;
 mod test_hooks;
 mod websockets;
 mod workers;

@@ -2,6 +2,8 @@
 //! whole, other URLs still reach objects directly; it calls objects by RPC and forwards
 //! requests (a WebSocket upgrade too) with `stub.fetch`; its vars; its failures.
 
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::connect_async;
@@ -118,4 +120,41 @@ async fn a_failing_worker_answers_500_and_the_next_request_is_served() {
     // A bad worker config is refused with what was wrong.
     let (status, _) = server.get("/w/nothing").await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worker_reloads_on_sighup_and_a_broken_one_is_refused() {
+    // The worker's file is a copy the test may replace.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("worker.wasm");
+    std::fs::copy(&components().worker, &file).unwrap();
+    let server = Server::start_with(Options {
+        extra: format!(
+            "[worker]\ncomponent = {file:?}\nroutes = [\"/w/\"]\nbindings = {{ PROBE = \"probe\" }}\n"
+        ),
+        ..Options::default()
+    });
+    let (status, _) = server.get("/w/env").await;
+    assert_eq!(status, 200);
+    std::fs::write(&file, b"not a component").unwrap();
+    server.signal(libc::SIGHUP);
+    let refused = crate::harness::eventually(Duration::from_secs(60), || async {
+        server.log().contains("cannot reload the worker")
+    })
+    .await;
+    assert!(refused, "{}", server.log());
+    // The old code keeps serving.
+    let (status, _) = server.get("/w/env").await;
+    assert_eq!(status, 200);
+    std::fs::copy(&components().worker, &file).unwrap();
+    server.signal(libc::SIGHUP);
+    let reloaded = crate::harness::eventually(Duration::from_secs(60), || async {
+        server.log().contains("reloaded the worker")
+    })
+    .await;
+    assert!(reloaded, "{}", server.log());
+    let (status, body) = server
+        .get("/w/call?name=r&method=add&args=%5B%22n%22%2C1%5D")
+        .await;
+    assert_eq!((status, body), (200, json!({"ok": 1})));
 }

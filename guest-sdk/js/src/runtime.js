@@ -14,7 +14,7 @@ import { WdoPromise, runJobs } from "./promise.js";
 import { callMethod } from "./rpc.js";
 import { DurableObjectState } from "./state.js";
 import { requestFromHost } from "./web/http.js";
-import { forgetWebSocket, fromWitMessage, webSocketFor } from "./websocket.js";
+import { forgetWebSocket, fromWitMessage, pinnedWebSocket, webSocketFor } from "./websocket.js";
 
 /// The value of `promise` once the job queue has run; throws its error if it rejected.
 export function settle(promise, what) {
@@ -133,6 +133,8 @@ export function exportObject(ObjectClass, env = undefined) {
         run(
           "webSocketMessage",
           (object) => {
+            const pinned = pinnedWebSocket(socket);
+            if (pinned) return pinned._dispatch({ type: "message", data: fromWitMessage(message) });
             if (typeof object.webSocketMessage !== "function") return undefined;
             return object.webSocketMessage(webSocketFor(socket), fromWitMessage(message));
           },
@@ -146,6 +148,8 @@ export function exportObject(ObjectClass, env = undefined) {
           run(
             "webSocketClose",
             (object) => {
+              const pinned = pinnedWebSocket(socket);
+              if (pinned) return pinned._dispatch({ type: "close", code, reason, wasClean });
               if (typeof object.webSocketClose !== "function") return undefined;
               return object.webSocketClose(ws, code, reason, wasClean);
             },
@@ -159,6 +163,8 @@ export function exportObject(ObjectClass, env = undefined) {
         run(
           "webSocketError",
           (object) => {
+            const pinned = pinnedWebSocket(socket);
+            if (pinned) return pinned._dispatch({ type: "error", error: new Error(error), message: error });
             if (typeof object.webSocketError !== "function") return undefined;
             return object.webSocketError(webSocketFor(socket), new Error(error));
           },

@@ -36,6 +36,12 @@ export function fromWitMessage(message) {
 // One handle per socket id within an instance, so `ws === otherWs` works as with Cloudflare.
 const handles = new Map();
 
+/// The socket of `accept()` (standard API) with host id `id`, if it is one. Internal.
+export function pinnedWebSocket(id) {
+  const ws = handles.get(id);
+  return ws !== undefined && ws._pinned ? ws : null;
+}
+
 /// The handle of host socket `id`. Internal.
 export function webSocketFor(id) {
   let ws = handles.get(id);
@@ -101,13 +107,47 @@ export class WebSocket {
     return bytes === null || bytes === undefined ? null : JSON.parse(utf8Decode(bytes));
   }
 
-  /// Cloudflare's non-hibernating API: not available, as the host holds the sockets.
+  /// The standard (non-hibernating) API: accepts the upgrade request the current `fetch`
+  /// handles for the server side of a `WebSocketPair`. Its events go to the listeners added
+  /// with `addEventListener`, which live in this instance: while the socket is open the host
+  /// does not evict the object (it cannot hibernate, as on Cloudflare).
   accept() {
-    throw new TypeError("WebSocket.accept() is not supported by wdo: use ctx.acceptWebSocket(ws) (hibernation)");
+    if (this._id !== null) throw new TypeError("WebSocket.accept(): this socket was already accepted");
+    const id = host(() => wit.acceptWebsocketPinned([]));
+    this._id = id;
+    this._pinned = true;
+    handles.set(id, this);
   }
 
-  addEventListener() {
-    throw new TypeError("WebSocket event listeners are not supported by wdo: define webSocketMessage() etc. on the object");
+  /// `type`: "message" (`event.data`: a string or an ArrayBuffer), "close" (`event.code`,
+  /// `event.reason`, `event.wasClean`) or "error". Only on a socket of `accept()`: one of
+  /// `ctx.acceptWebSocket` gets its events through the object's `webSocketMessage` etc.
+  addEventListener(type, listener) {
+    if (this._id !== null && !this._pinned) {
+      throw new TypeError(
+        "addEventListener(): this socket was accepted with ctx.acceptWebSocket (hibernation); its events go to webSocketMessage(), webSocketClose() and webSocketError()",
+      );
+    }
+    if (typeof listener !== "function" && typeof listener?.handleEvent !== "function") {
+      throw new TypeError("addEventListener(): the listener must be a function");
+    }
+    if (this._listeners === undefined) this._listeners = new Map();
+    const list = this._listeners.get(type) || [];
+    if (!list.includes(listener)) list.push(listener);
+    this._listeners.set(type, list);
+  }
+
+  removeEventListener(type, listener) {
+    const list = this._listeners?.get(type);
+    if (list) this._listeners.set(type, list.filter((l) => l !== listener));
+  }
+
+  /// Runs the listeners of `event.type` (awaiting those that return promises). Internal.
+  _dispatch(event) {
+    const list = [...(this._listeners?.get(event.type) || [])];
+    return Promise.all(
+      list.map((l) => (typeof l === "function" ? l.call(this, event) : l.handleEvent(event))),
+    );
   }
 }
 WebSocket.CONNECTING = 0;

@@ -336,7 +336,7 @@ class WorkerHandlerTest(unittest.TestCase):
         self.assertEqual(json.loads(body), {"url": "http://example.com/a?b=1", "greeting": "hello", "body": "hi"})
         self.assertEqual(self.fetch(fetch, "/missing")[::2], (404, b'{"error":"no such page"}'))
 
-    def test_a_class_is_made_once_with_env_and_its_fetch_called(self):
+    def test_a_class_is_made_for_each_request_with_env_and_its_fetch_called(self):
         from wdo import Response, WorkerEntrypoint
 
         class Api(WorkerEntrypoint):
@@ -357,7 +357,7 @@ class WorkerHandlerTest(unittest.TestCase):
         for _ in range(2):
             answer = handler.fetch(wit_types.Request("GET", "/", [], b""))
             self.assertEqual((answer.status, bytes(answer.body)), (200, b"hello"))
-        self.assertEqual(Api.made, 1)
+        self.assertEqual(Api.made, 2)
 
     def test_a_fetch_that_returns_no_response_traps_saying_so(self):
         log = io.StringIO()

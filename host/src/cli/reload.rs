@@ -35,5 +35,13 @@ pub async fn reload_on_sighup(host: Arc<Host>, shutdown: CancellationToken) {
                 Err(e) => tracing::error!(namespace = %name, "reloading failed: {e}"),
             }
         }
+        let reloading = host.clone();
+        match tokio::task::spawn_blocking(move || reloading.reload_worker()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!("cannot reload the worker: {e:#}; the previous code keeps serving")
+            }
+            Err(e) => tracing::error!("reloading the worker failed: {e}"),
+        }
     }
 }

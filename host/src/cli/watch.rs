@@ -23,11 +23,14 @@ fn stamp(path: &Path) -> Option<Stamp> {
 
 /// Watches every namespace's component file until `shutdown`.
 pub async fn watch_components(host: Arc<Host>, shutdown: CancellationToken) {
+    // The namespaces' files by index, then the worker's, if any.
     let paths: Vec<PathBuf> = host
         .namespaces()
         .iter()
         .map(|ns| ns.component_path.clone())
+        .chain(host.worker_component())
         .collect();
+    let namespaces = host.namespaces().len();
     let mut loaded: Vec<Option<Stamp>> = paths.iter().map(|p| stamp(p)).collect();
     loop {
         tokio::select! {
@@ -47,7 +50,11 @@ pub async fn watch_components(host: Arc<Host>, shutdown: CancellationToken) {
             loaded[index] = now;
             tracing::info!("{} changed: reloading", path.display());
             let host = host.clone();
-            match tokio::task::spawn_blocking(move || host.reload(index)).await {
+            let reload = move || match index < namespaces {
+                true => host.reload(index),
+                false => host.reload_worker(),
+            };
+            match tokio::task::spawn_blocking(reload).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(
                     "cannot reload {}: {e:#}; the previous code keeps serving",

@@ -12,6 +12,8 @@ pub struct TurnEffects {
     /// Whether the event is a fetch of a WebSocket upgrade request.
     pub upgrade_allowed: bool,
     pub accepted: Option<SocketId>,
+    /// The accepted socket keeps the object live while open (`accept-websocket-pinned`).
+    pub pinned: bool,
     pub outbox: Vec<(SocketId, Outbound)>,
     /// Bytes of the messages this event sent so far (a broadcast's message counts once).
     pub sent_bytes: usize,
@@ -109,6 +111,14 @@ impl websocket::Host for ObjectCtx {
             }
             Err(e) => Err(guest_error(e)),
         })
+    }
+
+    fn accept_websocket_pinned(&mut self, tags: Vec<String>) -> GuestResult<SocketId> {
+        let accepted = self.accept_websocket(tags)?;
+        if accepted.is_ok() {
+            self.effects.pinned = true;
+        }
+        Ok(accepted)
     }
 
     fn send(&mut self, socket: SocketId, message: websocket::Message) -> GuestResult<()> {

@@ -39,10 +39,9 @@ impl WasiView for WorkerCtx {
     }
 }
 
-/// The worker's compiled code and limits.
+/// The worker's compiled code (replaced by a reload) and limits.
 pub struct Worker {
-    pre: InstancePre<WorkerCtx>,
-    fetch: fetch_handler::GuestIndices,
+    code: std::sync::RwLock<Arc<WorkerCode>>,
     pub config: WorkerConfig,
     places: Semaphore,
     log_budget: Arc<std::sync::Mutex<LogBudget>>,
@@ -55,6 +54,11 @@ pub struct WorkerAnswer {
     pub accepted: Option<Accepted>,
 }
 
+struct WorkerCode {
+    pre: InstancePre<WorkerCtx>,
+    fetch: fetch_handler::GuestIndices,
+}
+
 impl Worker {
     /// Compiles (or loads from `cache_dir`) the worker's component. Blocking.
     pub fn load(
@@ -63,6 +67,25 @@ impl Worker {
         path: &Path,
         cache_dir: &Path,
     ) -> anyhow::Result<Worker> {
+        Ok(Worker {
+            code: std::sync::RwLock::new(Arc::new(WorkerCode::load(engine, path, cache_dir)?)),
+            places: Semaphore::new(config.max_concurrent),
+            log_budget: LogBudget::new(100),
+            config: config.clone(),
+        })
+    }
+
+    /// Loads the component file again; the next requests run it. On error the old code
+    /// stays. Blocking.
+    pub fn reload(&self, engine: &Engine, path: &Path, cache_dir: &Path) -> anyhow::Result<()> {
+        let code = WorkerCode::load(engine, path, cache_dir)?;
+        *self.code.write().expect("worker code lock") = Arc::new(code);
+        Ok(())
+    }
+}
+
+impl WorkerCode {
+    fn load(engine: &Engine, path: &Path, cache_dir: &Path) -> anyhow::Result<WorkerCode> {
         let component = load_component(engine, path, cache_dir).context("the worker")?;
         let mut linker = Linker::<WorkerCtx>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -93,15 +116,11 @@ impl Worker {
                     path.display()
                 )
             })?;
-        Ok(Worker {
-            pre,
-            fetch,
-            places: Semaphore::new(config.max_concurrent),
-            log_budget: LogBudget::new(100),
-            config: config.clone(),
-        })
+        Ok(WorkerCode { pre, fetch })
     }
+}
 
+impl Worker {
     /// Runs one request in a new instance. `upgrade`: the request is a WebSocket upgrade,
     /// which the worker may forward to an object with `stub.fetch`.
     pub async fn fetch(
@@ -115,6 +134,7 @@ impl Worker {
             .acquire()
             .await
             .context("the host is stopping")?;
+        let code = self.code.read().expect("worker code lock").clone();
         stubs.upgrade_allowed = upgrade;
         let log = |stream| {
             GuestLog::new(
@@ -142,7 +162,7 @@ impl Worker {
             ticks_used: 0,
             ticks_allowed,
         };
-        let mut store = Store::new(self.pre.engine(), ctx);
+        let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.epoch_deadline_callback(|mut store| {
             let ctx = store.data_mut();
@@ -155,13 +175,13 @@ impl Worker {
             Ok(UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
-        let instance = self
+        let instance = code
             .pre
             .instantiate_async(&mut store)
             .await
             .map_err(anyhow::Error::from)
             .context("instantiating the worker")?;
-        let fetch = self
+        let fetch = code
             .fetch
             .load(&mut store, &instance)
             .map_err(anyhow::Error::from)?;

@@ -57,6 +57,9 @@ pub(super) struct Live {
     /// SQLite rolled the batch's transaction back because the disk or the database was
     /// full: the batch's events are answered 507, not 500.
     pub lost_to_full: bool,
+    /// Open sockets accepted for the standard WebSocket API, whose listeners live in the
+    /// instance: while there is one, the object is not evicted.
+    pub pinned: std::collections::HashSet<SocketId>,
 }
 
 /// How an actor's life ended.
@@ -179,6 +182,7 @@ impl Actor {
             gate: Gate::default(),
             failed: None,
             lost_to_full: false,
+            pinned: Default::default(),
         })
     }
 
@@ -247,6 +251,8 @@ impl Actor {
             let healthy = self.run_batch(live, &mut batch, true).await;
             let memory = live.instance.as_ref().map_or(0, Instance::memory_bytes);
             self.registry.memory_used(self.key, self.generation, memory);
+            self.registry
+                .set_pinned(self.key, self.generation, !live.pinned.is_empty());
             if !healthy || live.failed.is_some() {
                 return self.quarantine(live).await;
             }
@@ -437,6 +443,7 @@ impl Actor {
         let hub = &self.registry.hub;
         live.outbox.clear();
         for socket in live.accepted.drain(..).chain(live.closed.drain(..)) {
+            live.pinned.remove(&socket);
             hub.remove(socket);
         }
         self.alarm_after_failed_commit(live, alarm_outcomes).await;

@@ -54,6 +54,8 @@ struct Entry {
     memory: usize,
     /// Resolves (with an error) once the actor has closed.
     closed: oneshot::Receiver<()>,
+    /// It has open sockets of the standard WebSocket API: never evicted while so.
+    pinned: bool,
 }
 
 #[derive(Default)]
@@ -87,7 +89,11 @@ impl Inner {
     /// Retires the least recently used idle object other than `except`; `None` if there
     /// is none (every other live one is busy).
     fn evict_least_recently_used(&mut self, except: Option<Key>) -> Option<Key> {
-        let (_, &victim) = self.idle.iter().find(|(_, k)| Some(**k) != except)?;
+        let live = &self.live;
+        let (_, &victim) = self
+            .idle
+            .iter()
+            .find(|(_, k)| Some(**k) != except && !live[*k].pinned)?;
         let entry = self.take(&victim).expect("an idle entry is live");
         // Dropping the sender ends the actor once its (empty) inbox is drained.
         self.closing.insert(victim, entry.closed);
@@ -251,6 +257,7 @@ impl Registry {
                 pending_bytes: 0,
                 memory: 0,
                 closed,
+                pinned: false,
             },
         );
         inner.idle.insert(last_used, key);
@@ -279,11 +286,22 @@ impl Registry {
         }
     }
 
+    /// An actor (of `generation`) says whether it holds open sockets of the standard
+    /// WebSocket API (then it is not evicted while idle, nor to make room).
+    pub(super) fn set_pinned(&self, key: Key, generation: u64, pinned: bool) {
+        let mut inner = self.inner.lock().expect("registry lock");
+        if let Some(entry) = inner.live.get_mut(&key) {
+            if entry.generation == generation {
+                entry.pinned = pinned;
+            }
+        }
+    }
+
     /// Called by an actor that has been idle for the idle timeout: retires it if nothing
     /// is queued for it. The actor ends when it sees its inbox closed.
     pub(super) fn retire_if_idle(&self, key: Key, generation: u64, inbox: &mpsc::Receiver<Event>) {
         let mut inner = self.inner.lock().expect("registry lock");
-        let idle = matches!(inner.live.get(&key), Some(e) if e.generation == generation && e.pending == 0)
+        let idle = matches!(inner.live.get(&key), Some(e) if e.generation == generation && e.pending == 0 && !e.pinned)
             && inbox.is_empty();
         if idle {
             let entry = inner.take(&key).expect("checked above");

@@ -78,6 +78,7 @@ impl Actor {
     pub(super) async fn websocket_turn(&self, live: &mut Live, socket: SocketId, event: &WsEvent) {
         if matches!(event, WsEvent::Close { .. }) {
             live.closed.push(socket);
+            live.pinned.remove(&socket);
         }
         if self.begin_turn(live).is_err() {
             return;
@@ -155,6 +156,9 @@ impl Actor {
         if keep {
             live.outbox.extend(effects.outbox);
             live.accepted.extend(effects.accepted);
+            if effects.pinned {
+                live.pinned.extend(effects.accepted);
+            }
         } else if let Some(socket) = effects.accepted {
             self.registry.hub.remove(socket);
         }

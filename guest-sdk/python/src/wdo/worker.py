@@ -10,9 +10,9 @@ A worker module defines a top-level ``fetch``::
         return Response.json({"count": stub.increment()})
 
 or a class with a ``fetch(self, request)`` method (``build.py --worker m.py --class
-Name``), made once per instance as ``Name(env)``; ``WorkerEntrypoint`` keeps ``env`` as
-``self.env``. A worker has no storage: an instance may serve many requests, one at a time,
-and may be dropped after any of them, so keep nothing in it that must last.
+Name``), made for each request as ``Name(env)``; ``WorkerEntrypoint`` keeps ``env`` as
+``self.env``. A worker has no storage, and the host gives each request a new instance, so
+nothing is kept between requests.
 """
 
 import sys
@@ -65,13 +65,12 @@ def handler_for(entry: Any, env: Optional[Env] = None) -> type:
     label = f"{name}.fetch()" if isinstance(entry, type) else f"{name}()"
 
     def target() -> Callable[[Request], Any]:
-        if "fetch" not in holder:
-            made = Env.from_host() if env is None else env
-            if isinstance(entry, type):
-                holder["fetch"] = entry(made).fetch
-            else:
-                holder["fetch"] = lambda request: entry(request, made)
-        return holder["fetch"]
+        if "env" not in holder:
+            holder["env"] = Env.from_host() if env is None else env
+        if isinstance(entry, type):
+            # As Cloudflare's WorkerEntrypoint: one object per request.
+            return entry(holder["env"]).fetch
+        return lambda request: entry(request, holder["env"])
 
     class FetchHandler(exports.FetchHandler):
         def fetch(self, request: wit_types.Request) -> wit_types.Response:

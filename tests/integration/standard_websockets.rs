@@ -1,0 +1,112 @@
+//! The standard WebSocket API in objects (`new WebSocketPair()`, `ws.accept()`,
+//! `addEventListener`), through Cloudflare's documented ChatRoom as published
+//! (`tests/guests/seed-ts/chat.ts`): history, join, messages, leave, and an object with such
+//! an open socket is not evicted when idle (its listeners live in its instance).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+use crate::harness::{Options, Server};
+
+type Client = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn join(server: &Server, name: &str) -> Client {
+    let url = server.ws_url(&format!("/seed-chat/lobby/websocket?name={name}"));
+    let (client, response) = connect_async(url).await.expect("upgrade");
+    assert_eq!(response.status(), 101);
+    client
+}
+
+async fn next_json(client: &mut Client) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), client.next())
+            .await
+            .expect("a message within 30 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reference_chat_room_runs_on_standard_websockets_and_stays_live_while_open() {
+    let server = Server::start_with(Options {
+        idle_timeout: "1s",
+        ..Options::default()
+    });
+    let mut ann = join(&server, "ann").await;
+    assert_eq!(
+        next_json(&mut ann).await,
+        json!({"type": "history", "messages": []})
+    );
+    let mut bob = join(&server, "bob").await;
+    assert_eq!(
+        next_json(&mut ann).await,
+        json!({"type": "join", "name": "bob"})
+    );
+    assert_eq!(
+        next_json(&mut bob).await,
+        json!({"type": "history", "messages": []})
+    );
+    ann.send(Message::text(r#"{"type":"message","text":"hi"}"#))
+        .await
+        .unwrap();
+    for client in [&mut ann, &mut bob] {
+        let message = next_json(client).await;
+        assert_eq!(message["type"], json!("message"), "{message}");
+        assert_eq!(
+            (&message["name"], &message["text"]),
+            (&json!("ann"), &json!("hi"))
+        );
+    }
+    // Three idle timeouts later the room still has its sessions: it was not evicted (an
+    // evicted room would have lost the listeners and the `sessions` map).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bob.send(Message::text(r#"{"type":"message","text":"still here"}"#))
+        .await
+        .unwrap();
+    let message = next_json(&mut ann).await;
+    assert_eq!(
+        (&message["name"], &message["text"]),
+        (&json!("bob"), &json!("still here"))
+    );
+    // Bob leaves: Ann is told.
+    bob.close(None).await.unwrap();
+    assert_eq!(
+        next_json(&mut ann).await,
+        json!({"type": "leave", "name": "bob"})
+    );
+    // The history was stored: a new member gets it.
+    let mut cy = join(&server, "cy").await;
+    let history = next_json(&mut cy).await;
+    assert_eq!(
+        history["messages"].as_array().unwrap().len(),
+        2,
+        "{history}"
+    );
+    // Without an upgrade, the room answers 426 as written.
+    let response = server
+        .client
+        .get(server.url("/seed-chat/lobby/websocket"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 426);
+    // Once every socket is closed, the room is evicted when idle like any object.
+    ann.close(None).await.unwrap();
+    cy.close(None).await.unwrap();
+    let evicted = crate::harness::eventually(Duration::from_secs(30), || async {
+        server
+            .metric("wdo_evictions_total{namespace=\"seed-chat\"}")
+            .await
+            >= 1.0
+    })
+    .await;
+    assert!(evicted, "the room was not evicted once its sockets closed");
+}
