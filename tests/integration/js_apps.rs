@@ -369,6 +369,61 @@ async fn the_gateway_example_forwards_to_its_counter_and_calls_it_by_rpc() {
 }
 
 #[test]
+fn wdo_build_runs_the_workers_build_command_after_the_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let object = apps_js().object.clone();
+    let write_config = |build: &str| {
+        let config = format!(
+            "[[namespace]]\nname = \"apps-a\"\ncomponent = {object:?}\n\n\
+             [worker]\ncomponent = \"w.wasm\"\nbuild = {build:?}\n"
+        );
+        std::fs::write(dir.path().join("wdo.toml"), config).unwrap();
+    };
+    let wdo_build = |only: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_wdo"))
+            .arg("build")
+            .arg("--config")
+            .arg(dir.path().join("wdo.toml"))
+            .args(only)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        (output.status.success(), stderr)
+    };
+    let sdk = root.join("guest-sdk/js/bin/wdo-js.mjs");
+    let module = root.join("examples/gateway/gateway.js");
+    write_config(&format!(
+        "node {} build --worker {} --out w.wasm",
+        sdk.display(),
+        module.display()
+    ));
+    let (ok, stderr) = wdo_build(&["apps-a"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        !dir.path().join("w.wasm").exists(),
+        "naming namespaces builds only those: {stderr}"
+    );
+    let (ok, stderr) = wdo_build(&[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("wdo build: namespace apps-a: no build command")
+            && stderr.contains("wdo build: worker: node "),
+        "{stderr}"
+    );
+    assert!(dir.path().join("w.wasm").exists(), "{stderr}");
+    std::fs::remove_file(dir.path().join("w.wasm")).unwrap();
+    write_config("true");
+    let (ok, stderr) = wdo_build(&[]);
+    assert!(!ok);
+    let expected = format!(
+        "the worker's component {} does not exist",
+        dir.path().join("w.wasm").display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
 fn the_sdks_node_unit_tests_pass() {
     let root = repo_root();
     let output = Command::new("node")
