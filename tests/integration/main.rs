@@ -30,6 +30,7 @@ mod migrations;
 mod notes;
 mod probe;
 mod py_apps;
+mod py_sdk_tests;
 mod ratelimit;
 mod rpc;
 mod sdk;

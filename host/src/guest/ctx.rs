@@ -57,6 +57,12 @@ pub struct ObjectCtx {
     pub stubs: StubCtx,
 }
 
+impl super::cpu_limit::CpuMeter for ObjectCtx {
+    fn ticks(&mut self) -> (&mut u64, u64) {
+        (&mut self.ticks_used, self.ticks_allowed)
+    }
+}
+
 impl WasiView for ObjectCtx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

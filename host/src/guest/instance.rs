@@ -4,13 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{alarm_handler, websocket, Exports, Request, Response};
 use super::code::Code;
+use super::cpu_limit::{limit_cpu, ticks_for};
 use super::ctx::{ObjectCtx, ObjectInfo};
-use super::engine::EPOCH_TICK;
 use super::log::{GuestLog, LogBudget};
 use super::memory_meter::MemoryMeter;
 use super::stubs::{Chain, StubCtx};
@@ -58,12 +58,7 @@ impl Instance {
             .stdout(log("stdout"))
             .stderr(log("stderr"))
             .build();
-        let limits = MemoryMeter::new(
-            StoreLimitsBuilder::new()
-                .memory_size(config.memory_limit)
-                .trap_on_grow_failure(true)
-                .build(),
-        );
+        let limits = MemoryMeter::limited(config.memory_limit);
         let ctx = ObjectCtx {
             wasi,
             table: Default::default(),
@@ -81,18 +76,9 @@ impl Instance {
         };
         let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
-        store.epoch_deadline_callback(|mut store| {
-            let ctx = store.data_mut();
-            ctx.ticks_used += 1;
-            if ctx.ticks_used > ctx.ticks_allowed {
-                return Err(wasmtime::Error::msg(
-                    "the event exceeded its CPU time limit",
-                ));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        limit_cpu(&mut store, "the event");
         // Instantiation runs guest start code: bound it like an event.
-        let ticks_per_event = ticks_for(config);
+        let ticks_per_event = ticks_for(config.cpu_limit);
         store.data_mut().ticks_allowed = ticks_per_event;
         store.set_epoch_deadline(1);
         let instance = code
@@ -242,8 +228,4 @@ impl Instance {
         };
         Ok(Some(result))
     }
-}
-
-fn ticks_for(config: &NamespaceConfig) -> u64 {
-    (config.cpu_limit.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }

@@ -25,6 +25,16 @@ impl MemoryMeter {
         }
     }
 
+    /// Linear memories of at most `bytes` each; a growth past it traps.
+    pub fn limited(bytes: usize) -> MemoryMeter {
+        MemoryMeter::new(
+            wasmtime::StoreLimitsBuilder::new()
+                .memory_size(bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+        )
+    }
+
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -20,6 +20,7 @@ mod alarm;
 pub mod bindings;
 mod blocking;
 mod code;
+mod cpu_limit;
 mod ctx;
 pub mod engine;
 mod instance;

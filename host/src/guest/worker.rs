@@ -9,12 +9,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::worker::exports::wdo::object::fetch_handler;
 use super::bindings::{namespaces, Request, Response};
-use super::engine::{load_component, EPOCH_TICK};
+use super::cpu_limit::{limit_cpu, ticks_for, CpuMeter};
+use super::engine::load_component;
 use super::log::{GuestLog, LogBudget};
 use super::memory_meter::MemoryMeter;
 use super::stubs::{Accepted, StubCtx};
@@ -28,6 +29,12 @@ pub struct WorkerCtx {
     stubs: StubCtx,
     ticks_used: u64,
     ticks_allowed: u64,
+}
+
+impl CpuMeter for WorkerCtx {
+    fn ticks(&mut self) -> (&mut u64, u64) {
+        (&mut self.ticks_used, self.ticks_allowed)
+    }
 }
 
 impl WasiView for WorkerCtx {
@@ -144,37 +151,21 @@ impl Worker {
                 self.log_budget.clone(),
             )
         };
-        let ticks_allowed =
-            (self.config.cpu_limit.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        let ticks_allowed = ticks_for(self.config.cpu_limit);
         let ctx = WorkerCtx {
             wasi: WasiCtxBuilder::new()
                 .stdout(log("stdout"))
                 .stderr(log("stderr"))
                 .build(),
             table: ResourceTable::new(),
-            limits: MemoryMeter::new(
-                StoreLimitsBuilder::new()
-                    .memory_size(self.config.memory_limit)
-                    .trap_on_grow_failure(true)
-                    .build(),
-            ),
+            limits: MemoryMeter::limited(self.config.memory_limit),
             stubs,
             ticks_used: 0,
             ticks_allowed,
         };
         let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
-        store.epoch_deadline_callback(|mut store| {
-            let ctx = store.data_mut();
-            ctx.ticks_used += 1;
-            if ctx.ticks_used > ctx.ticks_allowed {
-                return Err(wasmtime::Error::msg(
-                    "the worker exceeded its CPU time limit",
-                ));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-        store.set_epoch_deadline(1);
+        limit_cpu(&mut store, "the worker");
         let instance = code
             .pre
             .instantiate_async(&mut store)
