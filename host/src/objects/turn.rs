@@ -10,6 +10,12 @@ use crate::guest::{Chain, Instance};
 use crate::metrics::ns;
 use crate::websocket::{PendingSocket, SocketId, WsEvent};
 
+/// An error an RPC method returned: the call is rolled back (and the instance, whose memory
+/// may reflect the undone writes, replaced), but it is the method's answer, not a trap.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ReturnedError(String);
+
 impl Actor {
     pub(super) async fn fetch_turn(
         &self,
@@ -51,7 +57,7 @@ impl Actor {
         };
         let result = match result {
             Ok(Some(Ok(json))) => Ok(json),
-            Ok(Some(Err(message))) => Err(anyhow::anyhow!("{message}")),
+            Ok(Some(Err(message))) => Err(anyhow::Error::new(ReturnedError(message))),
             Ok(None) => Err(anyhow::anyhow!(
                 "the object has no RPC methods (its component exports no rpc-handler), so it \
                  cannot answer {method:?}"
@@ -179,11 +185,16 @@ impl Actor {
         result.map_err(|e| {
             live.instance = None;
             let error_id = new_error_id();
+            let cause = e.root_cause().to_string();
+            // An error the guest returned (an RPC method's) is its answer, not a trap.
+            if e.is::<ReturnedError>() {
+                tracing::info!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "the call returned an error and was rolled back: {cause}");
+                return TurnError::GuestFailed { error_id, cause };
+            }
             if !full {
                 self.registry.metrics.traps.get_or_create(&ns(&self.namespace.name)).inc();
             }
             // One line with the cause; the wasm backtrace, if any, at debug level.
-            let cause = e.root_cause().to_string();
             tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "event failed and was rolled back: {cause}");
             tracing::debug!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "failure in detail: {e:?}");
             if full {
