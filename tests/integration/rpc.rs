@@ -90,7 +90,9 @@ async fn a_failing_callee_gives_the_caller_its_message_and_keeps_none_of_its_wri
     }
     assert_eq!(value(&server, "b", "failed-write").await, Value::Null);
     // Of the four, only the trap is counted as one: the others are the methods' answers.
-    let traps = server.metric("wdo_guest_failures_total{namespace=\"probe\"}").await;
+    let traps = server
+        .metric("wdo_guest_failures_total{namespace=\"probe\"}")
+        .await;
     assert_eq!(traps, 1.0);
     // The callee still serves.
     let (_, body) = call(&server, "a", "b", "add", json!(["n", 1])).await;
