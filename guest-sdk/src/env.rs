@@ -35,6 +35,20 @@ pub enum RpcErrorCode {
     Unavailable,
 }
 
+impl RpcErrorCode {
+    /// The code as WIT and the other SDKs spell it: `"invalid-argument"`, `"failed"`,
+    /// `"cycle"`, `"timeout"` or `"unavailable"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RpcErrorCode::InvalidArgument => "invalid-argument",
+            RpcErrorCode::Failed => "failed",
+            RpcErrorCode::Cycle => "cycle",
+            RpcErrorCode::Timeout => "timeout",
+            RpcErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpcError {
     pub code: RpcErrorCode,

@@ -3,7 +3,7 @@
 //! (the result or the error's code and message) as JSON.
 
 use serde_json::{json, Value};
-use wdo_sdk::{binding, rpc_args, Error, Request, Response, RpcError, RpcErrorCode, State};
+use wdo_sdk::{binding, rpc_args, Error, Request, Response, RpcError, State};
 
 /// An RPC method of the probe.
 pub fn call(state: &State, events: u64, method: &str, args: Value) -> Result<Value, Error> {
@@ -62,18 +62,8 @@ pub fn call(state: &State, events: u64, method: &str, args: Value) -> Result<Val
 fn answer(result: Result<Value, RpcError>) -> Response {
     Response::json(&match result {
         Ok(value) => json!({ "ok": value }),
-        Err(e) => json!({ "error": { "code": code(e.code), "message": e.message } }),
+        Err(e) => json!({ "error": { "code": e.code.as_str(), "message": e.message } }),
     })
-}
-
-fn code(code: RpcErrorCode) -> &'static str {
-    match code {
-        RpcErrorCode::InvalidArgument => "invalid-argument",
-        RpcErrorCode::Failed => "failed",
-        RpcErrorCode::Cycle => "cycle",
-        RpcErrorCode::Timeout => "timeout",
-        RpcErrorCode::Unavailable => "unavailable",
-    }
 }
 
 /// `/call?binding=B&name=N&method=M&args=JSON[&id=HEX][&write=KEY][&rollback=1]`: writes
@@ -138,7 +128,7 @@ pub fn call_many(request: &Request) -> Result<Response, Error> {
         None => json!([]),
     };
     let stub = binding(&binding_name).get_by_name(&name)?;
-    let failed = |e: RpcError| Error::internal(format!("{}: {}", code(e.code), e.message));
+    let failed = |e: RpcError| Error::internal(format!("{}: {}", e.code.as_str(), e.message));
     stub.call::<Value, Value>(&method, &args).map_err(failed)?;
     let mut nanos = Vec::with_capacity(count);
     for _ in 0..count {

@@ -8,19 +8,9 @@
 //! - `/w/spin?ms=`, `/w/trap`: burn CPU, trap.
 
 use serde_json::{json, Value};
-use wdo_sdk::{binding, export_worker, vars, Error, Request, Response, RpcErrorCode, Worker};
+use wdo_sdk::{binding, export_worker, vars, Error, Request, Response, Worker};
 
 struct TestWorker;
-
-fn code(code: RpcErrorCode) -> &'static str {
-    match code {
-        RpcErrorCode::InvalidArgument => "invalid-argument",
-        RpcErrorCode::Failed => "failed",
-        RpcErrorCode::Cycle => "cycle",
-        RpcErrorCode::Timeout => "timeout",
-        RpcErrorCode::Unavailable => "unavailable",
-    }
-}
 
 impl Worker for TestWorker {
     fn fetch(request: Request) -> Result<Response, Error> {
@@ -43,7 +33,7 @@ impl Worker for TestWorker {
                     .and_then(|stub| stub.call::<Value, Value>(&method, &args));
                 Ok(Response::json(&match result {
                     Ok(value) => json!({ "ok": value }),
-                    Err(e) => json!({ "error": { "code": code(e.code), "message": e.message } }),
+                    Err(e) => json!({ "error": { "code": e.code.as_str(), "message": e.message } }),
                 }))
             }
             ["w", "forward", name, ..] => {
