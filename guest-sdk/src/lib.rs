@@ -60,6 +60,7 @@
 pub mod bindings;
 mod env;
 mod error;
+pub mod http;
 mod object;
 mod request;
 mod response;

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 mod app;
 mod class_name;
+mod outbound;
 mod wrangler;
 pub use app::WorkerConfig;
 pub use class_name::namespace_for_class;
+pub use outbound::OutboundRule;
 
 /// Errors in the configuration file or its values. They name the field that is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -100,11 +102,21 @@ pub struct Config {
     /// How long a stub's `fetch` or `call` waits for the object's answer.
     #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
+    /// Where objects and workers may send HTTP requests (`config/outbound.rs` says how an
+    /// entry reads); a namespace's or the worker's own list replaces this one for it.
+    /// Nothing is allowed by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_outbound_hosts: Vec<OutboundRule>,
     #[serde(rename = "namespace")]
     pub namespaces: Vec<NamespaceConfig>,
-    /// The application's Worker, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker: Option<WorkerConfig>,
+    /// The application's Workers (`[worker]` for one, `[[worker]]` for several), each
+    /// owning its routes.
+    #[serde(
+        rename = "worker",
+        deserialize_with = "app::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub workers: Vec<WorkerConfig>,
     /// Changes to the set of namespaces that move or remove data, applied once each, in
     /// order, at start (see `migrations/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -145,8 +157,9 @@ impl Default for Config {
             max_event_send_bytes: 64 << 20,
             max_event_sends: 131_072,
             call_timeout: Duration::from_secs(30),
+            allowed_outbound_hosts: Vec::new(),
             namespaces: Vec::new(),
-            worker: None,
+            workers: Vec::new(),
             migrations: Vec::new(),
             base_dir: PathBuf::from("."),
             build_on_start: false,
@@ -197,6 +210,9 @@ pub struct NamespaceConfig {
     /// Plain values the object reads from `env`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub vars: std::collections::BTreeMap<String, String>,
+    /// Replaces the top-level `allowed-outbound-hosts` for this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_outbound_hosts: Option<Vec<OutboundRule>>,
 }
 
 fn default_log_lines_per_second() -> u32 {
@@ -400,9 +416,7 @@ impl Config {
                 &ns.vars,
             )?;
         }
-        if let Some(worker) = &self.worker {
-            app::check_worker(self, worker)?;
-        }
+        app::check_workers(self)?;
         if self.call_timeout.is_zero() {
             return bad("call-timeout must be greater than 0".into());
         }
@@ -439,6 +453,18 @@ impl Config {
         } else {
             self.base_dir.join(path)
         }
+    }
+
+    /// The outbound hosts of a component whose own list is `own`: its own, else the
+    /// top-level one.
+    pub fn outbound_rules(
+        &self,
+        own: &Option<Vec<OutboundRule>>,
+    ) -> std::sync::Arc<[OutboundRule]> {
+        own.as_ref()
+            .unwrap_or(&self.allowed_outbound_hosts)
+            .as_slice()
+            .into()
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -25,8 +25,8 @@ pub struct Host {
     pub registry: Arc<Registry>,
     namespaces: Vec<Arc<Namespace>>,
     by_name: HashMap<String, usize>,
-    /// The application's Worker, if the config has one.
-    worker: Option<Arc<Worker>>,
+    /// The application's Workers, in the config's order.
+    workers: Vec<Arc<Worker>>,
     engine: Engine,
     linker: Linker<ObjectCtx>,
     _ticker: EpochTicker,
@@ -57,12 +57,16 @@ impl Host {
             .namespaces
             .iter()
             .map(|ns| ns.memory_limit)
-            .chain(config.worker.iter().map(|w| w.memory_limit))
+            .chain(config.workers.iter().map(|w| w.memory_limit))
             .max()
             .unwrap_or(128 << 20);
         // The pool has a slot for every live object and every worker request running.
-        let slots =
-            config.max_live_objects + config.worker.as_ref().map_or(0, |w| w.max_concurrent);
+        let slots = config.max_live_objects
+            + config
+                .workers
+                .iter()
+                .map(|w| w.max_concurrent)
+                .sum::<usize>();
         let engine = new_engine(slots, max_memory, config.keep_resident)?;
         let ticker = EpochTicker::start(&engine);
         let linker = new_linker(&engine)?;
@@ -73,15 +77,6 @@ impl Host {
             by_name.insert(ns.name.clone(), namespaces.len());
             namespaces.push(Arc::new(namespace));
         }
-        let worker = match &config.worker {
-            Some(worker) => Some(Arc::new(Worker::load(
-                &engine,
-                worker,
-                &config.resolve(&worker.component),
-                &config.cache_dir(),
-            )?)),
-            None => None,
-        };
         let metrics = Arc::new(Metrics::default());
         for (ns, namespace) in config.namespaces.iter().zip(&namespaces) {
             metrics.init_namespace(&ns.name);
@@ -113,18 +108,29 @@ impl Host {
             .iter()
             .map(|ns| env_of(&ns.bindings, &ns.vars))
             .collect();
-        let worker_env = match &config.worker {
-            Some(worker) => env_of(&worker.bindings, &worker.vars),
-            None => Arc::default(),
-        };
-        registry.set_applications(namespaces.clone(), envs, worker_env);
+        registry.set_applications(namespaces.clone(), envs);
+        let workers = config
+            .workers
+            .iter()
+            .map(|worker| {
+                Worker::load(
+                    &engine,
+                    worker,
+                    &config.resolve(&worker.component),
+                    &config.cache_dir(),
+                    env_of(&worker.bindings, &worker.vars),
+                    config.outbound_rules(&worker.allowed_outbound_hosts),
+                )
+                .map(Arc::new)
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Host {
             config,
             metrics,
             registry,
             namespaces,
             by_name,
-            worker,
+            workers,
             engine,
             linker,
             _ticker: ticker,
@@ -138,28 +144,32 @@ impl Host {
         Some((index, self.namespaces[index].clone()))
     }
 
-    /// Loads the worker's component file again (if there is a worker); the next requests
-    /// run it. On error the old code keeps serving. Blocking.
-    pub fn reload_worker(&self) -> anyhow::Result<()> {
-        let (Some(worker), Some(config)) = (&self.worker, &self.config.worker) else {
-            return Ok(());
-        };
+    /// Loads worker `index`'s component file again; the next requests run it. On error
+    /// the old code keeps serving. Blocking.
+    pub fn reload_worker(&self, index: usize) -> anyhow::Result<()> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        let path = self.config.resolve(&config.component);
+        let worker = &self.workers[index];
+        let path = self.config.resolve(&worker.config.component);
         worker.reload(&self.engine, &path, &self.config.cache_dir())?;
-        tracing::info!("reloaded the worker {}", path.display());
+        tracing::info!(
+            "reloaded worker {:?} from {}",
+            worker.config.name,
+            path.display()
+        );
         Ok(())
     }
 
-    /// The worker's component file, if there is a worker.
-    pub fn worker_component(&self) -> Option<std::path::PathBuf> {
-        let config = self.config.worker.as_ref()?;
-        Some(self.config.resolve(&config.component))
+    pub fn workers(&self) -> &[Arc<Worker>] {
+        &self.workers
     }
 
-    /// The worker, if it owns `path`.
+    /// The worker that owns `path`: of several, the one with the longest matching route.
     pub fn worker_for(&self, path: &str) -> Option<&Arc<Worker>> {
-        self.worker.as_ref().filter(|w| w.config.owns(path))
+        self.workers
+            .iter()
+            .filter_map(|w| Some((w.config.route_for(path)?, w)))
+            .max_by_key(|(length, _)| *length)
+            .map(|(_, w)| w)
     }
 
     pub fn namespaces(&self) -> &[Arc<Namespace>] {

@@ -408,7 +408,7 @@ fn wdo_build_runs_the_workers_build_command_after_the_namespaces() {
     assert!(ok, "{stderr}");
     assert!(
         stderr.contains("wdo build: namespace apps-a: no build command")
-            && stderr.contains("wdo build: worker: node "),
+            && stderr.contains("wdo build: worker worker: node "),
         "{stderr}"
     );
     assert!(dir.path().join("w.wasm").exists(), "{stderr}");
@@ -417,7 +417,7 @@ fn wdo_build_runs_the_workers_build_command_after_the_namespaces() {
     let (ok, stderr) = wdo_build(&[]);
     assert!(!ok);
     let expected = format!(
-        "the worker's component {} does not exist",
+        "worker \"worker\": the build command succeeded but {} does not exist",
         dir.path().join("w.wasm").display()
     );
     assert!(stderr.contains(&expected), "{stderr}");

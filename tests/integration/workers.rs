@@ -108,9 +108,17 @@ async fn a_websocket_upgrade_forwarded_by_a_worker_is_accepted_by_the_object() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_worker_answers_500_and_the_next_request_is_served() {
     let server = server();
+    // An instance serves one request after another...
+    for expected in 1..=3 {
+        let (_, body) = server.get("/w/instance").await;
+        assert_eq!(body, json!({"served": expected}));
+    }
     let (status, body) = server.get("/w/trap").await;
     assert_eq!(status, 500, "{body}");
     assert!(body["errorId"].is_string(), "{body}");
+    // ...until it fails: the next request gets a new one.
+    let (_, body) = server.get("/w/instance").await;
+    assert_eq!(body, json!({"served": 1}));
     let (status, body) = server.get("/w/spin?ms=5000").await;
     assert_eq!(status, 500, "over the 1 s cpu-limit: {body}");
     let log = server.log();
@@ -139,7 +147,7 @@ async fn the_worker_reloads_on_sighup_and_a_broken_one_is_refused() {
     std::fs::write(&file, b"not a component").unwrap();
     server.signal(libc::SIGHUP);
     let refused = crate::harness::eventually(Duration::from_secs(60), || async {
-        server.log().contains("cannot reload the worker")
+        server.log().contains("cannot reload worker \"worker\"")
     })
     .await;
     assert!(refused, "{}", server.log());
@@ -149,7 +157,7 @@ async fn the_worker_reloads_on_sighup_and_a_broken_one_is_refused() {
     std::fs::copy(&components().worker, &file).unwrap();
     server.signal(libc::SIGHUP);
     let reloaded = crate::harness::eventually(Duration::from_secs(60), || async {
-        server.log().contains("reloaded the worker")
+        server.log().contains("reloaded worker \"worker\"")
     })
     .await;
     assert!(reloaded, "{}", server.log());

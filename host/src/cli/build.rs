@@ -47,23 +47,24 @@ pub fn build_all(config: &Config, only: &[String]) -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(worker) = config.worker.as_ref().filter(|_| only.is_empty()) {
+    for worker in config.workers.iter().filter(|_| only.is_empty()) {
+        let name = &worker.name;
         if let Some(command) = &worker.build {
-            eprintln!("wdo build: worker: {command}");
+            eprintln!("wdo build: worker {name}: {command}");
             let status = Command::new("sh")
                 .arg("-c")
                 .arg(command)
                 .current_dir(&config.base_dir)
                 .status()
-                .context("cannot run the worker's build command")?;
+                .with_context(|| format!("cannot run worker {name:?}'s build command"))?;
             if !status.success() {
-                bail!("the worker's build command failed ({status}): {command}");
+                bail!("worker {name:?}'s build command failed ({status}): {command}");
             }
         }
         let component = config.resolve(&worker.component);
         if !component.exists() {
             bail!(
-                "the worker's component {} does not exist",
+                "worker {name:?}: the build command succeeded but {} does not exist",
                 component.display()
             );
         }

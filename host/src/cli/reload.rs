@@ -35,13 +35,16 @@ pub async fn reload_on_sighup(host: Arc<Host>, shutdown: CancellationToken) {
                 Err(e) => tracing::error!(namespace = %name, "reloading failed: {e}"),
             }
         }
-        let reloading = host.clone();
-        match tokio::task::spawn_blocking(move || reloading.reload_worker()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!("cannot reload the worker: {e:#}; the previous code keeps serving")
+        for index in 0..host.workers().len() {
+            let name = host.workers()[index].config.name.clone();
+            let reloading = host.clone();
+            match tokio::task::spawn_blocking(move || reloading.reload_worker(index)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(
+                    "cannot reload worker {name:?}: {e:#}; the previous code keeps serving"
+                ),
+                Err(e) => tracing::error!("reloading worker {name:?} failed: {e}"),
             }
-            Err(e) => tracing::error!("reloading the worker failed: {e}"),
         }
     }
 }

@@ -23,12 +23,16 @@ fn stamp(path: &Path) -> Option<Stamp> {
 
 /// Watches every namespace's component file until `shutdown`.
 pub async fn watch_components(host: Arc<Host>, shutdown: CancellationToken) {
-    // The namespaces' files by index, then the worker's, if any.
+    // The namespaces' files by index, then the workers'.
     let paths: Vec<PathBuf> = host
         .namespaces()
         .iter()
         .map(|ns| ns.component_path.clone())
-        .chain(host.worker_component())
+        .chain(
+            host.workers()
+                .iter()
+                .map(|w| host.config.resolve(&w.config.component)),
+        )
         .collect();
     let namespaces = host.namespaces().len();
     let mut loaded: Vec<Option<Stamp>> = paths.iter().map(|p| stamp(p)).collect();
@@ -52,7 +56,7 @@ pub async fn watch_components(host: Arc<Host>, shutdown: CancellationToken) {
             let host = host.clone();
             let reload = move || match index < namespaces {
                 true => host.reload(index),
-                false => host.reload_worker(),
+                false => host.reload_worker(index - namespaces),
             };
             match tokio::task::spawn_blocking(reload).await {
                 Ok(Ok(())) => {}

@@ -1,4 +1,5 @@
-//! The application parts of the config: the Worker (`[worker]`), the bindings that give a
+//! The application parts of the config: the Workers (`[worker]` or `[[worker]]`), the
+//! bindings that give a
 //! component its `env` (a binding name such as `COUNTER` for a namespace such as
 //! `counter`), and plain variables (`vars`).
 
@@ -14,6 +15,9 @@ use super::{default_cpu_limit, default_memory_limit, Config, ConfigError};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkerConfig {
+    /// Names it in logs and errors; each worker of a config has its own.
+    #[serde(default = "default_worker_name")]
+    pub name: String,
     /// The component file (`.wasm`) of the `worker` world.
     pub component: PathBuf,
     /// Shell command `wdo build` runs (in the config's directory) to produce `component`.
@@ -38,6 +42,25 @@ pub struct WorkerConfig {
     /// Requests the worker runs at once; more wait for a place.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent: usize,
+    /// Replaces the top-level `allowed-outbound-hosts` for the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_outbound_hosts: Option<Vec<super::OutboundRule>>,
+}
+
+fn default_worker_name() -> String {
+    "worker".into()
+}
+
+/// `[worker]` (one table) or `[[worker]]` (an array of them).
+pub(super) fn one_or_many<'de, D>(deserializer: D) -> Result<Vec<WorkerConfig>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    match toml::Value::deserialize(deserializer)? {
+        value @ toml::Value::Array(_) => Vec::<WorkerConfig>::deserialize(value),
+        value => WorkerConfig::deserialize(value).map(|worker| vec![worker]),
+    }
+    .map_err(serde::de::Error::custom)
 }
 
 fn every_path() -> Vec<String> {
@@ -51,12 +74,22 @@ fn default_max_concurrent() -> usize {
 impl WorkerConfig {
     /// Whether the worker owns `path`.
     pub fn owns(&self, path: &str) -> bool {
-        self.routes.iter().any(|route| {
-            route == "/"
-                || path == route.trim_end_matches('/')
-                || path.starts_with(route.as_str())
-                    && (route.ends_with('/') || path[route.len()..].starts_with('/'))
-        })
+        self.route_for(path).is_some()
+    }
+
+    /// The length of the longest of its routes that owns `path`: of several workers, the
+    /// one with the longest such route gets the request.
+    pub fn route_for(&self, path: &str) -> Option<usize> {
+        self.routes
+            .iter()
+            .filter(|route| {
+                *route == "/"
+                    || path == route.trim_end_matches('/')
+                    || path.starts_with(route.as_str())
+                        && (route.ends_with('/') || path[route.len()..].starts_with('/'))
+            })
+            .map(|route| route.trim_end_matches('/').len())
+            .max()
     }
 }
 
@@ -107,10 +140,40 @@ pub(super) fn check_env(
     Ok(())
 }
 
-/// The worker's own limits and routes.
-pub(super) fn check_worker(config: &Config, worker: &WorkerConfig) -> Result<(), ConfigError> {
-    let bad = |msg: String| Err(ConfigError::Invalid(format!("[worker]: {msg}")));
-    check_env(config, "[worker]", &worker.bindings, &worker.vars)?;
+/// Every worker's own limits and routes; names and routes unique among them.
+pub(super) fn check_workers(config: &Config) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    let mut routes = std::collections::HashMap::new();
+    for worker in &config.workers {
+        check_worker(config, worker)?;
+        if !names.insert(worker.name.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "two workers are named {:?}: give each [[worker]] its own name",
+                worker.name
+            )));
+        }
+        for route in &worker.routes {
+            let route = route.trim_end_matches('/');
+            if let Some(other) = routes.insert(route, worker.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "workers {other:?} and {:?} both own the route {:?}",
+                    worker.name,
+                    format!("{route}/")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One worker's own limits and routes.
+fn check_worker(config: &Config, worker: &WorkerConfig) -> Result<(), ConfigError> {
+    let owner = format!("worker {:?}", worker.name);
+    let bad = |msg: String| Err(ConfigError::Invalid(format!("{owner}: {msg}")));
+    if !super::valid_namespace_name(&worker.name) {
+        return bad("its name must match [a-z0-9][a-z0-9_-]* and be at most 64 characters".into());
+    }
+    check_env(config, &owner, &worker.bindings, &worker.vars)?;
     if worker.routes.is_empty() {
         return bad("routes must name at least one path prefix, e.g. [\"/\"]".into());
     }
@@ -148,6 +211,39 @@ mod tests {
         assert!(!w.owns("/apple"));
         assert!(!w.owns("/counter/a/get"));
         assert!(worker(&["/"]).owns("/anything"));
+        assert_eq!(w.route_for("/api/x"), Some(4));
+        assert_eq!(worker(&["/"]).route_for("/api/x"), Some(0));
+    }
+
+    #[test]
+    fn several_workers_need_their_own_names_and_routes() {
+        let config = |text: &str| Config::parse(text).map_err(|e| e.to_string());
+        let two = config(
+            "[[worker]]\nname = \"api\"\ncomponent = \"a.wasm\"\nroutes = [\"/api/\"]\n\
+             [[worker]]\nname = \"site\"\ncomponent = \"s.wasm\"",
+        )
+        .unwrap();
+        assert_eq!(two.workers.len(), 2);
+        let error = config(
+            "[[worker]]\ncomponent = \"a.wasm\"\nroutes = [\"/api/\"]\n\
+             [[worker]]\ncomponent = \"s.wasm\"",
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("two workers are named \"worker\""),
+            "{error}"
+        );
+        let error = config(
+            "[[worker]]\nname = \"a\"\ncomponent = \"a.wasm\"\nroutes = [\"/api\"]\n\
+             [[worker]]\nname = \"b\"\ncomponent = \"s.wasm\"\nroutes = [\"/api/\"]",
+        )
+        .unwrap_err();
+        assert!(error.contains("both own the route \"/api/\""), "{error}");
+        let error = config("[worker]\ncomponent = \"a.wasm\"\nroutes = 3").unwrap_err();
+        assert!(
+            error.contains("routes") || error.contains("sequence"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -158,19 +254,19 @@ mod tests {
         )
         .unwrap();
         config.validate().unwrap();
-        let worker = config.worker.as_mut().unwrap();
+        let worker = &mut config.workers[0];
         worker.bindings.insert("ROOMS".into(), "rooms".into());
         let error = config.validate().unwrap_err().to_string();
         assert!(
             error.contains("ROOMS") && error.contains("\"rooms\""),
             "{error}"
         );
-        let worker = config.worker.as_mut().unwrap();
+        let worker = &mut config.workers[0];
         worker.bindings.remove("ROOMS");
         worker.bindings.insert("9X".into(), "counter".into());
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("9X"), "{error}");
-        let worker = config.worker.as_mut().unwrap();
+        let worker = &mut config.workers[0];
         worker.bindings.remove("9X");
         worker.vars.insert("COUNTER".into(), "x".into());
         let error = config.validate().unwrap_err().to_string();

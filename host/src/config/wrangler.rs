@@ -187,7 +187,7 @@ pub fn translate(path: &Path, text: &str) -> Result<(Config, Option<String>), Co
         worker_component.to_string_lossy()
     ))
     .expect("a minimal worker table");
-    config.worker = Some(WorkerConfig {
+    config.workers = vec![WorkerConfig {
         build: Some(format!(
             "node {} build --worker {} --out {}",
             quote(&sdk.to_string_lossy()),
@@ -197,7 +197,7 @@ pub fn translate(path: &Path, text: &str) -> Result<(Config, Option<String>), Co
         bindings,
         vars,
         ..worker
-    });
+    }];
     let warning = (!unsupported.is_empty()).then(|| {
         format!(
             "{}: wdo does not support these fields, which are ignored: {}",

@@ -52,10 +52,13 @@ impl Code {
     }
 }
 
-/// The linker every namespace shares: WASI p2 (no files, no sockets) and wdo's interfaces.
+/// The linker every namespace shares: WASI p2 (no files, no sockets), wasi:http's outgoing
+/// handler (`outbound.rs`) and wdo's interfaces.
 pub fn new_linker(engine: &Engine) -> anyhow::Result<Linker<ObjectCtx>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     link_object_interfaces(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     Ok(linker)
 }

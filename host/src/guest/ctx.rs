@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::storage;
 use super::memory_meter::MemoryMeter;
+use super::outbound::Outbound;
 use super::stubs::StubCtx;
 use super::websocket::TurnEffects;
 use crate::ids::{Key, ObjectId};
@@ -55,6 +57,9 @@ pub struct ObjectCtx {
     pub rollback_requested: Option<String>,
     /// Its bindings and stubs on other objects.
     pub stubs: StubCtx,
+    /// Its outbound HTTP requests.
+    pub http: WasiHttpCtx,
+    pub outbound: Outbound,
 }
 
 impl super::cpu_limit::CpuMeter for ObjectCtx {
@@ -68,6 +73,16 @@ impl WasiView for ObjectCtx {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ObjectCtx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{alarm_handler, websocket, Exports, Request, Response};
 use super::code::Code;
@@ -13,9 +14,10 @@ use super::cpu_limit::{limit_cpu, ticks_for};
 use super::ctx::{ObjectCtx, ObjectInfo};
 use super::log::{GuestLog, LogBudget};
 use super::memory_meter::MemoryMeter;
+use super::outbound::Outbound;
 use super::stubs::{Chain, StubCtx};
 use super::websocket::TurnEffects;
-use crate::config::NamespaceConfig;
+use crate::config::{NamespaceConfig, OutboundRule};
 use crate::storage::ObjectStorage;
 use crate::websocket::{Hub, SocketId, WsEvent};
 
@@ -40,6 +42,7 @@ impl Instance {
     pub async fn new(
         code: &Code,
         config: &NamespaceConfig,
+        outbound: Arc<[OutboundRule]>,
         info: &Arc<ObjectInfo>,
         storage: &Arc<Mutex<ObjectStorage>>,
         hub: &Arc<Hub>,
@@ -73,6 +76,11 @@ impl Instance {
             effects: TurnEffects::default(),
             rollback_requested: None,
             stubs,
+            http: WasiHttpCtx::new(),
+            outbound: Outbound::new(
+                outbound,
+                format!("namespace {} object {}", info.namespace, info.id_text).into(),
+            ),
         };
         let mut store = Store::new(code.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);

@@ -26,6 +26,7 @@ pub mod engine;
 mod instance;
 mod log;
 mod memory_meter;
+mod outbound;
 mod sql;
 mod state;
 mod storage;

@@ -110,6 +110,11 @@ impl StubCtx {
         }
     }
 
+    /// Stubs the instance holds (made and not dropped).
+    pub fn held(&self) -> usize {
+        self.stubs
+    }
+
     /// The socket an object accepted for a forwarded upgrade request, if any.
     pub fn take_accepted(&mut self) -> Option<Accepted> {
         self.accepted.take()

@@ -47,7 +47,7 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     let (parts, body) = request.into_parts();
     if let Some(worker) = host.worker_for(parts.uri.path()) {
         let response = super::worker_front::answer(host, worker, parts, body, upgrade).await;
-        return (Some(WORKER_LABEL.into()), response);
+        return (Some(worker_label(&worker.config.name)), response);
     }
     let route = match route(parts.uri.path(), parts.uri.query()) {
         Ok(route) => route,
@@ -133,8 +133,14 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
     (label, response)
 }
 
-/// The namespace label of the requests a worker answers, in the metrics.
-const WORKER_LABEL: &str = "[worker]";
+/// The namespace label of the requests a worker answers, in the metrics: `[worker]`, or
+/// `[worker api]` for a worker named `api`.
+fn worker_label(name: &str) -> String {
+    match name {
+        "worker" => "[worker]".into(),
+        name => format!("[worker {name}]"),
+    }
+}
 
 /// The request body, read within `body-read-timeout` and at most `max-body-size` bytes;
 /// else the response that says which bound it broke.

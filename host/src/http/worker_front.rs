@@ -37,7 +37,7 @@ pub(super) async fn answer(
         headers: guest_headers(&parts),
         body: body.to_vec(),
     };
-    let stubs = host.registry.worker_stub_ctx();
+    let stubs = || host.registry.worker_stub_ctx(worker.env.clone());
     match worker.fetch(&request, stubs, upgrade.is_some()).await {
         Ok(WorkerAnswer {
             accepted: Some(accepted),

@@ -19,8 +19,6 @@ use crate::guest::{Accepted, Answer, Chain, Directory, Env, StubCtx, Target};
 pub(super) struct Applications {
     namespaces: Vec<Arc<Namespace>>,
     envs: Vec<Arc<Env>>,
-    /// A worker's `env` (bindings and vars).
-    worker_env: Arc<Env>,
 }
 
 pub(super) type AppsCell = OnceLock<Applications>;
@@ -38,17 +36,8 @@ struct Calls {
 
 impl Registry {
     /// Hands the registry the namespaces (by index) and their `env`s, once, at start.
-    pub fn set_applications(
-        &self,
-        namespaces: Vec<Arc<Namespace>>,
-        envs: Vec<Arc<Env>>,
-        worker_env: Arc<Env>,
-    ) {
-        let _ = self.apps.set(Applications {
-            namespaces,
-            envs,
-            worker_env,
-        });
+    pub fn set_applications(&self, namespaces: Vec<Arc<Namespace>>, envs: Vec<Arc<Env>>) {
+        let _ = self.apps.set(Applications { namespaces, envs });
     }
 
     /// The stub context of an instance of namespace `ns_index`'s objects.
@@ -61,13 +50,8 @@ impl Registry {
         StubCtx::new(env, self.directory())
     }
 
-    /// The stub context of a worker's instance.
-    pub fn worker_stub_ctx(self: &Arc<Self>) -> StubCtx {
-        let env = self
-            .apps
-            .get()
-            .map(|apps| apps.worker_env.clone())
-            .unwrap_or_default();
+    /// The stub context of an instance of a worker whose `env` is `env`.
+    pub fn worker_stub_ctx(self: &Arc<Self>, env: Arc<Env>) -> StubCtx {
         StubCtx::new(env, self.directory())
     }
 

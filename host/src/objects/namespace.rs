@@ -9,7 +9,7 @@ use anyhow::Context;
 use wasmtime::component::Linker;
 use wasmtime::Engine;
 
-use crate::config::{Config, NamespaceConfig};
+use crate::config::{Config, NamespaceConfig, OutboundRule};
 use crate::guest::{Code, ObjectCtx};
 use crate::ids::IdKey;
 use crate::metadata::Metadata;
@@ -51,6 +51,8 @@ pub struct Namespace {
     /// `<data-dir>/<namespace>/`
     pub dir: PathBuf,
     pub limits: Limits,
+    /// Where its objects may send HTTP requests.
+    pub outbound: Arc<[OutboundRule]>,
 }
 
 impl Namespace {
@@ -91,6 +93,7 @@ impl Namespace {
                 max_database_bytes: ns.max_database_size,
                 ..Limits::default()
             },
+            outbound: config.outbound_rules(&ns.allowed_outbound_hosts),
         })
     }
 

@@ -214,6 +214,7 @@ impl Actor {
                 Instance::new(
                     &self.namespace.code(),
                     &self.namespace.config,
+                    self.namespace.outbound.clone(),
                     &self.info,
                     &live.storage,
                     &self.registry.hub,

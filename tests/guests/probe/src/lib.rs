@@ -2,6 +2,7 @@
 //! host must handle: echo what the object saw, burn CPU, allocate, print, trap after a
 //! write, answer nonsense, exercise storage limits and SQL through the WIT boundary.
 
+mod outbound;
 mod rpc;
 mod sql;
 mod ws;
@@ -166,6 +167,7 @@ impl DurableObject for Probe {
                     "listZero": outcome(storage.list_raw(ListOptions::new().limit(0)).map(|_| ())),
                 })))
             }
+            "/outbound" => outbound::outbound(&request, &storage),
             "/bad-status" => Ok(Response::new(1000)),
             "/escape" => {
                 // What a guest could reach outside its object: each attempt's error, or

@@ -5,16 +5,27 @@
 //!   `{"ok": result}` or `{"error": {"code", "message"}}`;
 //! - `/w/forward/N/<path>`: the request (method, headers, body, and a WebSocket upgrade)
 //!   forwarded with `stub.fetch` to the probe object N, whose answer is returned unchanged;
+//! - `/w/outbound?url=U`: an outbound GET, answered as `{"status", "body"}` or 502
+//!   `{"error", "refused"}`;
+//! - `/w/instance`: `{"served": N}`, the requests this instance has served (it outlives a
+//!   request, not a failure);
 //! - `/w/spin?ms=`, `/w/trap`: burn CPU, trap.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Value};
 use wdo_sdk::{binding, export_worker, vars, Error, Request, Response, Worker};
 
 struct TestWorker;
 
+/// Requests this instance has served.
+static SERVED: AtomicU64 = AtomicU64::new(0);
+
 impl Worker for TestWorker {
     fn fetch(request: Request) -> Result<Response, Error> {
+        let served = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
         match request.segments().as_slice() {
+            ["w", "instance"] => Ok(Response::json(&json!({ "served": served }))),
             ["w", "env"] => Ok(Response::json(&json!({
                 "vars": vars(),
                 "url": request.url(),
@@ -62,6 +73,20 @@ impl Worker for TestWorker {
                     std::hint::spin_loop();
                 }
                 Ok(Response::json(&json!({ "spun": ms })))
+            }
+            ["w", "outbound"] => {
+                let url = request.query("url").unwrap_or_default();
+                Ok(match wdo_sdk::http::get(&url) {
+                    Ok(response) => Response::json(&json!({
+                        "status": response.status(),
+                        "body": String::from_utf8_lossy(response.body()),
+                    })),
+                    Err(e) => Response::json(&json!({
+                        "error": e.to_string(),
+                        "refused": e.is_refused(),
+                    }))
+                    .with_status(502),
+                })
             }
             ["w", "trap"] => panic!("the worker traps on purpose"),
             _ => Ok(Response::not_found()),
