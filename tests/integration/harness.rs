@@ -192,6 +192,8 @@ pub struct Options {
     /// A config file to serve as it is (e.g. a `wrangler.toml`) instead of the `wdo.toml`
     /// written from these options.
     pub config_file: Option<PathBuf>,
+    /// More arguments of `wdo serve` (or `dev`).
+    pub args: Vec<String>,
 }
 
 impl Options {
@@ -208,6 +210,7 @@ impl Options {
             env: Vec::new(),
             data_dir: None,
             config_file: None,
+            args: Vec::new(),
         }
     }
 }
@@ -331,6 +334,7 @@ impl Server {
             .arg("--config")
             .arg(&config)
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(&self.options.args)
             .env("RUST_LOG", "info")
             .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
