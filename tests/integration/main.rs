@@ -7,6 +7,7 @@ mod admin_cli_data;
 mod alarms;
 mod bank;
 mod cargo_component;
+mod cart;
 mod cli;
 mod cloudflare_seed;
 mod counter;
