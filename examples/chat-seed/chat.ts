@@ -1,6 +1,7 @@
 // The ChatRoom of Cloudflare's Durable Objects documentation (the standard WebSocket API:
 // `new WebSocketPair()`, `ws.accept()`, `addEventListener`), as published. Only its text's
-// indentation was lost in the copy; tests/integration/standard_websockets.rs runs it.
+// indentation was lost in the copy. Served as namespace `chat-seed` (wdo.toml);
+// tests/integration/standard_websockets.rs runs it.
 import { DurableObject } from "cloudflare:workers";
 
 export interface Env {}
