@@ -20,6 +20,7 @@ mod edge_limits;
 mod event_output;
 mod faults;
 mod front;
+mod game;
 mod harness;
 mod hostile;
 mod hostile_memory;

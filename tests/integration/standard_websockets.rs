@@ -1,6 +1,6 @@
 //! The standard WebSocket API in objects (`new WebSocketPair()`, `ws.accept()`,
 //! `addEventListener`), through Cloudflare's documented ChatRoom as published
-//! (`tests/guests/seed-ts/chat.ts`): history, join, messages, leave, and an object with such
+//! (`examples/chat-seed/chat.ts`): history, join, messages, leave, and an object with such
 //! an open socket is not evicted when idle (its listeners live in its instance).
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use crate::harness::{Options, Server};
 type Client = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn join(server: &Server, name: &str) -> Client {
-    let url = server.ws_url(&format!("/seed-chat/lobby/websocket?name={name}"));
+    let url = server.ws_url(&format!("/chat-seed/lobby/websocket?name={name}"));
     let (client, response) = connect_async(url).await.expect("upgrade");
     assert_eq!(response.status(), 101);
     client
@@ -93,7 +93,7 @@ async fn the_reference_chat_room_runs_on_standard_websockets_and_stays_live_whil
     // Without an upgrade, the room answers 426 as written.
     let response = server
         .client
-        .get(server.url("/seed-chat/lobby/websocket"))
+        .get(server.url("/chat-seed/lobby/websocket"))
         .send()
         .await
         .unwrap();
@@ -103,7 +103,7 @@ async fn the_reference_chat_room_runs_on_standard_websockets_and_stays_live_whil
     cy.close(None).await.unwrap();
     let evicted = crate::harness::eventually(Duration::from_secs(30), || async {
         server
-            .metric("wdo_evictions_total{namespace=\"seed-chat\"}")
+            .metric("wdo_evictions_total{namespace=\"chat-seed\"}")
             .await
             >= 1.0
     })
