@@ -1,13 +1,13 @@
-//! Cloudflare's documented Counter and RateLimiter (tests/guests/seed-ts/seed.ts: their
-//! TypeScript as published, only the import line changed) run on wdo through the JavaScript
-//! SDK.
+//! Cloudflare's documented Counter and RateLimiter (tests/guests/wrangler-project/src:
+//! their TypeScript as published, importing from "cloudflare:workers") run on wdo through the
+//! JavaScript SDK as plain namespaces, outside a wrangler project.
 
 use serde_json::json;
 
 use crate::harness::Server;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_cloudflare_counter_runs_with_only_its_import_changed() {
+async fn the_cloudflare_counter_runs_unchanged() {
     let server = Server::start();
     assert_eq!(
         server.get("/seed-counter/a/get").await,
@@ -28,7 +28,7 @@ async fn the_cloudflare_counter_runs_with_only_its_import_changed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_cloudflare_rate_limiter_runs_with_only_its_import_changed() {
+async fn the_cloudflare_rate_limiter_runs_unchanged() {
     let server = Server::start();
     let check = json!({"key": "k", "limit": 2, "windowMs": 60_000});
     assert_eq!(

@@ -75,9 +75,18 @@ pub fn components() -> &'static Components {
             out
         };
         let sdk_js = build_js("tests/guests/sdk-js/object.js", "SdkProbe", "sdk-js.wasm");
-        let seed = "tests/guests/seed-ts/seed.ts";
-        let seed_counter = build_js(seed, "Counter", "seed-counter.wasm");
-        let seed_ratelimiter = build_js(seed, "RateLimiter", "seed-ratelimiter.wasm");
+        // Cloudflare's documented classes, as the wrangler project holds them.
+        let seed = "tests/guests/wrangler-project/src";
+        let seed_counter = build_js(
+            &format!("{seed}/counter.ts"),
+            "Counter",
+            "seed-counter.wasm",
+        );
+        let seed_ratelimiter = build_js(
+            &format!("{seed}/rate-limiter.ts"),
+            "RateLimiter",
+            "seed-ratelimiter.wasm",
+        );
         let sdk_py = target.join("sdk-py.wasm");
         run_build(
             Command::new(root.join("guest-sdk/python/.venv/bin/python"))
