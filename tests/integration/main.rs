@@ -30,6 +30,7 @@ mod metrics;
 mod migrations;
 mod notes;
 mod outbound;
+mod outbound_js;
 mod probe;
 mod py_apps;
 mod py_sdk_tests;
