@@ -31,6 +31,7 @@ mod migrations;
 mod notes;
 mod outbound;
 mod outbound_js;
+mod outbound_py;
 mod probe;
 mod py_apps;
 mod py_sdk_tests;
