@@ -1,4 +1,4 @@
-//! `wdo.http.fetch` from a Python object (tests/guests/outbound-py) through the real host to
+//! `wdo.http.fetch` from a Python object and worker (tests/guests/outbound-py) through the real host to
 //! a real HTTP server on 127.0.0.1, with the config allowing exactly that host:port (and a
 //! closed port): GET with a JSON answer, POST with a body echoed, a header round trip, a host
 //! not in `allowed-outbound-hosts` and a refused connection, each a `FetchError` that says why.
@@ -14,8 +14,8 @@ use crate::harness::{guest_target_dir, repo_root, Options, Server};
 
 /// The probe, built with the SDK's build.py (its toolchain installed by
 /// `examples/build-py.sh`, which builds an example as a user would).
-fn probe() -> &'static PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+fn probe() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = repo_root();
         let run = |command: &mut Command| {
@@ -30,13 +30,23 @@ fn probe() -> &'static PathBuf {
             .arg(root.join("tests/guests/outbound-py/outbound.py"))
             .args(["--class", "OutboundProbe", "--out"])
             .arg(&out));
-        out
+        let worker = guest_target_dir().join("outbound-py-worker.wasm");
+        run(Command::new(root.join("guest-sdk/python/.venv/bin/python"))
+            .arg(root.join("guest-sdk/python/build.py"))
+            .arg("--worker")
+            .arg(root.join("tests/guests/outbound-py/worker.py"))
+            .arg("--out")
+            .arg(&worker));
+        (out, worker)
     })
 }
 
 fn server(allowed: &[String]) -> Server {
-    let mut options = Options::with_namespaces(vec![("outbound-py".to_string(), probe().clone())]);
-    options.extra = format!("allowed-outbound-hosts = {allowed:?}\n");
+    let (object, worker) = probe();
+    let mut options = Options::with_namespaces(vec![("outbound-py".to_string(), object.clone())]);
+    options.extra = format!(
+        "allowed-outbound-hosts = {allowed:?}\n[worker]\ncomponent = {worker:?}\nroutes = [\"/w/\"]\n"
+    );
     Server::start_with(options)
 }
 
@@ -108,4 +118,28 @@ async fn python_fetch_gets_posts_round_trips_headers_and_says_why_it_failed() {
         answer["error"].as_str().unwrap().contains("http://"),
         "{answer}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_worker_fetches_from_allowed_hosts_only() {
+    let echo = EchoServer::start().await;
+    let other = EchoServer::start().await;
+    let server = server(&[echo.addr.to_string()]);
+    let plan = json!({"url": format!("http://{}/w", echo.addr), "method": "POST", "body": "from the worker"});
+    let (status, answer) = server.post("/w/fetch", plan).await;
+    assert_eq!((status, &answer["status"]), (200, &json!(200)), "{answer}");
+    let echoed: Value = serde_json::from_str(answer["text"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["body"], json!("from the worker"));
+    let url = format!("http://{}/x", other.addr);
+    let (status, answer) = server.post("/w/fetch", json!({ "url": url })).await;
+    assert_eq!(
+        (status, &answer["refused"]),
+        (502, &json!(true)),
+        "{answer}"
+    );
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("allowed-outbound-hosts"));
+    assert!(other.seen().is_empty());
 }

@@ -186,13 +186,13 @@ function standIn(text, only) {
   );
 }
 
-/// The component with the stand-in version renamed to the real one, everywhere.
+/// The component with the stand-in version of WASI names (`wasi:io/streams@1.2.11`, and in
+/// the snapshot's strings too) renamed to the real one; other text (a module's own
+/// `"lib@1.2.11"`) is left alone. Latin-1 maps bytes one to one, so lengths are kept.
 function renameStandIn(component) {
-  const from = Buffer.from(HTTP_STAND_IN);
-  const to = Buffer.from(HTTP_VERSION);
-  const out = Buffer.from(component);
-  for (let at = out.indexOf(from); at !== -1; at = out.indexOf(from, at + to.length)) to.copy(out, at);
-  return out;
+  const text = Buffer.from(component).toString("latin1");
+  const pattern = new RegExp(`(wasi:[a-z-]+(?:/[a-z-]+)?)${HTTP_STAND_IN.replace(/\./g, "\\.")}`, "g");
+  return Buffer.from(text.replace(pattern, (_, name) => `${name}${HTTP_VERSION}`), "latin1");
 }
 
 function inputsHash(source, witDir) {
