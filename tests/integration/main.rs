@@ -38,6 +38,7 @@ mod py_sdk_tests;
 mod ratelimit;
 mod rpc;
 mod sdk;
+mod shaped_server;
 mod slow_reader;
 mod socket_lifecycle;
 mod sql;

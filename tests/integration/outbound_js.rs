@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::echo_server::{closed_port, EchoServer};
 use crate::harness::{guest_target_dir, repo_root, Options, Server};
+use crate::shaped_server::{ShapedServer, BIG};
 
 struct OutboundJs {
     object: PathBuf,
@@ -181,4 +182,50 @@ async fn js_fetch_to_a_host_not_allowed_or_a_closed_port_rejects_with_a_clear_ty
         answer["error"].as_str().unwrap().contains("not supported"),
         "{answer}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn js_fetch_follows_redirects_unless_asked_not_to_and_bounds_the_body() {
+    let shaped = ShapedServer::start().await;
+    let server = server(&[shaped.addr.to_string()]);
+    let base = format!("http://{}", shaped.addr);
+
+    let (status, answer) = server
+        .post("/w/fetch", json!({"url": format!("{base}/redirect")}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (&answer["status"], &answer["text"], &answer["url"]),
+        (
+            &json!(200),
+            &json!("final"),
+            &json!(format!("{base}/final"))
+        )
+    );
+    let plan = json!({"url": format!("{base}/redirect"), "redirect": "manual"});
+    let (_, answer) = server.post("/w/fetch", plan).await;
+    assert_eq!(answer["status"], json!(302), "{answer}");
+    assert_eq!(answer["headers"]["location"], json!("/final"));
+
+    // Over 32 MiB: a clear error rather than an object out of memory.
+    let (status, answer) = server
+        .post(
+            "/outbound-js/a/fetch",
+            json!({"url": format!("{base}/big")}),
+        )
+        .await;
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["error"].as_str().unwrap();
+    assert!(message.contains(&format!("({BIG} bytes)")), "{message}");
+    assert!(message.contains("limit"), "{message}");
+    // The same without a content-length: the reading stops at the bound.
+    let (status, answer) = server
+        .post(
+            "/outbound-js/a/fetch",
+            json!({"url": format!("{base}/big-chunked")}),
+        )
+        .await;
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["error"].as_str().unwrap();
+    assert!(message.contains("is over fetch's limit"), "{message}");
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::echo_server::{closed_port, EchoServer};
 use crate::harness::{guest_target_dir, repo_root, Options, Server};
+use crate::shaped_server::{ShapedServer, BIG};
 
 /// The probe, built with the SDK's build.py (its toolchain installed by
 /// `examples/build-py.sh`, which builds an example as a user would).
@@ -142,4 +143,25 @@ async fn a_python_worker_fetches_from_allowed_hosts_only() {
         .unwrap()
         .contains("allowed-outbound-hosts"));
     assert!(other.seen().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_fetch_bounds_the_response_body() {
+    let shaped = ShapedServer::start().await;
+    let server = server(&[shaped.addr.to_string()]);
+    let url = format!("http://{}/big", shaped.addr);
+    let (status, answer) = fetch(&server, json!({ "url": url })).await;
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["error"].as_str().unwrap();
+    assert!(message.contains(&format!("({BIG} bytes)")), "{message}");
+    assert!(message.contains("limit"), "{message}");
+    let url = format!("http://{}/big-chunked", shaped.addr);
+    let (status, answer) = fetch(&server, json!({ "url": url })).await;
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["error"].as_str().unwrap();
+    assert!(message.contains("is over fetch's limit"), "{message}");
+    // Redirects are returned, not followed.
+    let url = format!("http://{}/redirect", shaped.addr);
+    let (status, answer) = fetch(&server, json!({ "url": url })).await;
+    assert_eq!((status, &answer["status"]), (200, &json!(302)), "{answer}");
 }
