@@ -11,7 +11,7 @@ from wit_world.imports import outgoing_handler
 from wit_world.imports import streams
 from wit_world.imports import wasi_http_types as http
 
-from .http import FetchError, Headers, Response
+from .http import FetchError, Response
 
 MAX_RESPONSE_BODY = 32 << 20
 """The most bytes of a response body ``fetch`` reads; a longer one raises ``FetchError``."""
@@ -88,8 +88,6 @@ def _settle(pending):
 def _header_pairs(headers) -> List[Tuple[str, str]]:
     if headers is None:
         return []
-    if isinstance(headers, Headers):
-        return list(headers.items()) if hasattr(headers, "items") else list(headers._pairs)
     items = headers.items() if hasattr(headers, "items") else headers
     return [(str(name).lower(), str(value)) for name, value in items]
 
