@@ -25,7 +25,12 @@ use crate::stats::Summary;
 const ADD_ONE: &str = "%5B%22count%22%2C1%5D";
 
 /// Scenario 8: the same durable increment directly and through the worker.
-pub async fn worker(server: &Server, sizes: &Sizes) -> anyhow::Result<Vec<Measurement>> {
+/// With `perf`, each run's server profile is recorded at `perf(id)`.
+pub async fn worker(
+    server: &Server,
+    sizes: &Sizes,
+    perf: impl Fn(&str) -> Option<std::path::PathBuf>,
+) -> anyhow::Result<Vec<Measurement>> {
     let mut results = Vec::new();
     let runs: [(&'static str, &str, String); 4] = [
         ("8.1", "s8-direct", "/probe/s8-direct/add".into()),
@@ -54,7 +59,7 @@ pub async fn worker(server: &Server, sizes: &Sizes) -> anyhow::Result<Vec<Measur
             .run()
             .await?
             .check(&format!("scenario {id}: warm-up"))?;
-        let m = measure(server, id, load(sizes.worker_requests), None).await?;
+        let m = measure(server, id, load(sizes.worker_requests), perf(id).as_deref()).await?;
         // Every answered increment must be in the count, whichever way it came.
         let count = get_json(server.addr, &format!("/probe/{object}/get?key=count")).await?
             ["value"]

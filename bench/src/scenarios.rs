@@ -200,7 +200,7 @@ pub async fn run(
         results.push(measure(server, "4", l, perf("4").as_deref()).await?);
     }
     if wants(Scenario::Worker) && runtime == Runtime::Wdo {
-        results.extend(crate::apps::worker(server, sizes).await?);
+        results.extend(crate::apps::worker(server, sizes, perf).await?);
     }
     if wants(Scenario::RpcRoundTrip) && runtime == Runtime::Wdo {
         results.push(crate::apps::rpc_round_trip(server, sizes).await?);

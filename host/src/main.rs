@@ -62,6 +62,15 @@ struct ServeArgs {
     idle_timeout: Option<Duration>,
     #[arg(long)]
     max_live_objects: Option<usize>,
+    /// Also allow outbound HTTP requests to HOST (`host[:port]`, `https://host`,
+    /// `*.domain`, `*`); repeatable. Adds to the config's top-level
+    /// `allowed-outbound-hosts` (a Cloudflare project's file has no such list).
+    #[arg(long = "allow-outbound", value_name = "HOST", value_parser = parse_outbound)]
+    allow_outbound: Vec<wdo::config::OutboundRule>,
+}
+
+fn parse_outbound(text: &str) -> Result<wdo::config::OutboundRule, String> {
+    wdo::config::OutboundRule::try_from(text.to_owned())
 }
 
 impl ServeArgs {
@@ -84,6 +93,9 @@ impl ServeArgs {
         if let Some(max) = self.max_live_objects {
             config.max_live_objects = max;
         }
+        config
+            .allowed_outbound_hosts
+            .extend(self.allow_outbound.iter().cloned());
         config.admin_token_from_env();
         config.validate()?;
         config.check_admin_exposure()?;

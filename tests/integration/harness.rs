@@ -78,7 +78,6 @@ pub fn components() -> &'static Components {
         let seed = "tests/guests/seed-ts/seed.ts";
         let seed_counter = build_js(seed, "Counter", "seed-counter.wasm");
         let seed_ratelimiter = build_js(seed, "RateLimiter", "seed-ratelimiter.wasm");
-        let seed_chat = build_js("tests/guests/seed-ts/chat.ts", "ChatRoom", "seed-chat.wasm");
         let sdk_py = target.join("sdk-py.wasm");
         run_build(
             Command::new(root.join("guest-sdk/python/.venv/bin/python"))
@@ -97,13 +96,15 @@ pub fn components() -> &'static Components {
             chat: root.join("examples/dist/chat.wasm"),
             chat_js: root.join("examples/dist/chat-js.wasm"),
             notes: root.join("examples/dist/notes.wasm"),
+            chat_seed: root.join("examples/dist/chat-seed.wasm"),
+            game_lobby: root.join("examples/dist/game-lobby.wasm"),
+            game_room: root.join("examples/dist/game.wasm"),
             probe: target.join("wasm32-wasip2/release/wdo_test_probe.wasm"),
             worker: target.join("wasm32-wasip2/release/wdo_test_worker.wasm"),
             sdk_js,
             sdk_py,
             seed_counter,
             seed_ratelimiter,
-            seed_chat,
         };
         // Compiling the 2-20 MB JavaScript and Python components takes seconds each (once:
         // the cache keeps them); done here once rather than by every test's server at once.
@@ -131,6 +132,12 @@ pub struct Components {
     pub chat: PathBuf,
     pub chat_js: PathBuf,
     pub notes: PathBuf,
+    /// Cloudflare's documented ChatRoom (standard WebSockets), in TypeScript
+    /// (`examples/chat-seed`).
+    pub chat_seed: PathBuf,
+    /// The game example's `Lobby` and `GameRoom` (`examples/game`).
+    pub game_lobby: PathBuf,
+    pub game_room: PathBuf,
     pub probe: PathBuf,
     /// The test Worker (`tests/guests/worker-probe`), not a namespace.
     pub worker: PathBuf,
@@ -139,8 +146,6 @@ pub struct Components {
     /// Cloudflare's documented Counter and RateLimiter, in TypeScript.
     pub seed_counter: PathBuf,
     pub seed_ratelimiter: PathBuf,
-    /// Cloudflare's documented ChatRoom (standard WebSockets), in TypeScript.
-    pub seed_chat: PathBuf,
 }
 
 impl Components {
@@ -161,7 +166,9 @@ impl Components {
             ("sdk-py", &self.sdk_py),
             ("seed-counter", &self.seed_counter),
             ("seed-ratelimiter", &self.seed_ratelimiter),
-            ("seed-chat", &self.seed_chat),
+            ("chat-seed", &self.chat_seed),
+            ("game-lobby", &self.game_lobby),
+            ("game-room", &self.game_room),
         ]
         .into_iter()
         .map(|(name, path)| (name.to_string(), path.clone()))
@@ -192,6 +199,8 @@ pub struct Options {
     /// A config file to serve as it is (e.g. a `wrangler.toml`) instead of the `wdo.toml`
     /// written from these options.
     pub config_file: Option<PathBuf>,
+    /// More arguments of `wdo serve` (or `dev`).
+    pub args: Vec<String>,
 }
 
 impl Options {
@@ -208,6 +217,7 @@ impl Options {
             env: Vec::new(),
             data_dir: None,
             config_file: None,
+            args: Vec::new(),
         }
     }
 }
@@ -331,6 +341,7 @@ impl Server {
             .arg("--config")
             .arg(&config)
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(&self.options.args)
             .env("RUST_LOG", "info")
             .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())

@@ -109,7 +109,7 @@ async fn objects_and_workers_reach_the_allowed_hosts_and_no_others() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_namespace_list_replaces_the_top_level_one() {
+async fn a_namespace_list_replaces_the_top_level_one_and_the_command_line_adds_to_it() {
     let echo = EchoServer::start().await;
     // Nothing for the namespaces; the worker keeps the top-level list.
     let server = server(&[echo.addr.to_string()], "allowed-outbound-hosts = []");
@@ -119,6 +119,25 @@ async fn a_namespace_list_replaces_the_top_level_one() {
     let (status, body) = server.get(&format!("/w/outbound?url={url}")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(echo.seen().len(), 1);
+    // `--allow-outbound` adds to the top-level list (as for a wrangler.toml, which has none).
+    let server = Server::start_with(Options {
+        args: vec!["--allow-outbound".into(), echo.addr.to_string()],
+        ..Options::default()
+    });
+    let (status, body) = server.get(&format!("/probe/a/outbound?url={url}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(echo.seen().len(), 2);
+    // A bad entry is refused at start, named.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wdo"))
+        .args(["serve", "--allow-outbound", "ftp://x"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\"ftp://x\"") && stderr.contains("http or https"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,6 @@
 //! The standard WebSocket API in objects (`new WebSocketPair()`, `ws.accept()`,
 //! `addEventListener`), through Cloudflare's documented ChatRoom as published
-//! (`tests/guests/seed-ts/chat.ts`): history, join, messages, leave, and an object with such
+//! (`examples/chat-seed/chat.ts`): history, join, messages, leave, and an object with such
 //! an open socket is not evicted when idle (its listeners live in its instance).
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use crate::harness::{Options, Server};
 type Client = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn join(server: &Server, name: &str) -> Client {
-    let url = server.ws_url(&format!("/seed-chat/lobby/websocket?name={name}"));
+    let url = server.ws_url(&format!("/chat-seed/lobby/websocket?name={name}"));
     let (client, response) = connect_async(url).await.expect("upgrade");
     assert_eq!(response.status(), 101);
     client
@@ -93,7 +93,7 @@ async fn the_reference_chat_room_runs_on_standard_websockets_and_stays_live_whil
     // Without an upgrade, the room answers 426 as written.
     let response = server
         .client
-        .get(server.url("/seed-chat/lobby/websocket"))
+        .get(server.url("/chat-seed/lobby/websocket"))
         .send()
         .await
         .unwrap();
@@ -103,10 +103,58 @@ async fn the_reference_chat_room_runs_on_standard_websockets_and_stays_live_whil
     cy.close(None).await.unwrap();
     let evicted = crate::harness::eventually(Duration::from_secs(30), || async {
         server
-            .metric("wdo_evictions_total{namespace=\"seed-chat\"}")
+            .metric("wdo_evictions_total{namespace=\"chat-seed\"}")
             .await
             >= 1.0
     })
     .await;
     assert!(evicted, "the room was not evicted once its sockets closed");
+}
+
+/// The close frame's code, waiting at most 30 s (other frames are skipped).
+async fn close_code(client: &mut Client) -> u16 {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(30), client.next())
+            .await
+            .expect("a close within 30 s");
+        match frame {
+            Some(Ok(Message::Close(Some(close)))) => return close.code.into(),
+            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return 0,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sockets_whose_listeners_are_gone_are_closed_not_left_open() {
+    let server = Server::start();
+    // An operator's write discards the room's instance, and with it every listener: the
+    // room's sockets close with 1011 at its next event instead of staying open to nobody.
+    let mut ann = join(&server, "ann").await;
+    next_json(&mut ann).await;
+    let mut bob = join(&server, "bob").await;
+    next_json(&mut bob).await;
+    assert_eq!(next_json(&mut ann).await["type"], json!("join"));
+    let response = server
+        .client
+        .put(format!(
+            "{}/v1/namespaces/seed-chat/objects/lobby/kv/note",
+            server.admin
+        ))
+        .body("\"set by an operator\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    bob.send(Message::text(r#"{"type":"message","text":"anyone?"}"#))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut ann).await, 1011);
+    assert_eq!(close_code(&mut bob).await, 1011);
+    // A new member is served by the new instance.
+    let mut cy = join(&server, "cy").await;
+    assert_eq!(next_json(&mut cy).await["type"], json!("history"));
+    // A reload replaces the instance too: its sockets close with 1012 (service restart).
+    server.signal(libc::SIGHUP);
+    assert_eq!(close_code(&mut cy).await, 1012);
 }

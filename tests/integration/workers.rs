@@ -165,4 +165,17 @@ async fn the_worker_reloads_on_sighup_and_a_broken_one_is_refused() {
         .get("/w/call?name=r&method=add&args=%5B%22n%22%2C1%5D")
         .await;
     assert_eq!((status, body), (200, json!({"ok": 1})));
+    // The admin API's reload of everything reloads the worker too.
+    let response = server
+        .client
+        .post(format!("{}/v1/reload", server.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["workers"],
+        json!([{"name": "worker", "reloaded": true, "error": null}])
+    );
 }

@@ -45,12 +45,16 @@ export function fromWitRequest(request) {
   return requestFromHost(request.method, `http://${host}${request.url}`, headers, body.length > 0 ? body : null);
 }
 
-export function toWitResponse(response) {
+/// `owner` names the handler in the error when `response` is not a Response, e.g.
+/// "GameRoom.fetch() did not return a Response (it returned undefined: a missing `return`?)".
+export function toWitResponse(response, owner = "fetch()") {
   if (!response || typeof response.status !== "number" || !response.headers) {
-    throw new TypeError(`fetch() must return a Response, not ${response === null ? "null" : typeof response}`);
+    const what = response === null ? "null" : response === undefined ? "undefined" : `a value of type ${typeof response}`;
+    const hint = response === undefined ? ": a missing `return`?" : "";
+    throw new TypeError(`${owner} did not return a Response (it returned ${what}${hint})`);
   }
   if (response._bytes === undefined) {
-    throw new TypeError("fetch() must return an instance of the global Response class");
+    throw new TypeError(`${owner} did not return a Response: it must return an instance of the global Response class`);
   }
   return { status: response.status, headers: response.headers._pairs(), body: response._bytes || new Uint8Array(0) };
 }
@@ -96,7 +100,9 @@ export function exportObject(ObjectClass, env = undefined) {
           if (typeof object.fetch !== "function") {
             throw new TypeError(`${ObjectClass.name} has no fetch() method`);
           }
-          return WdoPromise.resolve(object.fetch(fromWitRequest(request))).then(toWitResponse);
+          return WdoPromise.resolve(object.fetch(fromWitRequest(request))).then((response) =>
+            toWitResponse(response, `${ObjectClass.name}.fetch()`),
+          );
         });
       },
     },

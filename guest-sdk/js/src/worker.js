@@ -79,7 +79,10 @@ export function exportWorker(exported) {
           } catch (error) {
             promise = WdoPromise.reject(error);
           }
-          const response = settle(promise.then(toWitResponse), "the worker's fetch()");
+          const response = settle(
+            promise.then((response) => toWitResponse(response, "the worker's fetch()")),
+            "the worker's fetch()",
+          );
           ctx._finish();
           return response;
         } catch (error) {

@@ -210,6 +210,16 @@ impl Actor {
                     if !self.wait_durable(live).await || live.failed.is_some() {
                         return self.quarantine(live).await;
                     }
+                    // Retired with sockets of the standard API open (a reload): their
+                    // listeners go with the instance, so they close; everything sent
+                    // before is released already.
+                    let reason = "the object was restarted: its WebSocket listeners are gone";
+                    self.registry.hub.flush(
+                        live.pinned
+                            .drain()
+                            .map(|socket| (socket, Outbound::Close(1012, reason.into())))
+                            .collect(),
+                    );
                     return match self.registry.is_shutting_down() {
                         true => Ended::ShuttingDown,
                         false => Ended::Evicted,

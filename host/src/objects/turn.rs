@@ -8,7 +8,7 @@ use super::event::{FetchReply, TurnError};
 use crate::guest::bindings::{Request, Response};
 use crate::guest::{Chain, Instance};
 use crate::metrics::ns;
-use crate::websocket::{PendingSocket, SocketId, WsEvent};
+use crate::websocket::{Outbound, PendingSocket, SocketId, WsEvent};
 
 /// An error an RPC method returned: the call is rolled back (and the instance, whose memory
 /// may reflect the undone writes, replaced), but it is the method's answer, not a trap.
@@ -210,6 +210,16 @@ impl Actor {
         live: &'a mut Live,
     ) -> anyhow::Result<&'a mut Instance> {
         if live.instance.is_none() {
+            // Sockets accepted with the standard API had their listeners in the instance
+            // that is gone (it failed, or an operator changed its data): nothing can serve
+            // them any more, so they close, released with this batch in order with what
+            // was sent before.
+            let reason = "the object's instance was replaced: its WebSocket listeners are gone";
+            live.outbox.extend(
+                live.pinned
+                    .drain()
+                    .map(|socket| (socket, Outbound::Close(1011, reason.into()))),
+            );
             live.instance = Some(
                 Instance::new(
                     &self.namespace.code(),

@@ -43,5 +43,14 @@ fn table(value: &Value, reloaded: bool) -> String {
         }
         table.add_row(row);
     }
+    // `wdo reload` also reloads the workers: a row each.
+    for worker in value["workers"].as_array().into_iter().flatten() {
+        let name = format!("worker {}", worker["name"].as_str().unwrap_or("-"));
+        let mut row = vec![name, "-".into(), "-".into(), "-".into()];
+        if reloaded {
+            row.insert(0, output::yes_no(&worker["reloaded"]).to_string());
+        }
+        table.add_row(row);
+    }
     output::render(&table)
 }

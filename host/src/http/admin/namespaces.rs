@@ -1,5 +1,5 @@
 //! `GET /v1/namespaces`, `POST /v1/namespaces/<ns>/unique-id`, and reloading code:
-//! `POST /v1/namespaces/<ns>/reload`, `POST /v1/reload` (every namespace).
+//! `POST /v1/namespaces/<ns>/reload`, `POST /v1/reload` (every namespace and worker).
 
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -33,12 +33,32 @@ pub fn unique_id(namespace: &Namespace) -> Response<Body> {
 /// and the answer (422) says why.
 pub async fn reload(host: &std::sync::Arc<Host>, index: usize) -> Response<Body> {
     let results = reload_indices(host, vec![index]).await;
-    answer(results)
+    answer(results, Vec::new())
 }
 
 pub async fn reload_all(host: &std::sync::Arc<Host>) -> Response<Body> {
     let indices = (0..host.namespaces().len()).collect();
-    answer(reload_indices(host, indices).await)
+    let results = reload_indices(host, indices).await;
+    let mut workers = Vec::new();
+    for index in 0..host.workers().len() {
+        let reloading = host.clone();
+        let done = tokio::task::spawn_blocking(move || reloading.reload_worker(index)).await;
+        let (error, ok) = outcome(done);
+        let name = &host.workers()[index].config.name;
+        workers.push((json!({ "name": name, "reloaded": ok, "error": error }), ok));
+    }
+    answer(results, workers)
+}
+
+fn outcome(done: Result<anyhow::Result<()>, tokio::task::JoinError>) -> (Value, bool) {
+    match done {
+        Ok(Ok(())) => (Value::Null, true),
+        Ok(Err(e)) => (
+            json!(format!("{e:#}; the previous code keeps serving")),
+            false,
+        ),
+        Err(e) => (json!(e.to_string()), false),
+    }
 }
 
 async fn reload_indices(host: &std::sync::Arc<Host>, indices: Vec<usize>) -> Vec<(Value, bool)> {
@@ -47,14 +67,7 @@ async fn reload_indices(host: &std::sync::Arc<Host>, indices: Vec<usize>) -> Vec
         let reloading = host.clone();
         let done = tokio::task::spawn_blocking(move || reloading.reload(index)).await;
         let namespace = &host.namespaces()[index];
-        let (error, ok) = match done {
-            Ok(Ok(())) => (Value::Null, true),
-            Ok(Err(e)) => (
-                json!(format!("{e:#}; the previous code keeps serving")),
-                false,
-            ),
-            Err(e) => (json!(e.to_string()), false),
-        };
+        let (error, ok) = outcome(done);
         let mut value = describe(namespace);
         value["reloaded"] = json!(ok);
         value["error"] = error;
@@ -63,20 +76,23 @@ async fn reload_indices(host: &std::sync::Arc<Host>, indices: Vec<usize>) -> Vec
     results
 }
 
-fn answer(results: Vec<(Value, bool)>) -> Response<Body> {
-    let failed: Vec<String> = results
+/// 200 with what was reloaded, or 422 naming what could not be.
+fn answer(namespaces: Vec<(Value, bool)>, workers: Vec<(Value, bool)>) -> Response<Body> {
+    let failed: Vec<String> = namespaces
         .iter()
+        .chain(&workers)
         .filter(|(_, ok)| !ok)
         .map(|(v, _)| format!("{}: {}", v["name"], v["error"].as_str().unwrap_or("")))
         .collect();
-    let namespaces: Vec<Value> = results.into_iter().map(|(v, _)| v).collect();
+    let mut body =
+        json!({ "namespaces": namespaces.into_iter().map(|(v, _)| v).collect::<Vec<_>>() });
+    if !workers.is_empty() {
+        body["workers"] = workers.into_iter().map(|(v, _)| v).collect();
+    }
     if failed.is_empty() {
-        json_response(StatusCode::OK, &json!({ "namespaces": namespaces }))
+        json_response(StatusCode::OK, &body)
     } else {
-        let error = format!("cannot reload {}", failed.join("; "));
-        json_response(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({ "error": error, "namespaces": namespaces }),
-        )
+        body["error"] = json!(format!("cannot reload {}", failed.join("; ")));
+        json_response(StatusCode::UNPROCESSABLE_ENTITY, &body)
     }
 }

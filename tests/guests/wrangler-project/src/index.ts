@@ -1,94 +1,58 @@
-// The Counter and RateLimiter of Cloudflare's Durable Objects documentation and its Worker
-// ("Calling a Durable Object from a Worker"), as published, TypeScript, unchanged: even the
-// import line is Cloudflare's.
-import { DurableObject } from "cloudflare:workers";
+// The project's `main`: every class of Cloudflare's Durable Objects documentation, each in its
+// own file as published, and a small router of ours in front of them, since the reference's
+// Worker (./worker.ts, unchanged) only forwards to the Counter "global-counter":
+//
+// - `/chat/<room>/<path>` → CHAT_ROOM's object <room> at `/<path>` (e.g. `/websocket?name=N`)
+// - `/hib/<name>/<path>` → HIBERNATABLE_CHAT's object <name> (any path: a WebSocket)
+// - `/queue/<name>/<path>` → DELAYED_QUEUE's object <name> (`POST /schedule`)
+// - `/limit/<name>/<path>` → RATE_LIMITER's object <name> (`POST` with `{key, limit, windowMs}`)
+// - `/game/<name>/<path>` → GAME_ROOM's object <name> (its `fetch` is a fragment: an error)
+// - `/counter/<path>` → the reference Worker with `/<path>`; anything else → the reference
+//   Worker as it is (so `/increment` and `/get` reach the Counter, as on Cloudflare).
+import worker from "./worker";
+import type { Env } from "./env";
 
-export interface Env {
-  COUNTER: DurableObjectNamespace;
-  CHAT_ROOM: DurableObjectNamespace;
+export { Counter } from "./counter";
+export { GameRoom } from "./game-room";
+export { ChatRoom } from "./chat-room";
+export { HibernatableChat } from "./hibernatable-chat";
+export { DelayedQueue } from "./delayed-queue";
+export { RateLimiter } from "./rate-limiter";
+
+interface ProjectEnv extends Env {
+  GAME_ROOM: DurableObjectNamespace;
+  HIBERNATABLE_CHAT: DurableObjectNamespace;
+  DELAYED_QUEUE: DurableObjectNamespace;
+  RATE_LIMITER: DurableObjectNamespace;
 }
 
-export class Counter implements DurableObject {
-  private state: DurableObjectState;
-  private env: Env;
+const ROUTES: Record<string, keyof ProjectEnv> = {
+  chat: "CHAT_ROOM",
+  hib: "HIBERNATABLE_CHAT",
+  queue: "DELAYED_QUEUE",
+  limit: "RATE_LIMITER",
+  game: "GAME_ROOM",
+};
 
-  constructor(state: DurableObjectState, env: Env) {
-    this.state = state;
-    this.env = env;
-  }
-
-  async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-
-    if (url.pathname === "/increment") {
-      let count = (await this.state.storage.get<number>("count")) || 0;
-      count++;
-      await this.state.storage.put("count", count);
-      return Response.json({ count });
-    }
-
-    if (url.pathname === "/get") {
-      const count = (await this.state.storage.get<number>("count")) || 0;
-      return Response.json({ count });
-    }
-
-    return new Response("Not Found", { status: 404 });
-  }
-}
-
-export class RateLimiter implements DurableObject {
-  constructor(private state: DurableObjectState, private env: Env) {}
-
-  async fetch(request: Request): Promise<Response> {
-    const { key, limit, windowMs } = await request.json<{
-      key: string; limit: number; windowMs: number;
-    }>();
-
-    const now = Date.now();
-    const windowStart = now - windowMs;
-
-    // Get existing timestamps
-    let timestamps = (await this.state.storage.get<number[]>(`rl:${key}`)) || [];
-
-    // Remove expired entries
-    timestamps = timestamps.filter((t) => t > windowStart);
-
-    if (timestamps.length >= limit) {
-      const retryAfter = Math.ceil((timestamps[0] + windowMs - now) / 1000);
-      return Response.json(
-        { allowed: false, remaining: 0, retryAfter },
-        { status: 429, headers: { "Retry-After": retryAfter.toString() } }
-      );
-    }
-
-    // Record this request
-    timestamps.push(now);
-    await this.state.storage.put(`rl:${key}`, timestamps);
-
-    return Response.json({
-      allowed: true,
-      remaining: limit - timestamps.length,
-    });
-  }
+// `request` with the path `path` (and its query string).
+async function withPath(request: Request, path: string): Promise<Request> {
+  const url = new URL(request.url);
+  url.pathname = path;
+  const body = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
+  return new Request(url.toString(), { method: request.method, headers: request.headers, body });
 }
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request: Request, env: ProjectEnv): Promise<Response> {
     const url = new URL(request.url);
-
-    // Get a Durable Object by name (creates a deterministic ID)
-    const id = env.COUNTER.idFromName("global-counter");
-
-    // Or generate a random unique ID
-    // const id = env.COUNTER.newUniqueId();
-
-    // Or reconstruct from a stored hex string
-    // const id = env.COUNTER.idFromString("abc123...");
-
-    // Get a stub (reference) to the object
-    const stub = env.COUNTER.get(id);
-
-    // Forward the request to the Durable Object
-    return stub.fetch(request);
+    const [, first, name, ...rest] = url.pathname.split("/");
+    if (first === "counter") {
+      return worker.fetch(await withPath(request, "/" + [name, ...rest].join("/")), env);
+    }
+    const binding = ROUTES[first];
+    if (binding === undefined) return worker.fetch(request, env);
+    if (!name) return Response.json({ error: `/${first}/<name>/<path>: an object name is missing` }, { status: 404 });
+    const stub = (env[binding] as DurableObjectNamespace).getByName(name);
+    return stub.fetch(await withPath(request, "/" + rest.join("/")));
   },
 };

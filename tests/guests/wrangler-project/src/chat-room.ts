@@ -1,9 +1,7 @@
-// The ChatRoom of Cloudflare's Durable Objects documentation (the standard WebSocket API:
-// `new WebSocketPair()`, `ws.accept()`, `addEventListener`), as published. Only its text's
-// indentation was lost in the copy; tests/integration/standard_websockets.rs runs it.
+// The ChatRoom (standard WebSockets) of Cloudflare's Durable Objects documentation, as published (TypeScript; only
+// its text's indentation was lost in the copy).
 import { DurableObject } from "cloudflare:workers";
-
-export interface Env {}
+import type { Env } from "./env";
 
 export class ChatRoom implements DurableObject {
 private sessions: Map<WebSocket, { name: string }> = new Map();
