@@ -138,7 +138,7 @@ async fn sockets_whose_listeners_are_gone_are_closed_not_left_open() {
     let response = server
         .client
         .put(format!(
-            "{}/v1/namespaces/seed-chat/objects/lobby/kv/note",
+            "{}/v1/namespaces/chat-seed/objects/lobby/kv/note",
             server.admin
         ))
         .body("\"set by an operator\"")
