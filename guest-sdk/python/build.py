@@ -5,8 +5,9 @@
     build.py --worker <module.py> [--class <Name>] --out <file.wasm> [--wit <dir>] [--force]
 
 Generates an entry module that exports the handlers, and runs ``componentize-py`` against
-one of wdo's worlds (``--wit``, default: the repository's ``wit/``), with the module's
-directory and the SDK (``src/``) on the Python path:
+the SDK's world (``wit/world.wit``): one of wdo's worlds (``--wit``, default: the
+repository's ``wit/``) plus wasi:http's outgoing handler for ``wdo.http.fetch``, with the
+module's directory and the SDK (``src/``) on the Python path:
 
 - an object: the class's handlers (fetch, alarm, websocket, rpc), ``object`` world;
 - ``--worker``: the module's top-level ``fetch(request, env)`` (or, with ``--class``, a class
@@ -35,7 +36,7 @@ def sources(directory: Path):
 
 def inputs_hash(args, entry: str) -> str:
     digest = hashlib.sha256()
-    files = [SDK / "requirements.txt"] + sources(SDK / "src") + sources(args.wit)
+    files = [SDK / "requirements.txt"] + sources(SDK / "src") + sources(SDK / "wit") + sources(args.wit)
     files += [p for p in sources(args.module.parent) if p.suffix == ".py"]
     for path in files:
         digest.update(f"{path.name}\n".encode())
@@ -50,6 +51,17 @@ def componentize_py() -> str:
     if not found:
         sys.exit("build.py: componentize-py is not installed (pip install -r guest-sdk/python/requirements.txt)")
     return found
+
+
+def assemble_wit(wdo_wit: Path, into: Path) -> Path:
+    """The SDK's world with wdo's WIT package (and the WASI packages it uses) beside it."""
+    directory = into / "wit"
+    shutil.copytree(SDK / "wit", directory)
+    package = directory / "deps" / "wdo-object"
+    package.mkdir(parents=True)
+    for path in wdo_wit.glob("*.wit"):
+        shutil.copy(path, package / path.name)
+    return directory
 
 
 def main() -> None:
@@ -76,15 +88,17 @@ def main() -> None:
         sys.exit(f"build.py: {args.module.name} cannot be imported: its name is not a Python identifier")
 
     if args.worker is not None:
-        world = "worker"
+        world = "py-worker"
         entry = (
+            "import wdo.outbound\n"
             "from wdo.worker import entry_from_module, handler_for\n"
             f"import {args.module.stem} as _module\n\n"
             f"FetchHandler = handler_for(entry_from_module(_module, {args.class_name!r}))\n"
         )
     else:
-        world = "object"
+        world = "py-object"
         entry = (
+            "import wdo.outbound\n"
             "from wdo.object import handlers_for\n"
             f"from {args.module.stem} import {args.class_name}\n\n"
             f"FetchHandler, AlarmHandler, WebsocketHandler, RpcHandler = handlers_for({args.class_name})\n"
@@ -100,8 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wdo-py-") as tmp:
         Path(tmp, "wdo_entry.py").write_text(entry)
         partial = Path(tmp, "out.wasm")
+        wit = assemble_wit(args.wit, Path(tmp))
         command = [
-            componentize_py(), "-d", str(args.wit), "-w", world, "componentize",
+            componentize_py(), "-d", str(wit), "-w", world, "componentize",
             "-p", tmp, "-p", str(args.module.parent), "-p", str(SDK / "src"),
             "wdo_entry", "-o", str(partial),
         ]  # fmt: skip

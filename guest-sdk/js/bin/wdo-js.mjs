@@ -16,7 +16,7 @@
 //    (a hash kept in <file.wasm>.inputs), so repeated builds cost about a second.
 // 3. Componentizes the bundle with componentize-qjs (QuickJS, non-async runtime) against the
 //    SDK's world: wdo's `object` (or `worker`) world (from --wit, default: the repository's
-//    wit/) plus wasi:cli/stderr for `console`.
+//    wit/) plus wasi:cli/stderr for `console` and wasi:http's outgoing handler for `fetch`.
 
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
@@ -155,8 +155,44 @@ function assembleWit(options) {
   for (const name of ["io", "cli"]) {
     if (!existsSync(join(deps, name))) cpSync(join(sdkRoot, "wit/deps", name), join(deps, name), { recursive: true });
   }
-  cpSync(join(sdkRoot, "wit/world.wit"), join(dir, "world.wit"));
+  // wasi:http and what it uses, under the stand-in version (see HTTP_STAND_IN).
+  for (const [from, to] of [["http", "http"], ["clocks", "clocks"], ["io", "io-http"]]) {
+    for (const name of readdirSync(join(sdkRoot, "wit/deps", from)).filter((n) => n.endsWith(".wit"))) {
+      mkdirSync(join(deps, to), { recursive: true });
+      writeFileSync(join(deps, to, name), standIn(readFileSync(join(sdkRoot, "wit/deps", from, name), "utf8")));
+    }
+  }
+  writeFileSync(join(dir, "world.wit"), standIn(readFileSync(join(sdkRoot, "wit/world.wit"), "utf8"), /wasi:http\//));
   return dir;
+}
+
+// componentize-qjs 0.4.5 cannot initialize (Wizer) a component that imports wasi:http: its
+// initialization linker stubs every import it does not implement before it adds wasmtime's
+// WASI, so the stub of wasi:http/types re-exports stand-in `input-stream`/`pollable` types
+// that differ from wasi:io's real ones, and instantiation fails. So the component is built
+// with wasi:http, wasi:io and wasi:clocks (for wasi:http only) under a version the linker
+// does not implement (all stubs then, consistently; nothing calls them during
+// initialization), and the finished component's imports are renamed to the real version: a
+// same-length byte substitution (`@1.2.11` -> `@0.2.11`, which hosts of wasi 0.2.12 accept
+// as a compatible older patch). console keeps importing wasi:cli and wasi:io at 0.2.12.
+const HTTP_STAND_IN = "@1.2.11";
+const HTTP_VERSION = "@0.2.11";
+
+/// `text` with wasi:http/io/clocks references at 0.2.12 moved to the stand-in version (only
+/// those matching `only`, if given).
+function standIn(text, only) {
+  return text.replace(/(wasi:[a-z-]+(?:\/[a-z-]+)?)@0\.2\.12/g, (match, name) =>
+    !only || only.test(name + "/") ? `${name}${HTTP_STAND_IN}` : match,
+  );
+}
+
+/// The component with the stand-in version of WASI names (`wasi:io/streams@1.2.11`, and in
+/// the snapshot's strings too) renamed to the real one; other text (a module's own
+/// `"lib@1.2.11"`) is left alone. Latin-1 maps bytes one to one, so lengths are kept.
+function renameStandIn(component) {
+  const text = Buffer.from(component).toString("latin1");
+  const pattern = new RegExp(`(wasi:[a-z-]+(?:/[a-z-]+)?)${HTTP_STAND_IN.replace(/\./g, "\\.")}`, "g");
+  return Buffer.from(text.replace(pattern, (_, name) => `${name}${HTTP_VERSION}`), "latin1");
 }
 
 function inputsHash(source, witDir) {
@@ -182,7 +218,8 @@ async function build(options) {
     }
     const { componentize } = await import("componentize-qjs");
     const world = options.worker ? "js-worker" : "js-object";
-    const { component } = await componentize({ witPath: witDir, world, jsSource: source, sync: true });
+    const built = await componentize({ witPath: witDir, world, jsSource: standIn(source, /^wasi:http\//), sync: true });
+    const component = renameStandIn(built.component);
     mkdirSync(dirname(options.out), { recursive: true });
     const tmp = `${options.out}.tmp${process.pid}`;
     writeFileSync(tmp, component);

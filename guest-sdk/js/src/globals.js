@@ -4,6 +4,7 @@
 import { WdoPromise, queueMicrotask } from "./promise.js";
 import { console } from "./web/console.js";
 import { TextDecoder, TextEncoder } from "./web/encoding.js";
+import { fetch } from "./web/fetch.js";
 import { Headers, Request, Response } from "./web/http.js";
 import { URL, URLSearchParams } from "./web/url.js";
 import { WebSocketPair, WebSocketRequestResponsePair } from "./websocket.js";
@@ -12,7 +13,7 @@ import { WebSocketPair, WebSocketRequestResponsePair } from "./websocket.js";
 globalThis.Promise = WdoPromise;
 globalThis.queueMicrotask = queueMicrotask;
 
-const missing = { WebSocketPair, WebSocketRequestResponsePair, console, TextDecoder, TextEncoder, Headers, Request, Response, URL, URLSearchParams };
+const missing = { fetch, WebSocketPair, WebSocketRequestResponsePair, console, TextDecoder, TextEncoder, Headers, Request, Response, URL, URLSearchParams };
 for (const [name, value] of Object.entries(missing)) {
   if (globalThis[name] === undefined) globalThis[name] = value;
 }

@@ -3,7 +3,7 @@ and converting requests and responses to and from their WIT records."""
 
 from typing import Any
 
-from wit_world.imports import types as wit_types
+from wit_world.imports import wdo_object_types as wit_types
 
 from .http import Request, Response
 

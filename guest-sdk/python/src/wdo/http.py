@@ -181,3 +181,31 @@ class Response:
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {len(self.body)} bytes)"
+
+
+class FetchError(Exception):
+    """An outbound request (``fetch``) that got no response: ``url``, ``message`` (why), and
+    ``refused``: the host refused to send it, as its host is not in the config's
+    ``allowed-outbound-hosts``. A response with any status, 404 or 500 included, is not an
+    error."""
+
+    def __init__(self, url: str, message: str, refused: bool = False):
+        super().__init__(f"fetch {url}: {message}")
+        self.url = url
+        self.message = message
+        self.refused = refused
+
+
+def fetch(
+    url: str,
+    method: str = "GET",
+    headers: Union[Headers, Mapping[str, str], HeaderPairs, None] = None,
+    body: Union[str, bytes, None] = None,
+) -> Response:
+    """Sends an HTTP request and returns the whole ``Response`` (``status``, ``headers``,
+    ``body`` bytes, ``.text()``, ``.json()``), or raises ``FetchError``. Synchronous: the
+    object waits for the answer. Only hosts in ``allowed-outbound-hosts`` are reached;
+    redirects are returned, not followed; a response body over 32 MiB is an error."""
+    from .outbound import send
+
+    return send(url, method, headers, body)

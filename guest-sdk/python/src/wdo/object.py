@@ -15,7 +15,7 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports.alarm_handler import AlarmInfo as AlarmHandlerInfo
 from wit_world.imports import state as wit_state
-from wit_world.imports import types as wit_types
+from wit_world.imports import wdo_object_types as wit_types
 
 from .env import Env
 from .events import request_from_wit, response_to_wit, run

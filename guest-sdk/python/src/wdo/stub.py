@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 from wit_world.imports import namespaces as wit
-from wit_world.imports import types as wit_types
+from wit_world.imports import wdo_object_types as wit_types
 
 from .errors import RpcError, _rpc
 from .http import HeaderPairs, Headers, Request, Response

@@ -20,7 +20,7 @@ import traceback
 from typing import Any, Callable, Optional
 
 from wit_world import exports
-from wit_world.imports import types as wit_types
+from wit_world.imports import wdo_object_types as wit_types
 
 from .env import Env
 from .events import request_from_wit, response_to_wit, run
