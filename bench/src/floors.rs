@@ -10,8 +10,9 @@
 //!   closed loop of scenario 1 without SQLite, wasm or an actor.
 //! - **storage floor**: in this process, the storage work of one scenario-2 request with
 //!   the host's own [`ObjectStorage`], on 16 threads over 10,000 stored objects: open the
-//!   object's database, read and write its counter in a batch, commit, fsync the WAL
-//!   (`WalSync`), close. No HTTP, no wasm.
+//!   object's database, read and write its counter in a batch, commit, append its frames to
+//!   a host-wide commit log and wait for the log's group fsync (as the output gate does),
+//!   close. No HTTP, no wasm.
 //! - **broadcast floor** (`broadcast_floor.rs`): scenario 5's broadcast rounds to 1,000
 //!   sockets from a minimal tokio-tungstenite server with no object behind it.
 
@@ -25,6 +26,7 @@ use anyhow::Context;
 
 use hyper::Method;
 use rand::Rng;
+use wdo::commit_log::{Body, CommitLog, LogOptions, ObjectKey, Record};
 use wdo::config::Durability;
 use wdo::storage::{Limits, ObjectStorage};
 
@@ -257,8 +259,8 @@ fn own_cpu_time() -> Duration {
 
 struct StorageFloor {
     what: String,
-    /// "1.0" with full durability (each activation syncs), "-" with relaxed.
-    per_fsync: &'static str,
+    /// Activations per log fsync with full durability, "-" with relaxed.
+    per_fsync: String,
     summary: Summary,
     cpu: Duration,
 }
@@ -269,29 +271,43 @@ fn storage_floor(sizes: FloorSizes) -> anyhow::Result<Vec<StorageFloor>> {
         .prefix("wdo-bench-floor-")
         .tempdir()?;
     let path = |i: u64| dir.path().join(format!("{i}.sqlite"));
+    let metrics = std::sync::Arc::new(wdo::metrics::Metrics::default());
+    let log_dir = dir.path().join("log");
+    std::fs::create_dir(&log_dir)?;
+    let log = CommitLog::open(
+        &log_dir,
+        1,
+        LogOptions {
+            segment_bytes: 64 << 20,
+            data_dir: dir.path().to_owned(),
+        },
+        metrics.clone(),
+    )?;
     // The objects exist first, as in scenario 2 (created without waiting for fsyncs).
     on_threads(
         sizes.threads,
         sizes.objects,
         Duration::from_secs(600),
-        |_, i| activate(&path(i), Durability::Relaxed),
+        |_, i| activate(&path(i), i, Durability::Relaxed, &log),
     )?;
     let mut runs = Vec::new();
     for (durability, name) in [(Durability::Full, "full"), (Durability::Relaxed, "relaxed")] {
         let before = own_cpu_time();
+        let fsyncs_before = log_fsyncs(&metrics);
         // One connection per database file, as the host guarantees: thread `t` of `n` takes
         // the objects `i` with `i % n == t`, at random among them.
         let threads = sizes.threads as u64;
         let per_thread = sizes.objects / threads;
         let summary = on_threads(sizes.threads, u64::MAX, sizes.max_duration, |t, _| {
             let i = rand::rng().random_range(0..per_thread) * threads + t as u64;
-            activate(&path(i), durability)
+            activate(&path(i), i, durability, &log)
         })?;
+        let fsyncs = log_fsyncs(&metrics) - fsyncs_before;
         runs.push(StorageFloor {
-            per_fsync: if durability == Durability::Full {
-                "1.0"
+            per_fsync: if durability == Durability::Full && fsyncs > 0 {
+                format!("{:.1}", summary.ok as f64 / fsyncs as f64)
             } else {
-                "-"
+                "-".into()
             },
             what: format!(
                 "storage of an activation, {name} durability, {} threads over {} objects",
@@ -304,9 +320,19 @@ fn storage_floor(sizes: FloorSizes) -> anyhow::Result<Vec<StorageFloor>> {
     Ok(runs)
 }
 
+/// The commit log's fsyncs so far.
+fn log_fsyncs(metrics: &wdo::metrics::Metrics) -> u64 {
+    metrics
+        .encode()
+        .lines()
+        .find_map(|l| l.strip_prefix("wdo_log_fsync_duration_seconds_count "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
 /// One request of scenario 2, storage only: open, read and write the counter, commit,
-/// make it durable, close.
-fn activate(path: &Path, durability: Durability) -> anyhow::Result<()> {
+/// make it durable (full durability: through the commit log, as the output gate), close.
+fn activate(path: &Path, i: u64, durability: Durability, log: &CommitLog) -> anyhow::Result<()> {
     let mut storage = ObjectStorage::open(path, durability, Limits::default())?;
     storage.read_alarm()?;
     storage.begin_batch()?;
@@ -318,8 +344,21 @@ fn activate(path: &Path, durability: Durability) -> anyhow::Result<()> {
     storage.put("count", serde_json::to_vec(&(count + 1))?.as_slice())?;
     storage.end_turn(true)?;
     storage.commit_batch()?;
-    if let Some(wal) = storage.wal_sync() {
-        wal.sync()?;
+    if let Some(frames) = storage.take_logged_frames()? {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&i.to_le_bytes());
+        let record = Record {
+            object: ObjectKey {
+                namespace: "floor".into(),
+                id,
+            },
+            body: Body::Frames(frames),
+        };
+        let (result, _) = log
+            .append(record)
+            .blocking_recv()
+            .map_err(|_| anyhow::anyhow!("the commit log stopped"))?;
+        result?;
     }
     drop(storage);
     Ok(())

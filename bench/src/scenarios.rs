@@ -480,7 +480,7 @@ pub(crate) async fn measure(
     })
 }
 
-/// wdo's running totals of events committed, commits and WAL fsyncs, from its `/metrics`.
+/// wdo's running totals of events committed, commits and commit-log fsyncs, from its `/metrics`.
 #[derive(Debug, Clone, Copy)]
 struct CommitStats {
     events: f64,
@@ -500,8 +500,8 @@ async fn commit_stats(server: &Server) -> Option<CommitStats> {
     Some(CommitStats {
         events: total("wdo_events_per_commit_sum"),
         commits: total("wdo_events_per_commit_count"),
-        syncs: total("wdo_wal_sync_duration_seconds_count"),
-        sync_seconds: total("wdo_wal_sync_duration_seconds_sum"),
+        syncs: total("wdo_log_fsync_duration_seconds_count"),
+        sync_seconds: total("wdo_log_fsync_duration_seconds_sum"),
     })
 }
 

@@ -64,6 +64,9 @@ pub struct Config {
     pub max_inbox_bytes: usize,
     /// Events that may share one commit.
     pub max_group_commit: usize,
+    /// Bytes after which a segment of the host's commit log is sealed and a new one started;
+    /// sealed segments are deleted once the object files are synced (`commit_log/`).
+    pub log_segment_size: u64,
     /// Bytes of an instance's memory that stay resident in its slot after it stops, so that
     /// the next instance in the slot starts without page faults (only the pages it dirtied
     /// are reset). Up to this much per slot of the pool (`max-live-objects` plus a quarter);
@@ -145,6 +148,7 @@ impl Default for Config {
             inbox_depth: 1024,
             max_inbox_bytes: 64 << 20,
             max_group_commit: 64,
+            log_segment_size: 64 << 20,
             keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
@@ -338,6 +342,12 @@ impl Config {
         }
         if self.max_inbox_bytes == 0 {
             return bad("max-inbox-bytes must be at least 1".into());
+        }
+        if !(64 << 10..=1 << 30).contains(&self.log_segment_size) {
+            return bad(format!(
+                "log-segment-size must be from 65536 (64 KiB) to 1073741824 (1 GiB), not {}",
+                self.log_segment_size
+            ));
         }
         if self.inbox_depth == 0 {
             return bad("inbox-depth must be at least 1".into());

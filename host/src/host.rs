@@ -12,6 +12,7 @@ use wasmtime::component::Linker;
 use wasmtime::Engine;
 
 use crate::alarms::{Due, Scheduler, SystemClock};
+use crate::commit_log;
 use crate::config::Config;
 use crate::guest::engine::{new_engine, EpochTicker};
 use crate::guest::{new_linker, Binding, Env, ObjectCtx, Worker};
@@ -44,14 +45,29 @@ impl Host {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let lock = lock_data_dir(&config)?;
+        // Every commit the log holds goes back into its object's WAL, before anything is
+        // served or migrated (`commit_log/recovery.rs`).
+        let log_dir = commit_log::log_dir(&config.data_dir);
+        let recovered = commit_log::recover(&log_dir, &config.data_dir)?;
+        if recovered.records > 0 {
+            tracing::info!(
+                records = recovered.records,
+                objects = recovered.objects,
+                "recovered from the commit log"
+            );
+        }
         // Whatever an earlier process wrote and did not sync (it may have crashed between a
-        // commit and its fsync) is made durable before any of it is served.
+        // commit and its fsync) is made durable before any of it is served; then the log's
+        // old segments are not needed any more.
         durable_fs::sync_filesystem(&config.data_dir).with_context(|| {
             format!(
                 "cannot sync the data directory {}",
                 config.data_dir.display()
             )
         })?;
+        recovered
+            .remove_segments(&log_dir)
+            .with_context(|| format!("cannot remove the old segments of {}", log_dir.display()))?;
         crate::migrations::run(&config)?;
         let max_memory = config
             .namespaces
@@ -85,7 +101,17 @@ impl Host {
         }
         let scheduler = Arc::new(Scheduler::new(Arc::new(SystemClock)));
         load_alarms(&namespaces, &scheduler, &metrics)?;
-        let registry = Registry::new(config.clone(), metrics.clone(), scheduler);
+        let log = commit_log::CommitLog::open(
+            &log_dir,
+            recovered.next_segment,
+            commit_log::LogOptions {
+                segment_bytes: config.log_segment_size,
+                data_dir: config.data_dir.clone(),
+            },
+            metrics.clone(),
+        )
+        .with_context(|| format!("cannot start the commit log in {}", log_dir.display()))?;
+        let registry = Registry::new(config.clone(), metrics.clone(), scheduler, Arc::new(log));
         let env_of = |bindings: &BTreeMap<String, String>, vars: &BTreeMap<String, String>| {
             Arc::new(Env {
                 bindings: bindings

@@ -14,6 +14,7 @@
 //! - [`guest`]: wasmtime, the WIT bindings, instances, and the host side of each interface;
 //! - [`storage`] (an object's SQLite file), [`alarms`] (the scheduler), [`websocket`] (the
 //!   hub that owns every socket);
+//! - [`commit_log`]: the host-wide log that makes every object's commits durable;
 //! - [`config`], [`ids`], [`metadata`], [`metrics`]: used by all of the above;
 //! - [`cli`]: what the `wdo` command does besides serving.
 //!
@@ -28,6 +29,7 @@
 
 pub mod alarms;
 pub mod cli;
+pub mod commit_log;
 pub mod config;
 pub mod guest;
 pub mod host;

@@ -83,6 +83,11 @@ pub struct Metrics {
     pub code_loaded: Family<NamespaceLabel, Gauge>,
     /// Bytes of memory the instances of all live objects hold (`max-instances-memory`).
     pub instance_memory: Gauge,
+    /// The host-wide commit log (`commit_log/`).
+    pub log_fsync_duration: Histogram,
+    pub log_records: Counter,
+    pub log_bytes: Counter,
+    pub log_segments: Gauge,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -191,8 +196,8 @@ impl Default for Metrics {
         );
         registry.register(
             "wdo_wal_sync_duration_seconds",
-            "Time of one fsync of an object's WAL, which makes every batch committed before it \
-             durable (full durability)",
+            "Time one object waited for its batches to be durable (full durability: an fsync \
+             of the commit log, wdo_log_fsync_duration_seconds, that may cover many objects)",
             wal_sync_duration.clone(),
         );
         registry.register(
@@ -210,6 +215,32 @@ impl Default for Metrics {
             "Objects stopped (quarantined) because an fsync of their files failed",
             storage_failures.clone(),
         );
+        let log_fsync_duration = seconds_histogram();
+        registry.register(
+            "wdo_log_fsync_duration_seconds",
+            "Time of one fsync of the host-wide commit log, which makes the batches every object \
+             appended before it durable",
+            log_fsync_duration.clone(),
+        );
+        let log_records = Counter::default();
+        registry.register(
+            "wdo_log_records",
+            "Records appended to the commit log (the frames of one or more commits of an object)",
+            log_records.clone(),
+        );
+        let log_bytes = Counter::default();
+        registry.register(
+            "wdo_log_bytes",
+            "Bytes appended to the commit log",
+            log_bytes.clone(),
+        );
+        let log_segments = Gauge::default();
+        registry.register(
+            "wdo_log_segments",
+            "Segment files of the commit log on disk (the active one and those sealed but not \
+             yet trimmed)",
+            log_segments.clone(),
+        );
         let instance_memory = Gauge::default();
         registry.register(
             "wdo_instance_memory_bytes",
@@ -226,6 +257,10 @@ impl Default for Metrics {
             commit_duration,
             events_per_commit,
             wal_sync_duration,
+            log_fsync_duration,
+            log_records,
+            log_bytes,
+            log_segments,
             traps,
             storage_failures,
             alarms_fired,

@@ -34,6 +34,8 @@ mod notes;
 mod outbound;
 mod outbound_js;
 mod outbound_py;
+mod power_cut;
+mod power_cut_disk;
 mod probe;
 mod py_apps;
 mod py_sdk_tests;

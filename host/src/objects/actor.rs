@@ -108,6 +108,12 @@ impl Actor {
         if let Some(live) = live {
             let storage = live.storage.clone();
             drop(live);
+            // The next activation starts logging where this one stopped.
+            let position = match ended {
+                Ended::Failed => None,
+                _ => storage.lock().expect("storage lock").wal_position(),
+            };
+            self.registry.log.remember(self.log_key(), position);
             if ended == Ended::Failed {
                 self.fail_stop(storage).await;
             } else if storage.lock().expect("storage lock").closing_syncs() {
@@ -137,6 +143,14 @@ impl Actor {
         }
     }
 
+    /// The object, as the commit log names it.
+    pub(super) fn log_key(&self) -> crate::commit_log::ObjectKey {
+        crate::commit_log::ObjectKey {
+            namespace: self.namespace.name.to_string(),
+            id: *self.info.id.as_bytes(),
+        }
+    }
+
     pub(super) fn storage_path(&self) -> std::path::PathBuf {
         self.namespace
             .dir
@@ -156,8 +170,9 @@ impl Actor {
                 .with_context(|| format!("opening a temporary store for {}", path.display()))?;
             (storage, None)
         } else {
+            let known = self.registry.log.position(&self.log_key());
             let open = move || -> anyhow::Result<_> {
-                let storage = ObjectStorage::open(&path, durability, limits)
+                let storage = ObjectStorage::open_at(&path, durability, limits, known)
                     .with_context(|| format!("opening {}", path.display()))?;
                 let alarm = storage.read_alarm()?;
                 Ok((storage, alarm))

@@ -15,6 +15,7 @@ use super::event::Event;
 use super::namespace::Namespace;
 use super::output_gate::Settled;
 use crate::alarms::AlarmEntry;
+use crate::commit_log::{Body, Record};
 use crate::ids::ObjectId;
 use crate::storage::{
     replace_database, AdminRows, ListOptions, ObjectStorage, SqlValue, StorageError,
@@ -350,16 +351,34 @@ impl Actor {
         let path = self.storage_path();
         let durability = self.namespace.config.durability;
         let limits = self.namespace.limits;
+        let failed =
+            |what: &str, e: &dyn std::fmt::Display| AdminError::Failed(format!("{what}: {e}"));
+        let logged = live.storage.lock().expect("storage lock").syncs_apart();
+        if source.is_some() || logged {
+            // Nothing of the old data is needed, but a failed swap must leave it whole: the
+            // database file alone then holds it, synced.
+            let storage = live.storage.clone();
+            tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint_truncate())
+                .await
+                .map_err(|e| failed("cannot checkpoint", &e))?
+                .map_err(|e| failed("cannot checkpoint", &e))?;
+        }
+        if logged {
+            // The object's frames in the commit log are void from here: recovery must not put
+            // them back beside the new file (or the empty place).
+            let ticket = self.registry.log.append(Record {
+                object: self.log_key(),
+                body: Body::Reset,
+            });
+            let (result, _) = ticket.await.unwrap_or_else(|_| {
+                (Err(std::io::Error::other("the commit log stopped")), Default::default())
+            });
+            result.map_err(|e| failed("cannot record the replacement in the commit log", &e))?;
+        }
         let swapped = tokio::task::spawn_blocking(move || -> Result<Option<u64>, AdminError> {
             let mut storage = storage.lock().expect("storage lock");
             let failed =
                 |what: &str, e: &dyn std::fmt::Display| AdminError::Failed(format!("{what}: {e}"));
-            if source.is_some() {
-                // Nothing of the old data is needed, but a failed swap must leave it whole.
-                storage
-                    .checkpoint_truncate()
-                    .map_err(|e| failed("cannot checkpoint", &e))?;
-            }
             let placeholder =
                 ObjectStorage::open_in_memory(limits).map_err(|e| failed("cannot close", &e))?;
             drop(std::mem::replace(&mut *storage, placeholder));

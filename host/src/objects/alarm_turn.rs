@@ -202,6 +202,7 @@ impl Actor {
             .get_or_create(&ns(&self.namespace.name))
             .inc();
         let storage = live.storage.clone();
+        let (log, object) = (self.registry.log.clone(), self.log_key());
         let cleared = tokio::task::spawn_blocking(move || {
             let mut storage = storage.lock().expect("storage lock");
             let result = storage
@@ -209,16 +210,9 @@ impl Actor {
                 .and_then(|()| storage.clear_alarm())
                 .and_then(|()| storage.commit_batch());
             // Full durability commits without a sync: make the deletion durable here.
-            let synced = match (&result, storage.wal_sync()) {
-                (Ok(()), Some(wal)) => {
-                    let point = storage.wal_point();
-                    let synced = wal.sync();
-                    if let (Ok(()), Some(point)) = (&synced, point) {
-                        storage.mark_durable(point);
-                    }
-                    synced
-                }
-                _ => Ok(()),
+            let synced = match &result {
+                Ok(()) => super::output_gate::log_blocking(&log, object, &mut storage),
+                Err(_) => Ok(()),
             };
             if result.is_err() {
                 storage.rollback_batch();
@@ -230,7 +224,7 @@ impl Actor {
         match cleared {
             Ok((_, Err(e))) => {
                 live.failed = Some(format!(
-                    "an fsync of its WAL failed (deleting a dropped alarm): {e}"
+                    "its writes could not be made durable (deleting a dropped alarm): {e}"
                 ))
             }
             Ok((Err(e), Ok(()))) => {

@@ -1,12 +1,14 @@
 //! The output gate of `durability = "full"` objects, with pipelined group commit.
 //!
-//! A batch's COMMIT only appends to the WAL (`storage/wal_sync.rs`); its outputs (responses,
-//! WebSocket sends, accepted and forgotten sockets, the alarm bookkeeping) wait here, in
-//! order, until an fsync of the WAL that started after that COMMIT has finished. Meanwhile
-//! the actor runs the next batches, whose COMMITs the next fsync covers: one fsync is in
-//! flight at a time and covers every batch committed before it started. This is Cloudflare's
-//! output gate: events keep running while writes are being made durable, and nothing they
-//! caused leaves the object before them.
+//! A batch's COMMIT only appends to the object's WAL; its outputs (responses, WebSocket
+//! sends, accepted and forgotten sockets, the alarm bookkeeping) wait here, in order, until
+//! the frames it appended are durable in the host's commit log (`commit_log/`): the gate
+//! reads them back from the WAL, appends them to the log, and waits for the log's next
+//! fsync, which covers every object that appended meanwhile. Meanwhile the actor runs the
+//! next batches, whose frames the next append carries: one append is in flight per object
+//! and covers every batch committed before it. This is Cloudflare's output gate: events
+//! keep running while writes are being made durable, and nothing they caused leaves the
+//! object before them.
 //!
 //! A batch that only read waits for the writes it may have seen (`needs`), no more. If an
 //! fsync fails, nothing waiting is known to be durable: every waiting response gets an
@@ -15,13 +17,13 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::actor::{Actor, Live};
 use super::event::{AlarmOutcome, FetchReply, TurnError};
+use crate::commit_log::{Body, Record, Synced, Ticket};
 use crate::metrics::ns;
 use crate::storage::WalPoint;
 use crate::websocket::{Outbound, SocketId};
@@ -49,13 +51,9 @@ pub(super) struct Gate {
     /// Batches with writes committed so far, and how many of them are known durable.
     committed: u64,
     synced: u64,
-    /// The fsync in flight, the `committed` count and the WAL position it covers. It returns
-    /// how long the fsync itself took (without the hand-offs to its thread and back).
-    syncing: Option<(
-        u64,
-        Option<WalPoint>,
-        JoinHandle<(io::Result<()>, Duration)>,
-    )>,
+    /// The append in flight, the `committed` count and the WAL position it covers. Its ticket
+    /// tells how long the log's fsync itself took.
+    syncing: Option<(u64, Option<WalPoint>, Ticket)>,
 }
 
 impl Gate {
@@ -63,11 +61,11 @@ impl Gate {
         self.waiting.is_empty() && self.syncing.is_none()
     }
 
-    /// Resolves when the fsync in flight finishes (never, if there is none).
-    pub async fn synced(&mut self) -> (io::Result<()>, Duration) {
+    /// Resolves when the append in flight is durable (never, if there is none).
+    pub async fn synced(&mut self) -> Synced {
         match &mut self.syncing {
-            Some((_, _, handle)) => handle.await.unwrap_or_else(|e| {
-                let error = io::Error::other(format!("the fsync task failed: {e}"));
+            Some((_, _, ticket)) => ticket.await.unwrap_or_else(|_| {
+                let error = io::Error::other("the commit log stopped before the append was durable");
                 (Err(error), Duration::ZERO)
             }),
             None => std::future::pending().await,
@@ -87,26 +85,29 @@ impl Actor {
         self.release_durable(live).await;
     }
 
-    /// Starts an fsync covering every batch committed so far, unless one is in flight.
+    /// Appends to the commit log every frame committed so far, unless an append is in flight.
     fn start_sync(&self, live: &mut Live) {
         if live.gate.syncing.is_some() || live.gate.synced >= live.gate.committed {
             return;
         }
-        let (wal, point) = {
-            let storage = live.storage.lock().expect("storage lock");
-            (storage.wal_sync(), storage.wal_point())
+        let (frames, point) = {
+            let mut storage = live.storage.lock().expect("storage lock");
+            if !storage.syncs_apart() {
+                // Relaxed durability: the commit was all there is.
+                live.gate.synced = live.gate.committed;
+                return;
+            }
+            (storage.take_logged_frames(), storage.wal_point())
         };
-        let Some(wal) = wal else {
-            // No separate sync (relaxed durability): the commit was all there is.
-            live.gate.synced = live.gate.committed;
-            return;
+        let ticket = match frames {
+            Ok(Some(frames)) => self.registry.log.append(Record {
+                object: self.log_key(),
+                body: Body::Frames(frames),
+            }),
+            Ok(None) => ready((Ok(()), Duration::ZERO)),
+            Err(e) => ready((Err(e), Duration::ZERO)),
         };
-        let covers = live.gate.committed;
-        let handle = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            (wal.sync(), started.elapsed())
-        });
-        live.gate.syncing = Some((covers, point, handle));
+        live.gate.syncing = Some((live.gate.committed, point, ticket));
     }
 
     /// The fsync in flight finished with `result` after `took`. False if the object must
@@ -125,8 +126,8 @@ impl Actor {
             .get_or_create(&ns(&self.namespace.name))
             .observe(took.as_secs_f64());
         if let Err(e) = result {
-            let error = self.storage_error("fsync of the WAL failed; writes not acknowledged", &e);
-            live.failed = Some(format!("an fsync of its WAL failed: {e}"));
+            let error = self.storage_error("the commit log could not make the writes durable; not acknowledged", &e);
+            live.failed = Some(format!("its writes could not be made durable: {e}"));
             live.instance = None;
             let hub = &self.registry.hub;
             for (_, settled) in live.gate.waiting.drain(..) {
@@ -200,4 +201,35 @@ impl Actor {
                 .await;
         }
     }
+}
+
+/// A ticket that has resolved already.
+fn ready(synced: Synced) -> Ticket {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(synced);
+    rx
+}
+
+/// Appends what `storage` committed since its last append to the log and waits until it is
+/// durable (blocking: for a blocking thread). For writes made outside a batch's gate.
+pub(super) fn log_blocking(
+    log: &crate::commit_log::CommitLog,
+    object: crate::commit_log::ObjectKey,
+    storage: &mut crate::storage::ObjectStorage,
+) -> io::Result<()> {
+    let point = storage.wal_point();
+    let Some(frames) = storage.take_logged_frames()? else {
+        return Ok(());
+    };
+    let ticket = log.append(Record {
+        object,
+        body: Body::Frames(frames),
+    });
+    let (result, _) = ticket.blocking_recv().unwrap_or_else(|_| {
+        (Err(io::Error::other("the commit log stopped")), Duration::ZERO)
+    });
+    if let (Ok(()), Some(point)) = (&result, point) {
+        storage.mark_durable(point);
+    }
+    result
 }

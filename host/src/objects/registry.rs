@@ -17,6 +17,7 @@ use super::actor::Actor;
 use super::event::Event;
 use super::namespace::Namespace;
 use crate::alarms::Scheduler;
+use crate::commit_log::CommitLog;
 use crate::config::Config;
 use crate::guest::ObjectInfo;
 use crate::ids::{Key, ObjectId};
@@ -124,10 +125,17 @@ pub struct Registry {
     memory_budget: usize,
     /// The namespaces and their `env`s, for stubs (set once at start).
     pub(super) apps: super::calls::AppsCell,
+    /// The host's commit log, which makes full-durability commits durable.
+    pub(crate) log: Arc<CommitLog>,
 }
 
 impl Registry {
-    pub fn new(config: Config, metrics: Arc<Metrics>, scheduler: Arc<Scheduler>) -> Arc<Registry> {
+    pub fn new(
+        config: Config,
+        metrics: Arc<Metrics>,
+        scheduler: Arc<Scheduler>,
+        log: Arc<CommitLog>,
+    ) -> Arc<Registry> {
         let hub = Arc::new(Hub::new(
             WsLimits {
                 max_message_bytes: config.max_websocket_message,
@@ -152,6 +160,7 @@ impl Registry {
             scheduler,
             hub,
             apps: Default::default(),
+            log,
         })
     }
 

@@ -9,7 +9,6 @@ use rusqlite::limits::Limit;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::wal_sync::WalSync;
 use super::{alarm, ObjectStorage, Result, SqlValue, StorageError, SCHEMA};
 
 /// One table of the database, as the inspector lists them.
@@ -119,7 +118,7 @@ impl ObjectStorage {
         let done = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        let sync = if self.wal_sync.is_some() {
+        let sync = if self.capture.is_some() {
             "OFF"
         } else {
             "NORMAL"
@@ -167,7 +166,7 @@ pub fn prepare_import(path: &Path) -> std::result::Result<(), String> {
 /// database at `db`, whose connection must be closed. The old WAL goes first: left beside
 /// the new file, SQLite would replay it into it.
 pub fn replace_database(db: &Path, source: Option<&Path>) -> std::io::Result<()> {
-    remove_if_exists(&WalSync::wal_path(db))?;
+    remove_if_exists(&super::wal_path(db))?;
     remove_if_exists(&db.with_extension("sqlite-shm"))?;
     match source {
         Some(source) => std::fs::rename(source, db)?,

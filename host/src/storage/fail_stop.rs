@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rusqlite::ffi;
 
 use super::wal_file::{self, Salt};
-use super::{ObjectStorage, WalSync};
+use super::ObjectStorage;
 
 /// A commit's place in the WAL: its generation and the frame count after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl DurableWal {
         new: bool,
         conn: &rusqlite::Connection,
     ) -> DurableWal {
-        let wal = WalSync::wal_path(db);
+        let wal = super::wal_path(db);
         let at_open = match new {
             true => None,
             false => wal_file::read_salt(&wal).ok().flatten(),
@@ -114,6 +114,18 @@ impl DurableWal {
             salt,
             frames: self.frames.load(Ordering::Relaxed),
         }
+    }
+
+    /// Frames in the WAL's current generation after the last commit.
+    pub(super) fn frames_now(&self) -> u32 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Sets that count when a commit did not go through SQLite's WAL hook (the backup API's
+    /// copy into a new file).
+    pub(super) fn set_frames(&self, frames: u32) {
+        self.frames.store(frames, Ordering::Relaxed);
+        self.salt.set(None);
     }
 
     /// A checkpoint ran: the next commit may restart the WAL with new salts.

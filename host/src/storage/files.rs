@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::{ObjectStorage, Result, StorageError, WalSync};
+use super::{ObjectStorage, Result, StorageError};
 
 /// A WAL larger than this is checkpointed when the object closes.
 pub(super) const CHECKPOINT_ON_CLOSE_BYTES: u64 = 256 << 10;
@@ -33,7 +33,7 @@ impl ObjectStorage {
 
 /// The size of the WAL of the database at `db` (0 if it has none).
 fn wal_bytes(db: &Path) -> u64 {
-    std::fs::metadata(WalSync::wal_path(db)).map_or(0, |m| m.len())
+    std::fs::metadata(super::wal_path(db)).map_or(0, |m| m.len())
 }
 
 impl Drop for ObjectStorage {
@@ -42,7 +42,7 @@ impl Drop for ObjectStorage {
         if !self.poisoned && self.closing_syncs() {
             let path = self.conn.path().unwrap_or_default().to_owned();
             // Full durability commits with synchronous=OFF: the checkpoint must sync.
-            if self.wal_sync.is_some() {
+            if self.capture.is_some() {
                 let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
             }
             if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {

@@ -41,6 +41,8 @@ mod hostile_tests;
 mod kv;
 mod list;
 #[cfg(test)]
+mod log_tests;
+#[cfg(test)]
 mod model_tests;
 mod sql;
 #[cfg(test)]
@@ -51,8 +53,8 @@ mod tests;
 mod unsaved;
 #[cfg(test)]
 mod unsaved_tests;
+mod wal_capture;
 mod wal_file;
-mod wal_sync;
 #[cfg(test)]
 mod wal_tests;
 
@@ -63,6 +65,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::limits::Limit;
 use rusqlite::{ffi, Connection, OpenFlags};
 
+use crate::commit_log::{WalFrames, WalPosition};
 use crate::config::Durability;
 use guest_mode::SqlGuard;
 
@@ -73,7 +76,13 @@ pub use fail_stop::WalPoint;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
 pub use sqlite_config::configure as configure_sqlite;
-pub use wal_sync::WalSync;
+
+/// The WAL file of the database at `db`.
+pub fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::path::PathBuf::from(wal)
+}
 
 /// Limits of the key-value and SQL APIs, as Cloudflare's.
 #[derive(Debug, Clone, Copy)]
@@ -152,8 +161,9 @@ pub struct ObjectStorage {
     /// Between `begin_batch` and the batch's commit or rollback.
     batch_open: bool,
     guard: Arc<SqlGuard>,
-    /// `durability = "full"`: commits do not sync; this does (see `wal_sync.rs`).
-    wal_sync: Option<Arc<WalSync>>,
+    /// `durability = "full"`: commits do not sync; what they append to the WAL goes to the
+    /// host's commit log (`wal_capture.rs`).
+    capture: Option<wal_capture::WalCapture>,
     /// SQLite's count of pages written when the WAL was last checkpointed.
     pages_at_checkpoint: i32,
     /// `durability = "full"`: what of the WAL is known durable (`fail_stop.rs`). After the
@@ -192,16 +202,27 @@ impl ObjectStorage {
     ///   `synchronous=OFF`: the first durable commit's fsync of the WAL covers those frames
     ///   too, and a schema lost to a power cut before any durable commit is created again.
     pub fn open(path: &Path, durability: Durability, limits: Limits) -> Result<ObjectStorage> {
+        Self::open_at(path, durability, limits, None)
+    }
+
+    /// [`open`](Self::open), told where the WAL stood when the object last closed (`known`,
+    /// if the host remembers; full durability only), which spares reading the WAL to find it.
+    pub fn open_at(
+        path: &Path,
+        durability: Durability,
+        limits: Limits,
+        known: Option<WalPosition>,
+    ) -> Result<ObjectStorage> {
         configure_sqlite();
         let is_new = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
-        let wal_existed = WalSync::wal_path(path).exists();
         // "unix-none": no POSIX advisory locks. The data directory's lock and the one actor
         // per object already exclude every other writer, and the default VFS keeps every
         // open file in one global list that each open scans: with thousands of live
         // objects that scan was a tenth of an activation's CPU.
         let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), c"unix-none")?;
-        // Full durability commits without syncing and syncs the WAL apart (`WalSync`), with
-        // checkpoints run by the host; relaxed leaves syncing to checkpoints (NORMAL).
+        // Full durability commits without syncing, the commit log makes commits durable, and
+        // the host runs the checkpoints (synced); relaxed leaves syncing to checkpoints
+        // (NORMAL).
         let sync = match durability {
             Durability::Full => "OFF; PRAGMA wal_autocheckpoint=0",
             Durability::Relaxed => "NORMAL",
@@ -209,10 +230,14 @@ impl ObjectStorage {
         conn.execute_batch("PRAGMA locking_mode=EXCLUSIVE;")?;
         if is_new {
             // Switching an empty file to WAL writes its header in a transaction; with an
-            // in-memory rollback journal that transaction creates (and deletes) no file. It
-            // still syncs the file (synchronous is FULL by default here): the header must be
-            // durable before any WAL frame is, or SQLite would discard the WAL of a file it
-            // finds empty.
+            // in-memory rollback journal that transaction creates (and deletes) no file. The
+            // header must be durable before any WAL frame is, or SQLite would discard the WAL
+            // of a file it finds empty: relaxed durability syncs it here (synchronous is FULL
+            // by default); with full durability the commit log carries the new file with the
+            // first frames (`wal_capture.rs`), and recovery writes it if it was lost.
+            if durability == Durability::Full {
+                conn.execute_batch("PRAGMA synchronous=OFF;")?;
+            }
             conn.execute_batch("PRAGMA journal_mode=MEMORY;")?;
         }
         // The WAL restarts from its beginning after a checkpoint. Not truncating it then
@@ -233,7 +258,10 @@ impl ObjectStorage {
             .conn
             .execute_batch(&format!("PRAGMA synchronous={sync};"))?;
         if durability == Durability::Full {
-            storage.wal_sync = Some(Arc::new(WalSync::new(path, wal_existed)));
+            storage.capture = Some(
+                wal_capture::WalCapture::new(path, is_new, known)
+                    .map_err(|e| io_failure(&format!("cannot read the WAL of {}", path.display()), &e))?,
+            );
             storage.durable = Some(fail_stop::DurableWal::track(path, is_new, &storage.conn));
         }
         Ok(storage)
@@ -269,7 +297,7 @@ impl ObjectStorage {
             alarm_touched: false,
             batch_open: false,
             guard,
-            wal_sync: None,
+            capture: None,
             pages_at_checkpoint: 0,
             durable: None,
             poisoned: false,
@@ -288,7 +316,8 @@ impl ObjectStorage {
 
     /// Commits the batch. With relaxed durability an automatic checkpoint may sync here (so
     /// call it from a blocking thread); with full durability it only appends to the WAL, and
-    /// the commit is durable once [`WalSync::sync`] has run after it. The first batch that
+    /// the commit is durable once the frames [`take_logged_frames`](Self::take_logged_frames)
+    /// then returns are durable in the commit log. The first batch that
     /// writes to an object without a file creates the file (`unsaved.rs`; blocking too).
     pub fn commit_batch(&mut self) -> Result<()> {
         if self.transaction_lost() {
@@ -316,14 +345,26 @@ impl ObjectStorage {
         )
     }
 
-    /// The WAL syncer of a `durability = "full"` store.
-    pub fn wal_sync(&self) -> Option<Arc<WalSync>> {
-        self.wal_sync.clone()
+    /// Whether commits leave durability to the commit log (`durability = "full"`).
+    pub fn syncs_apart(&self) -> bool {
+        self.capture.is_some()
     }
 
-    /// Whether commits leave the fsync to [`WalSync`] (`durability = "full"`).
-    pub fn syncs_apart(&self) -> bool {
-        self.wal_sync.is_some()
+    /// Full durability: the WAL frames committed since the last call (`None` if there are
+    /// none, or with relaxed durability), for the commit log. Reads what the commits have
+    /// just written (page cache).
+    pub fn take_logged_frames(&mut self) -> std::io::Result<Option<WalFrames>> {
+        let frames = self.durable.as_ref().map_or(0, |d| d.frames_now());
+        match &mut self.capture {
+            Some(capture) => capture.take(frames),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the logged part of the WAL ends, for the host to remember when the object
+    /// closes (see [`open_at`](Self::open_at)).
+    pub fn wal_position(&self) -> Option<WalPosition> {
+        self.capture.as_ref().and_then(|c| c.position())
     }
 
     /// Whether enough was written since the last checkpoint to run [`checkpoint`](Self::checkpoint).
@@ -565,6 +606,13 @@ impl ObjectStorage {
 
 fn savepoint(id: u64) -> String {
     format!("tx{id}")
+}
+
+fn io_failure(what: &str, error: &std::io::Error) -> StorageError {
+    StorageError::Sqlite(rusqlite::Error::SqliteFailure(
+        ffi::Error::new(ffi::SQLITE_IOERR),
+        Some(format!("{what}: {error}")),
+    ))
 }
 
 fn lost_transaction() -> StorageError {

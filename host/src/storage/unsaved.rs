@@ -3,8 +3,8 @@
 //! that writes creates the file: once that batch's COMMIT has run, the database is copied
 //! into a new file (the backup API), which is the store from then on. The copy is part of
 //! the batch's commit, so it is durable before the batch is acknowledged, as any commit:
-//! with full durability the copy sits in the new file's WAL, whose first fsync also syncs
-//! the directory (`WalSync`).
+//! with full durability the copy sits in the new file's WAL, and the commit log takes it from
+//! there with the new file's first state (`wal_capture.rs`).
 //!
 //! An object that only reads (a `get` of a name never used) so leaves no file, no WAL and
 //! (see the objects layer) no metadata row behind.
@@ -15,7 +15,7 @@ use std::time::Duration;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{configure_sqlite, Limits, ObjectStorage, Result, WalSync};
+use super::{configure_sqlite, wal_path, Limits, ObjectStorage, Result};
 use crate::config::Durability;
 
 /// Where an in-memory store goes when it first writes.
@@ -30,7 +30,7 @@ const PAGES_PER_STEP: std::os::raw::c_int = std::os::raw::c_int::MAX;
 impl ObjectStorage {
     /// Whether the object at `path` has files (its database or its WAL).
     pub fn exists(path: &Path) -> bool {
-        path.exists() || WalSync::wal_path(path).exists()
+        path.exists() || wal_path(path).exists()
     }
 
     /// The store of an object that has no file at `path` yet: temporary until a batch
@@ -73,6 +73,12 @@ impl ObjectStorage {
                     Duration::ZERO,
                     None,
                 )?;
+                // The copy commits outside SQLite's WAL hook: count its frames from the file.
+                if let Some(durable) = &file.durable {
+                    let wal = super::wal_file::read(&wal_path(&unsaved.path))
+                        .map_err(|e| super::io_failure("cannot read the new WAL", &e))?;
+                    durable.set_frames(wal.commits.last().copied().unwrap_or(0));
+                }
                 Ok(file)
             });
         match copied {
@@ -81,7 +87,7 @@ impl ObjectStorage {
                 Ok(())
             }
             Err(error) => {
-                let _ = std::fs::remove_file(WalSync::wal_path(&unsaved.path));
+                let _ = std::fs::remove_file(wal_path(&unsaved.path));
                 let _ = std::fs::remove_file(&unsaved.path);
                 *self = Self::open_unsaved(&unsaved.path, unsaved.durability, self.limits)?;
                 Err(error)

@@ -38,7 +38,7 @@ fn a_store_that_only_reads_creates_no_file() {
             .unwrap();
     });
     assert!(s.is_unsaved());
-    assert!(s.wal_sync().is_none());
+    assert!(s.take_logged_frames().unwrap().is_none());
     drop(s);
     assert_eq!(files(&dir), Vec::<String>::new());
 }
@@ -59,14 +59,15 @@ fn the_first_write_creates_the_file_with_everything_committed() {
     });
     assert!(!s.is_unsaved());
     assert_eq!(files(&dir), ["object.sqlite", "object.sqlite-wal"]);
-    // Full durability: the copy is in the new WAL, and its first fsync syncs the directory.
-    let wal = s.wal_sync().expect("a file store syncs its WAL");
-    assert!(!wal.dir_synced());
-    wal.sync().unwrap();
-    assert!(wal.dir_synced());
+    // Full durability: the copy is in the new WAL, and the log gets all of it with the file
+    // as created.
+    let first = s.take_logged_frames().unwrap().expect("the copy's frames");
+    assert_eq!(first.first_frame, 1);
+    assert!(first.base.is_some());
     // Later batches write to the file as any store does.
     batch(&mut s, |s| s.put("count", b"2").unwrap());
-    wal.sync().unwrap();
+    let next = s.take_logged_frames().unwrap().unwrap();
+    assert_eq!(next.first_frame, first.end_frame());
     drop(s);
 
     let path = dir.path().join("object.sqlite");

@@ -38,7 +38,8 @@ fn a_file_keeps_its_writes_across_closes_with_small_and_large_wals() {
 }
 
 /// Full durability: COMMIT does not sync and SQLite never checkpoints by itself (its
-/// checkpoints would not sync either); the host syncs the WAL and checkpoints with syncs.
+/// checkpoints would not sync either); the commit log takes the frames and the host
+/// checkpoints with syncs.
 #[test]
 fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,7 +52,7 @@ fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
     };
     assert_eq!(pragma(&s, "synchronous"), 0, "OFF");
     assert_eq!(pragma(&s, "wal_autocheckpoint"), 0);
-    let wal = s.wal_sync().expect("full durability syncs the WAL apart");
+    assert!(s.syncs_apart(), "full durability leaves durability to the commit log");
     let value = vec![1u8; 100_000];
     let mut batches = 0;
     while !s.checkpoint_due() {
@@ -60,7 +61,7 @@ fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
         s.put(&format!("k{batches}"), &value).unwrap();
         s.end_turn(true).unwrap();
         s.commit_batch().unwrap();
-        wal.sync().unwrap();
+        assert!(s.take_logged_frames().unwrap().is_some());
         batches += 1;
         assert!(batches < 100, "1,000 pages are ~4 MB");
     }
@@ -76,15 +77,18 @@ fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
         "OFF again after the checkpoint"
     );
     // The next commit starts the WAL over from its beginning, overwriting frames in place:
-    // the file keeps its size, so that an fsync writes no new blocks and no file size.
-    let wal_len = || std::fs::metadata(WalSync::wal_path(&path)).unwrap().len();
+    // the file keeps its size (no new blocks), and the log gets the new generation from its
+    // first frame.
+    let wal_len = || std::fs::metadata(wal_path(&path)).unwrap().len();
     let full = wal_len();
     s.begin_batch().unwrap();
     s.begin_turn().unwrap();
     s.put("after", b"1").unwrap();
     s.end_turn(true).unwrap();
     s.commit_batch().unwrap();
-    wal.sync().unwrap();
+    let restarted = s.take_logged_frames().unwrap().unwrap();
+    assert_eq!(restarted.first_frame, 1);
+    assert_eq!(restarted.base, None);
     assert_eq!(
         wal_len(),
         full,
@@ -101,7 +105,7 @@ fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
     assert_eq!(s.get(&format!("k{}", batches - 1)).unwrap(), Some(value));
 }
 
-/// Relaxed durability keeps SQLite's own checkpoints (which sync) and has no WAL syncer.
+/// Relaxed durability keeps SQLite's own checkpoints (which sync) and logs nothing.
 #[test]
 fn relaxed_durability_leaves_syncing_to_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +115,7 @@ fn relaxed_durability_leaves_syncing_to_sqlite() {
         Limits::default(),
     )
     .unwrap();
-    assert!(s.wal_sync().is_none());
+    assert!(!s.syncs_apart());
     let sync: i64 = s
         .conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
@@ -119,26 +123,42 @@ fn relaxed_durability_leaves_syncing_to_sqlite() {
     assert_eq!(sync, 1, "NORMAL");
 }
 
-/// A new object's database and WAL are new directory entries: the first WAL sync also syncs
-/// the directory, and only then, since the WAL persists across activations.
+/// What the commit log gets: a new file's first frames carry the file as created, each
+/// commit's frames follow the last logged one, and a store opened where the host remembers
+/// the WAL stood (or reading it) logs only what is new.
 #[test]
-fn the_first_sync_of_a_new_wal_also_syncs_its_directory() {
+fn each_commit_hands_the_log_exactly_its_new_frames() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.sqlite");
     let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
-    let wal = s.wal_sync().unwrap();
-    assert!(!wal.dir_synced(), "opening created the WAL file");
-    s.begin_batch().unwrap();
-    s.put("k", b"v").unwrap();
-    s.commit_batch().unwrap();
-    wal.sync().unwrap();
-    assert!(wal.dir_synced());
+    put_batch(&mut s, "k", b"v");
+    let first = s.take_logged_frames().unwrap().unwrap();
+    assert_eq!(first.first_frame, 1, "the schema's commit and this one");
+    assert_eq!(first.page_size, 4096);
+    let base = first.base.as_ref().expect("a new file carries its first state");
+    assert_eq!(base.len(), 4096);
+    assert!(s.take_logged_frames().unwrap().is_none(), "nothing new");
+    put_batch(&mut s, "k", b"w");
+    let second = s.take_logged_frames().unwrap().unwrap();
+    assert_eq!(second.first_frame, first.end_frame());
+    assert_eq!(second.wal_header, first.wal_header);
+    assert_eq!(second.base, None);
+    // The frames are SQLite's own: the WAL file holds the same bytes at their places.
+    let wal = std::fs::read(wal_path(&path)).unwrap();
+    let at = 32 + (second.first_frame as usize - 1) * second.frame_len();
+    assert_eq!(&wal[at..at + second.frames.len()], &second.frames[..]);
+    let mut position = s.wal_position().unwrap();
+    assert_eq!(position.frames, second.end_frame() - 1);
     drop(s);
-    let s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
-    assert!(
-        s.wal_sync().unwrap().dir_synced(),
-        "the WAL was kept: nothing new to sync"
-    );
+    for (known, value) in [(Some(position), b"x"), (None, b"y")] {
+        let mut s =
+            ObjectStorage::open_at(&path, Durability::Full, Limits::default(), known).unwrap();
+        put_batch(&mut s, "k", value);
+        let next = s.take_logged_frames().unwrap().unwrap();
+        assert_eq!(next.first_frame, position.frames + 1, "known: {known:?}");
+        position = s.wal_position().unwrap();
+        assert_eq!(position.frames, next.end_frame() - 1);
+    }
 }
 
 /// The actor opens an object on its async worker only when that is quick: the file exists,
@@ -187,9 +207,10 @@ fn a_fail_stop_keeps_exactly_the_commits_known_durable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("object.sqlite");
     let open = || ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
+    // What the output gate does when the log made the frames durable.
     let sync = |s: &mut ObjectStorage| {
         let point = s.wal_point().expect("full durability tracks the WAL");
-        s.wal_sync().unwrap().sync().unwrap();
+        s.take_logged_frames().unwrap();
         s.mark_durable(point);
     };
     // Found at open: durable (the previous activation synced before it closed).
@@ -241,7 +262,7 @@ fn a_fail_stop_keeps_exactly_the_commits_known_durable() {
 fn the_wal_reader_finds_every_commit_sqlite_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("object.sqlite");
-    let wal = WalSync::wal_path(&path);
+    let wal = wal_path(&path);
     let mut s = ObjectStorage::open(&path, Durability::Full, Limits::default()).unwrap();
     // Opening a new file commits its schema.
     let before = super::wal_file::read(&wal).unwrap().commits.len();

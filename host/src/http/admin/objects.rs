@@ -14,7 +14,7 @@ use super::{limit, query, Object};
 use crate::host::Host;
 use crate::ids::ObjectId;
 use crate::objects::{AdminRequest, Namespace};
-use crate::storage::WalSync;
+use crate::storage::wal_path;
 
 /// The longest `name` filter taken.
 const MAX_NAME_FILTER: usize = 1024;
@@ -89,7 +89,7 @@ pub async fn list(
 /// alarm as the scheduler has it, its sockets.
 fn status(host: &Host, index: usize, namespace: &Namespace, id: &ObjectId) -> Value {
     let path = namespace.object_path(id);
-    let files = [path.clone(), WalSync::wal_path(&path)];
+    let files = [path.clone(), wal_path(&path)];
     let size: u64 = files.iter().filter_map(|f| len(f)).sum();
     let last_write = files.iter().filter_map(|f| modified_ms(f)).max();
     let key = (index, *id);

@@ -1,0 +1,273 @@
+//! The writer thread: group commit for the whole host. Appenders queue encoded records and
+//! get a ticket; the thread takes everything queued, writes it to the active segment in one
+//! write, syncs the segment once (`fdatasync`), and resolves every ticket of that group. While
+//! it syncs, new records queue up for the next group, so under load one fsync covers the
+//! commits of many objects.
+//!
+//! A segment past its size is sealed after its last group is durable, and a new one is
+//! started; its first group's sync also syncs the directory, so that no record in it is
+//! acknowledged before its directory entry is durable. Sealed segments go to the trimmer.
+//!
+//! Fail-stop: if a write or a sync fails, nothing of the group is known durable, and on Linux
+//! the failed pages may be marked clean (a later fsync would "succeed" without writing
+//! them). The segment is cut back to its last durable record (so a restart that reads the page
+//! cache does not replay commits that were answered with an error), and every ticket from then
+//! on fails: the host cannot make anything durable any more.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::record::{self, Body, Record, MAX_BODY};
+use super::trim::Sealed;
+use super::{Synced, Ticket};
+use crate::metrics::Metrics;
+
+/// Frames per record at most, in bytes (a larger capture is split): well under `MAX_BODY`.
+const MAX_FRAMES_PER_RECORD: usize = 16 << 20;
+
+struct Queue {
+    /// Encoded bodies, each with the ticket it resolves (the last chunk of an append has it).
+    pending: Vec<(Vec<u8>, Option<oneshot::Sender<Synced>>)>,
+    closed: bool,
+    failed: Option<String>,
+    active: u64,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+pub struct Writer {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The active segment, as the thread holds it.
+struct Segment {
+    dir: PathBuf,
+    number: u64,
+    file: File,
+    /// Bytes written to it that are durable once the next group is (its header and every
+    /// record synced).
+    len: u64,
+    /// Whether its directory entry is known durable.
+    dir_synced: bool,
+}
+
+impl Segment {
+    fn create(dir: &Path, number: u64) -> io::Result<Segment> {
+        let path = dir.join(record::segment_name(number));
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        file.write_all(&record::segment_header(number))?;
+        Ok(Segment {
+            dir: dir.to_owned(),
+            number,
+            file,
+            len: record::SEGMENT_HEADER,
+            dir_synced: false,
+        })
+    }
+
+    /// Writes a group and makes it durable (with the segment's directory entry, the first
+    /// time).
+    fn write_durably(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.file.sync_data()?;
+        if !self.dir_synced {
+            File::open(&self.dir)?.sync_all()?;
+            self.dir_synced = true;
+        }
+        Ok(())
+    }
+}
+
+impl Writer {
+    pub fn start(
+        dir: &Path,
+        first_segment: u64,
+        segment_bytes: u64,
+        sealed: Arc<Sealed>,
+        metrics: Arc<Metrics>,
+    ) -> io::Result<Writer> {
+        let segment = Segment::create(dir, first_segment)?;
+        metrics.log_segments.set(1);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                closed: false,
+                failed: None,
+                active: first_segment,
+            }),
+            wake: Condvar::new(),
+        });
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("wdo-log-writer".into())
+                .spawn(move || run(shared, segment, segment_bytes, sealed, metrics))?
+        };
+        Ok(Writer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn append(&self, record: Record) -> Ticket {
+        let (tx, rx) = oneshot::channel();
+        let bodies = split(record);
+        let mut queue = self.shared.queue.lock().expect("log queue lock");
+        if let Some(failed) = &queue.failed {
+            let _ = tx.send((Err(io::Error::other(failed.clone())), Duration::ZERO));
+            return rx;
+        }
+        let last = bodies.len() - 1;
+        let mut tx = Some(tx);
+        for (i, body) in bodies.into_iter().enumerate() {
+            queue
+                .pending
+                .push((body, if i == last { tx.take() } else { None }));
+        }
+        drop(queue);
+        self.shared.wake.notify_one();
+        rx
+    }
+
+    pub fn active_segment(&self) -> u64 {
+        self.shared.queue.lock().expect("log queue lock").active
+    }
+}
+
+impl Drop for Writer {
+    /// Writes what is queued, then stops the thread.
+    fn drop(&mut self) {
+        self.shared.queue.lock().expect("log queue lock").closed = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The bodies of a record: frames beyond `MAX_FRAMES_PER_RECORD` go in several records
+/// (whole frames each, in order; only the first carries the base).
+fn split(record: Record) -> Vec<Vec<u8>> {
+    let Body::Frames(frames) = &record.body else {
+        return vec![record::encode(&record)];
+    };
+    if frames.frames.len() <= MAX_FRAMES_PER_RECORD {
+        return vec![record::encode(&record)];
+    }
+    let per = (MAX_FRAMES_PER_RECORD / frames.frame_len()).max(1);
+    let mut bodies = Vec::new();
+    let mut first_frame = frames.first_frame;
+    for (i, chunk) in frames.frames.chunks(per * frames.frame_len()).enumerate() {
+        let part = record::WalFrames {
+            frames: chunk.to_vec(),
+            first_frame,
+            base: if i == 0 { frames.base.clone() } else { None },
+            ..frames.clone()
+        };
+        first_frame = part.end_frame();
+        let body = record::encode(&Record {
+            object: record.object.clone(),
+            body: Body::Frames(part),
+        });
+        debug_assert!(body.len() <= MAX_BODY);
+        bodies.push(body);
+    }
+    bodies
+}
+
+fn run(
+    shared: Arc<Shared>,
+    mut segment: Segment,
+    segment_bytes: u64,
+    sealed: Arc<Sealed>,
+    metrics: Arc<Metrics>,
+) {
+    let mut buf = Vec::new();
+    loop {
+        let group = {
+            let mut queue = shared.queue.lock().expect("log queue lock");
+            while queue.pending.is_empty() && !queue.closed {
+                queue = shared.wake.wait(queue).expect("log queue lock");
+            }
+            if queue.pending.is_empty() {
+                return;
+            }
+            std::mem::take(&mut queue.pending)
+        };
+        buf.clear();
+        for (body, _) in &group {
+            let offset = segment.len + buf.len() as u64;
+            record::frame(segment.number, offset, body, &mut buf);
+        }
+        let started = Instant::now();
+        let written = segment.write_durably(&buf);
+        let took = started.elapsed();
+        if let Err(e) = written {
+            fail(&shared, &mut segment, group, &e);
+            continue;
+        }
+        segment.len += buf.len() as u64;
+        metrics.log_fsync_duration.observe(took.as_secs_f64());
+        metrics.log_records.inc_by(group.len() as u64);
+        metrics.log_bytes.inc_by(buf.len() as u64);
+        for (_, tx) in group {
+            if let Some(tx) = tx {
+                let _ = tx.send((Ok(()), took));
+            }
+        }
+        if segment.len >= segment_bytes {
+            let next = segment.number + 1;
+            match Segment::create(&segment.dir, next) {
+                Ok(new) => {
+                    let old = std::mem::replace(&mut segment, new);
+                    shared.queue.lock().expect("log queue lock").active = next;
+                    sealed.push(old.number);
+                    metrics.log_segments.inc();
+                }
+                Err(e) => {
+                    tracing::error!("cannot start log segment {next}: {e}; the host can commit nothing more");
+                    shared.queue.lock().expect("log queue lock").failed =
+                        Some(format!("the commit log cannot start a new segment: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// A group could not be made durable: it fails, the segment is cut back to what was durable,
+/// and the log refuses everything from now on.
+fn fail(
+    shared: &Shared,
+    segment: &mut Segment,
+    group: Vec<(Vec<u8>, Option<oneshot::Sender<Synced>>)>,
+    error: &io::Error,
+) {
+    tracing::error!(segment = segment.number, "a write or fsync of the commit log failed: {error}; nothing more can be committed until the host restarts");
+    let cut = segment.file.set_len(segment.len);
+    if let Err(e) = &cut {
+        tracing::error!("cannot cut the commit log back to its durable records: {e}");
+    }
+    let message = format!("an fsync of the commit log failed: {error}");
+    let mut queue = shared.queue.lock().expect("log queue lock");
+    queue.failed = Some(message.clone());
+    let later = std::mem::take(&mut queue.pending);
+    drop(queue);
+    for (_, tx) in group.into_iter().chain(later) {
+        if let Some(tx) = tx {
+            let _ = tx.send((Err(io::Error::new(error.kind(), message.clone())), Duration::ZERO));
+        }
+    }
+}
