@@ -295,24 +295,31 @@ async fn compiled_components_are_cached_so_a_restart_does_not_recompile() {
 }
 
 /// The output gate with pipelined commits: a write's response leaves only after an fsync of
-/// the WAL that started after its commit. Sequential increments therefore need one fsync
-/// each (a response released early would let the next commit share a later fsync), and
+/// the commit log that started after its commit. Sequential increments therefore need one
+/// fsync each (a response released early would let the next commit share a later fsync), and
 /// reads of durable data need none.
 #[tokio::test(flavor = "multi_thread")]
-async fn each_acknowledged_write_waited_for_its_own_wal_fsync() {
+async fn each_acknowledged_write_waited_for_its_own_log_fsync() {
     const SYNCS: &str = "wdo_wal_sync_duration_seconds_count{namespace=\"counter\"}";
+    const LOG_SYNCS: &str = "wdo_log_fsync_duration_seconds_count";
     let server = Server::start();
     assert_eq!(
         server.post("/counter/gate/increment", json!({})).await.0,
         200
     );
     let before = server.metric(SYNCS).await;
+    let log_before = server.metric(LOG_SYNCS).await;
     assert!(before >= 1.0, "the first write was synced: {before}");
     for i in 2..=21 {
         let (status, body) = server.post("/counter/gate/increment", json!({})).await;
         assert_eq!((status, body), (200, json!({"count": i})));
     }
     assert_eq!(server.metric(SYNCS).await, before + 20.0);
+    assert_eq!(
+        server.metric(LOG_SYNCS).await,
+        log_before + 20.0,
+        "one log fsync each"
+    );
     for _ in 0..10 {
         assert_eq!(
             server.get("/counter/gate/get").await,

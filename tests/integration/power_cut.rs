@@ -22,7 +22,7 @@ const CUTS: usize = 200;
 const COUNTERS: usize = 12;
 const USERS: [&str; 4] = ["ann", "bob", "cyd", "dee"];
 const START_BALANCE: u64 = 1_000;
-const WORKLOAD: Duration = Duration::from_secs(6);
+const WORKLOAD: Duration = Duration::from_secs(4);
 
 /// What the clients were told, each answer with the trace's length when it arrived: the
 /// write it acknowledges was durable by then.
@@ -118,10 +118,14 @@ async fn two_hundred_power_cuts_lose_no_acknowledged_write_and_corrupt_nothing()
                 let i = rng.random_range(0..COUNTERS);
                 acks.lock().unwrap().counters[i].1 += 1;
                 let url = format!("{base}/counter/c{i}/increment");
-                let Ok(response) = client.post(url).send().await else { return };
+                let Ok(response) = client.post(url).send().await else {
+                    return;
+                };
                 let value: Value = response.json().await.unwrap();
                 let count = value["count"].as_u64().expect("a count");
-                acks.lock().unwrap().counters[i].0.push((count, trace_len(&trace)));
+                acks.lock().unwrap().counters[i]
+                    .0
+                    .push((count, trace_len(&trace)));
             }
         }));
     }
@@ -133,7 +137,11 @@ async fn two_hundred_power_cuts_lose_no_acknowledged_write_and_corrupt_nothing()
                 let from = USERS[rng.random_range(0..USERS.len())];
                 let to = USERS[rng.random_range(0..USERS.len())];
                 let body = json!({"from": from, "to": to, "amount": rng.random_range(1..300)});
-                let fail = if rng.random_bool(0.2) { "?fail=after-debit" } else { "" };
+                let fail = if rng.random_bool(0.2) {
+                    "?fail=after-debit"
+                } else {
+                    ""
+                };
                 let url = format!("{base}/bank/main/transfer{fail}");
                 if client.post(url).json(&body).send().await.is_err() {
                     return;
@@ -188,7 +196,10 @@ async fn two_hundred_power_cuts_lose_no_acknowledged_write_and_corrupt_nothing()
         ops.len(),
         bytes.len()
     );
-    assert!(acknowledged > 100, "the workload ran: {acknowledged} acknowledged");
+    assert!(
+        acknowledged > 100,
+        "the workload ran: {acknowledged} acknowledged"
+    );
 
     // Cut points: after the deposits, at random records of the trace, in order.
     let first = ops
@@ -216,7 +227,10 @@ async fn two_hundred_power_cuts_lose_no_acknowledged_write_and_corrupt_nothing()
             .await
             .unwrap_or_else(|e| panic!("cut {n} at trace byte {at} (record {cut}): {e}"));
     }
-    println!("{CUTS} cuts checked in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "{CUTS} cuts checked in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Starts a plain host on the disk as the cut left it and checks what it serves.
@@ -232,7 +246,9 @@ async fn check_cut(data: &Path, at: u64, acks: &Acks) -> Result<(), String> {
                 .max()
                 .unwrap_or(0);
             let (status, body) = server.get(&format!("/counter/c{i}/get")).await;
-            let count = body["count"].as_u64().ok_or(format!("c{i}: {status} {body}"))?;
+            let count = body["count"]
+                .as_u64()
+                .ok_or(format!("c{i}: {status} {body}"))?;
             if count < acked || count > *sent {
                 return Err(format!(
                     "counter c{i} is {count}: {acked} were acknowledged, {sent} sent"
@@ -242,7 +258,9 @@ async fn check_cut(data: &Path, at: u64, acks: &Acks) -> Result<(), String> {
         let mut total = 0;
         for user in USERS {
             let (_, body) = server.get(&format!("/bank/main/balance/{user}")).await;
-            total += body["balance"].as_u64().ok_or(format!("balance of {user}: {body}"))?;
+            total += body["balance"]
+                .as_u64()
+                .ok_or(format!("balance of {user}: {body}"))?;
         }
         if total != START_BALANCE * USERS.len() as u64 {
             return Err(format!("the bank holds {total}: money was made or lost"));

@@ -18,14 +18,30 @@ use rand::Rng;
 #[derive(Debug, Clone)]
 pub enum Op {
     /// Opened with O_CREAT or O_TRUNC (`truncate`).
-    Create { path: String, truncate: bool },
-    Write { path: String, at: u64, data: Vec<u8> },
-    Truncate { path: String, len: u64 },
+    Create {
+        path: String,
+        truncate: bool,
+    },
+    Write {
+        path: String,
+        at: u64,
+        data: Vec<u8>,
+    },
+    Truncate {
+        path: String,
+        len: u64,
+    },
     /// `fsync` or `fdatasync` of a file or a directory.
-    Sync { path: String },
+    Sync {
+        path: String,
+    },
     SyncFs,
-    Unlink { path: String },
-    Mkdir { path: String },
+    Unlink {
+        path: String,
+    },
+    Mkdir {
+        path: String,
+    },
     Unsupported(String),
 }
 
@@ -111,7 +127,9 @@ fn parent(path: &str) -> &str {
 
 fn apply(data: &mut Vec<u8>, op: &Op) {
     match op {
-        Op::Write { at, data: bytes, .. } => {
+        Op::Write {
+            at, data: bytes, ..
+        } => {
             let end = *at as usize + bytes.len();
             if data.len() < end {
                 data.resize(end, 0);
@@ -240,7 +258,9 @@ impl Disk {
             for op in &file.pending {
                 let roll: f64 = rng.random();
                 match op {
-                    Op::Write { at, data: bytes, .. } if roll >= 0.9 && bytes.len() > 512 => {
+                    Op::Write {
+                        at, data: bytes, ..
+                    } if roll >= 0.9 && bytes.len() > 512 => {
                         // Torn: only its first sectors reached the disk.
                         let sectors = bytes.len().div_ceil(512);
                         let kept = rng.random_range(1..sectors) * 512;

@@ -44,7 +44,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use record::{Body, ObjectKey, Record, WalFrames, FRAME_HEADER, WAL_HEADER};
-pub use recovery::{object_path, recover, Recovered};
+pub use recovery::{object_path, read_log, recover, Recovered};
 
 use crate::metrics::Metrics;
 
@@ -85,7 +85,7 @@ pub struct CommitLog {
 
 /// The directory of the log in a data directory.
 pub fn log_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("log")
+    data_dir.join(".commit-log")
 }
 
 impl CommitLog {

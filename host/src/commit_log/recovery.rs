@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::record::{self, Body, ObjectKey, WalFrames, WAL_HEADER};
+use super::record::{self, Body, ObjectKey, Record, WalFrames, WAL_HEADER};
 
 /// What recovery found and did.
 #[derive(Debug, Default)]
@@ -77,15 +77,48 @@ pub fn recover(log_dir: &Path, data_dir: &Path) -> anyhow::Result<Recovered> {
         std::fs::create_dir(log_dir)
             .with_context(|| format!("cannot create the commit log {}", log_dir.display()))?;
     }
-    let segments = list_segments(log_dir)?;
+    let (segments, records) = read_log(log_dir)?;
     let mut recovered = Recovered {
         next_segment: segments.last().map_or(1, |s| s + 1),
-        segments: segments.clone(),
+        segments,
+        records: records.len(),
         ..Recovered::default()
     };
     // Per object, the records that matter: those after its last reset, of its newest WAL
     // generation.
     let mut pending: BTreeMap<ObjectKey, Vec<WalFrames>> = BTreeMap::new();
+    for record in records {
+        let kept = pending.entry(record.object).or_default();
+        match record.body {
+            Body::Reset => kept.clear(),
+            Body::Frames(frames) => {
+                if kept
+                    .last()
+                    .is_some_and(|l| l.wal_header != frames.wal_header)
+                {
+                    kept.clear();
+                }
+                kept.push(frames);
+            }
+        }
+    }
+    for (object, frames) in &pending {
+        if frames.is_empty() {
+            continue;
+        }
+        let db = object_path(data_dir, object);
+        apply(&db, frames)
+            .with_context(|| format!("cannot recover {} from the commit log", db.display()))?;
+        recovered.objects += 1;
+    }
+    Ok(recovered)
+}
+
+/// The segments of the log in `log_dir` and their records, in order. Only the last segment
+/// may end in a torn or damaged record (it ends the log there).
+pub fn read_log(log_dir: &Path) -> anyhow::Result<(Vec<u64>, Vec<Record>)> {
+    let segments = list_segments(log_dir)?;
+    let mut all = Vec::new();
     for (i, &segment) in segments.iter().enumerate() {
         let path = log_dir.join(record::segment_name(segment));
         let bytes = std::fs::read(&path)
@@ -101,30 +134,9 @@ pub fn recover(log_dir: &Path, data_dir: &Path) -> anyhow::Result<Recovered> {
                 bytes.len()
             );
         }
-        recovered.records += records.len();
-        for record in records {
-            let kept = pending.entry(record.object).or_default();
-            match record.body {
-                Body::Reset => kept.clear(),
-                Body::Frames(frames) => {
-                    if kept.last().is_some_and(|l| l.wal_header != frames.wal_header) {
-                        kept.clear();
-                    }
-                    kept.push(frames);
-                }
-            }
-        }
+        all.extend(records);
     }
-    for (object, frames) in &pending {
-        if frames.is_empty() {
-            continue;
-        }
-        let db = object_path(data_dir, object);
-        apply(&db, frames)
-            .with_context(|| format!("cannot recover {} from the commit log", db.display()))?;
-        recovered.objects += 1;
-    }
-    Ok(recovered)
+    Ok((segments, all))
 }
 
 fn list_segments(log_dir: &Path) -> anyhow::Result<Vec<u64>> {
@@ -145,14 +157,20 @@ fn list_segments(log_dir: &Path) -> anyhow::Result<Vec<u64>> {
 fn apply(db: &Path, frames: &[WalFrames]) -> io::Result<()> {
     let first = &frames[0];
     let last = frames.last().expect("not empty");
-    let dir = db.parent().expect("an object file is in a namespace directory");
+    let dir = db
+        .parent()
+        .expect("an object file is in a namespace directory");
     if !dir.is_dir() {
         std::fs::create_dir_all(dir)?;
     }
     if let Some(base) = first.base.as_ref().filter(|_| first.first_frame == 1) {
         let len = std::fs::metadata(db).map_or(0, |m| m.len());
         if len < base.len() as u64 {
-            let file = File::options().write(true).create(true).truncate(false).open(db)?;
+            let file = File::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(db)?;
             file.write_all_at(base, 0)?;
         }
     }

@@ -79,7 +79,10 @@ fn a_record_read_at_another_place_or_in_another_segment_is_not_taken() {
     bytes[8..16].copy_from_slice(&9u64.to_le_bytes());
     let (read, _) = record::read_segment(9, &bytes).unwrap();
     assert!(read.is_empty());
-    assert!(record::read_segment(8, &bytes).is_err(), "the header names another segment");
+    assert!(
+        record::read_segment(8, &bytes).is_err(),
+        "the header names another segment"
+    );
 }
 
 #[test]

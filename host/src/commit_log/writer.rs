@@ -238,7 +238,9 @@ fn run(
                     metrics.log_segments.inc();
                 }
                 Err(e) => {
-                    tracing::error!("cannot start log segment {next}: {e}; the host can commit nothing more");
+                    tracing::error!(
+                        "cannot start log segment {next}: {e}; the host can commit nothing more"
+                    );
                     shared.queue.lock().expect("log queue lock").failed =
                         Some(format!("the commit log cannot start a new segment: {e}"));
                 }
@@ -267,7 +269,10 @@ fn fail(
     drop(queue);
     for (_, tx) in group.into_iter().chain(later) {
         if let Some(tx) = tx {
-            let _ = tx.send((Err(io::Error::new(error.kind(), message.clone())), Duration::ZERO));
+            let _ = tx.send((
+                Err(io::Error::new(error.kind(), message.clone())),
+                Duration::ZERO,
+            ));
         }
     }
 }

@@ -358,10 +358,12 @@ impl Actor {
             // Nothing of the old data is needed, but a failed swap must leave it whole: the
             // database file alone then holds it, synced.
             let storage = live.storage.clone();
-            tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint_truncate())
-                .await
-                .map_err(|e| failed("cannot checkpoint", &e))?
-                .map_err(|e| failed("cannot checkpoint", &e))?;
+            tokio::task::spawn_blocking(move || {
+                storage.lock().expect("storage lock").checkpoint_truncate()
+            })
+            .await
+            .map_err(|e| failed("cannot checkpoint", &e))?
+            .map_err(|e| failed("cannot checkpoint", &e))?;
         }
         if logged {
             // The object's frames in the commit log are void from here: recovery must not put
@@ -371,7 +373,10 @@ impl Actor {
                 body: Body::Reset,
             });
             let (result, _) = ticket.await.unwrap_or_else(|_| {
-                (Err(std::io::Error::other("the commit log stopped")), Default::default())
+                (
+                    Err(std::io::Error::other("the commit log stopped")),
+                    Default::default(),
+                )
             });
             result.map_err(|e| failed("cannot record the replacement in the commit log", &e))?;
         }

@@ -65,7 +65,8 @@ impl Gate {
     pub async fn synced(&mut self) -> Synced {
         match &mut self.syncing {
             Some((_, _, ticket)) => ticket.await.unwrap_or_else(|_| {
-                let error = io::Error::other("the commit log stopped before the append was durable");
+                let error =
+                    io::Error::other("the commit log stopped before the append was durable");
                 (Err(error), Duration::ZERO)
             }),
             None => std::future::pending().await,
@@ -126,7 +127,10 @@ impl Actor {
             .get_or_create(&ns(&self.namespace.name))
             .observe(took.as_secs_f64());
         if let Err(e) = result {
-            let error = self.storage_error("the commit log could not make the writes durable; not acknowledged", &e);
+            let error = self.storage_error(
+                "the commit log could not make the writes durable; not acknowledged",
+                &e,
+            );
             live.failed = Some(format!("its writes could not be made durable: {e}"));
             live.instance = None;
             let hub = &self.registry.hub;
@@ -226,7 +230,10 @@ pub(super) fn log_blocking(
         body: Body::Frames(frames),
     });
     let (result, _) = ticket.blocking_recv().unwrap_or_else(|_| {
-        (Err(io::Error::other("the commit log stopped")), Duration::ZERO)
+        (
+            Err(io::Error::other("the commit log stopped")),
+            Duration::ZERO,
+        )
     });
     if let (Ok(()), Some(point)) = (&result, point) {
         storage.mark_durable(point);

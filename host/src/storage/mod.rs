@@ -258,10 +258,9 @@ impl ObjectStorage {
             .conn
             .execute_batch(&format!("PRAGMA synchronous={sync};"))?;
         if durability == Durability::Full {
-            storage.capture = Some(
-                wal_capture::WalCapture::new(path, is_new, known)
-                    .map_err(|e| io_failure(&format!("cannot read the WAL of {}", path.display()), &e))?,
-            );
+            storage.capture = Some(wal_capture::WalCapture::new(path, is_new, known).map_err(
+                |e| io_failure(&format!("cannot read the WAL of {}", path.display()), &e),
+            )?);
             storage.durable = Some(fail_stop::DurableWal::track(path, is_new, &storage.conn));
         }
         Ok(storage)

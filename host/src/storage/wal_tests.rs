@@ -52,7 +52,10 @@ fn full_durability_commits_without_sync_and_checkpoints_only_when_asked() {
     };
     assert_eq!(pragma(&s, "synchronous"), 0, "OFF");
     assert_eq!(pragma(&s, "wal_autocheckpoint"), 0);
-    assert!(s.syncs_apart(), "full durability leaves durability to the commit log");
+    assert!(
+        s.syncs_apart(),
+        "full durability leaves durability to the commit log"
+    );
     let value = vec![1u8; 100_000];
     let mut batches = 0;
     while !s.checkpoint_due() {
@@ -135,7 +138,10 @@ fn each_commit_hands_the_log_exactly_its_new_frames() {
     let first = s.take_logged_frames().unwrap().unwrap();
     assert_eq!(first.first_frame, 1, "the schema's commit and this one");
     assert_eq!(first.page_size, 4096);
-    let base = first.base.as_ref().expect("a new file carries its first state");
+    let base = first
+        .base
+        .as_ref()
+        .expect("a new file carries its first state");
     assert_eq!(base.len(), 4096);
     assert!(s.take_logged_frames().unwrap().is_none(), "nothing new");
     put_batch(&mut s, "k", b"w");
@@ -191,7 +197,7 @@ fn opens_quickly_only_for_an_existing_file_with_a_small_wal() {
     );
 }
 
-fn put_batch(s: &mut ObjectStorage, key: &str, value: &[u8]) {
+pub(super) fn put_batch(s: &mut ObjectStorage, key: &str, value: &[u8]) {
     s.begin_batch().unwrap();
     s.begin_turn().unwrap();
     s.put(key, value).unwrap();
