@@ -44,7 +44,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use record::{Body, ObjectKey, Record, WalFrames, FRAME_HEADER, WAL_HEADER};
-pub use recovery::{object_path, read_log, recover, Recovered};
+pub use recovery::{object_path, read_log, recover, wal_path, Recovered};
+pub use trim::sync_filesystem;
 
 use crate::metrics::Metrics;
 

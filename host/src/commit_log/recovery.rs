@@ -64,7 +64,8 @@ pub fn object_path(data_dir: &Path, object: &ObjectKey) -> PathBuf {
         .join(format!("{}.sqlite", hex::encode(object.id)))
 }
 
-fn wal_path(db: &Path) -> PathBuf {
+/// The WAL file of the database at `db`.
+pub fn wal_path(db: &Path) -> PathBuf {
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     PathBuf::from(wal)

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Syncs a directory, making the entries created in it (files, subdirectories) durable.
@@ -36,10 +35,5 @@ pub fn create_dir_all(dir: &Path) -> io::Result<()> {
 /// this turns whatever an earlier process left in the page cache (WAL frames it never
 /// synced, say, before a crash) into what is on disk, before any of it is served.
 pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
-    let file = File::open(dir)?;
-    // SAFETY: syncfs only reads the descriptor, which `file` keeps open for the call.
-    if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::commit_log::sync_filesystem(dir)
 }

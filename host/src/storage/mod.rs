@@ -65,10 +65,11 @@ use rusqlite::config::DbConfig;
 use rusqlite::limits::Limit;
 use rusqlite::{ffi, Connection, OpenFlags};
 
-use crate::commit_log::{WalFrames, WalPosition};
+use crate::commit_log::WalPosition;
 use crate::config::Durability;
 use guest_mode::SqlGuard;
 
+pub use crate::commit_log::wal_path;
 pub use admin::{prepare_import, replace_database, AdminRows, TableInfo};
 pub use alarm::EARLIEST_ALARM_MS;
 pub use disk_full::is_disk_full;
@@ -76,13 +77,6 @@ pub use fail_stop::WalPoint;
 pub use list::ListOptions;
 pub use sql::{SqlError, SqlOutput, SqlValue};
 pub use sqlite_config::configure as configure_sqlite;
-
-/// The WAL file of the database at `db`.
-pub fn wal_path(db: &Path) -> std::path::PathBuf {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    std::path::PathBuf::from(wal)
-}
 
 /// Limits of the key-value and SQL APIs, as Cloudflare's.
 #[derive(Debug, Clone, Copy)]
@@ -347,23 +341,6 @@ impl ObjectStorage {
     /// Whether commits leave durability to the commit log (`durability = "full"`).
     pub fn syncs_apart(&self) -> bool {
         self.capture.is_some()
-    }
-
-    /// Full durability: the WAL frames committed since the last call (`None` if there are
-    /// none, or with relaxed durability), for the commit log. Reads what the commits have
-    /// just written (page cache).
-    pub fn take_logged_frames(&mut self) -> std::io::Result<Option<WalFrames>> {
-        let frames = self.durable.as_ref().map_or(0, |d| d.frames_now());
-        match &mut self.capture {
-            Some(capture) => capture.take(frames),
-            None => Ok(None),
-        }
-    }
-
-    /// Where the logged part of the WAL ends, for the host to remember when the object
-    /// closes (see [`open_at`](Self::open_at)).
-    pub fn wal_position(&self) -> Option<WalPosition> {
-        self.capture.as_ref().and_then(|c| c.position())
     }
 
     /// Whether enough was written since the last checkpoint to run [`checkpoint`](Self::checkpoint).

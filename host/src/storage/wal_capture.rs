@@ -14,7 +14,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::wal_file;
+use super::{wal_file, ObjectStorage};
 use crate::commit_log::{WalFrames, WalPosition, FRAME_HEADER, WAL_HEADER};
 
 pub(super) struct WalCapture {
@@ -97,5 +97,24 @@ impl WalCapture {
             frames: bytes,
             base: base.filter(|b| !b.is_empty()),
         }))
+    }
+}
+
+impl ObjectStorage {
+    /// Full durability: the WAL frames committed since the last call (`None` if there are
+    /// none, or with relaxed durability), for the commit log. Reads what the commits have
+    /// just written (page cache).
+    pub fn take_logged_frames(&mut self) -> std::io::Result<Option<WalFrames>> {
+        let frames = self.durable.as_ref().map_or(0, |d| d.frames_now());
+        match &mut self.capture {
+            Some(capture) => capture.take(frames),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the logged part of the WAL ends, for the host to remember when the object
+    /// closes (see [`open_at`](Self::open_at)).
+    pub fn wal_position(&self) -> Option<WalPosition> {
+        self.capture.as_ref().and_then(|c| c.position())
     }
 }
