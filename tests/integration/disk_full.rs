@@ -145,6 +145,9 @@ async fn a_full_disk_fails_writes_clearly_keeps_what_was_acknowledged_and_recove
         stat.f_bavail * stat.f_frsize
     };
     println!("{} bytes free before the restart", free(tmpfs.path()));
+    // Which layer ran out of space first: SQLite writing the WAL, or the commit log.
+    let by_log = server.log().matches("rolled back to its last durable commit").count();
+    println!("writes refused by the commit log (then rolled back): {by_log}");
     assert!(
         !server.log().contains("quarantined"),
         "a full disk is no storage failure:\n{}",

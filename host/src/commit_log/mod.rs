@@ -2,7 +2,7 @@
 //! `durability = "full"` namespaces, so that one fsync makes the batches of every object that
 //! committed meanwhile durable.
 //!
-//! Owns: `<data-dir>/log/` (segment files, `record.rs`), the thread that appends and syncs
+//! Owns: `<data-dir>/.commit-log/` (segment files, `record.rs`), the thread that appends and syncs
 //! them (`writer.rs`), the thread that trims them (`trim.rs`), and recovery at start
 //! (`recovery.rs`). Knows files, bytes and SQLite's WAL layout (where a frame goes), nothing
 //! of SQLite's API, wasm or objects: the storage layer hands it WAL frames

@@ -8,14 +8,22 @@
 //! started; its first group's sync also syncs the directory, so that no record in it is
 //! acknowledged before its directory entry is durable. Sealed segments go to the trimmer.
 //!
-//! Fail-stop: if a write or a sync fails, nothing of the group is known durable, and on Linux
-//! the failed pages may be marked clean (a later fsync would "succeed" without writing
-//! them). The segment is cut back to its last durable record (so a restart that reads the page
-//! cache does not replay commits that were answered with an error), and every ticket from then
-//! on fails: the host cannot make anything durable any more.
+//! Fail-stop: if a sync fails (or a write, for another reason than a full disk), nothing of
+//! the group is known durable, and on Linux the failed pages may be marked clean (a later
+//! fsync would "succeed" without writing them). The segment is cut back to its last durable
+//! record (so a restart that reads the page cache does not replay commits that were answered
+//! with an error), and every ticket from then on fails: the host cannot make anything durable
+//! any more.
+//!
+//! A full disk is not a failure of that kind: a write refused with `ENOSPC` (or `EDQUOT`)
+//! wrote nothing that a sync could lose. The segment is cut back the same way, only that
+//! group's tickets fail (with `StorageFull`, which the output gate answers 507 and rolls the
+//! objects back to their last durable commit), and the next group tries again. A segment that
+//! cannot be started for lack of space is tried again after the next group.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -80,15 +88,57 @@ impl Segment {
 
     /// Writes a group and makes it durable (with the segment's directory entry, the first
     /// time).
-    fn write_durably(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.file.sync_data()?;
+    fn write_durably(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        // At its place, whatever a refused write before left of the file's cursor.
+        self.file
+            .write_all_at(bytes, self.len)
+            .map_err(Failure::Write)?;
+        self.file.sync_data().map_err(Failure::Sync)?;
         if !self.dir_synced {
-            File::open(&self.dir)?.sync_all()?;
+            File::open(&self.dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(Failure::Sync)?;
             self.dir_synced = true;
         }
         Ok(())
     }
+}
+
+/// Why a group could not be made durable.
+enum Failure {
+    Write(io::Error),
+    Sync(io::Error),
+}
+
+impl Failure {
+    /// A write refused for lack of space: nothing of it can surface later, the log goes on.
+    fn disk_full(&self) -> Option<&io::Error> {
+        match self {
+            Failure::Write(e) if is_full(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn error(&self) -> &io::Error {
+        match self {
+            Failure::Write(e) | Failure::Sync(e) => e,
+        }
+    }
+}
+
+/// `ENOSPC` or `EDQUOT`.
+fn is_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// Creates segment `number`, or leaves no file behind.
+fn create_segment(dir: &Path, number: u64) -> io::Result<Segment> {
+    Segment::create(dir, number).inspect_err(|_| {
+        let _ = std::fs::remove_file(dir.join(record::segment_name(number)));
+    })
 }
 
 impl Writer {
@@ -99,7 +149,7 @@ impl Writer {
         sealed: Arc<Sealed>,
         metrics: Arc<Metrics>,
     ) -> io::Result<Writer> {
-        let segment = Segment::create(dir, first_segment)?;
+        let segment = create_segment(dir, first_segment)?;
         metrics.log_segments.set(1);
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -215,8 +265,11 @@ fn run(
         let started = Instant::now();
         let written = segment.write_durably(&buf);
         let took = started.elapsed();
-        if let Err(e) = written {
-            fail(&shared, &mut segment, group, &e);
+        if let Err(failure) = written {
+            match failure.disk_full() {
+                Some(e) => refuse_full(&mut segment, group, e, &shared),
+                None => fail(&shared, &mut segment, group, failure.error()),
+            }
             continue;
         }
         segment.len += buf.len() as u64;
@@ -230,12 +283,16 @@ fn run(
         }
         if segment.len >= segment_bytes {
             let next = segment.number + 1;
-            match Segment::create(&segment.dir, next) {
+            match create_segment(&segment.dir, next) {
                 Ok(new) => {
                     let old = std::mem::replace(&mut segment, new);
                     shared.queue.lock().expect("log queue lock").active = next;
                     sealed.push(old.number);
                     metrics.log_segments.inc();
+                }
+                Err(e) if is_full(&e) => {
+                    // The segment grows on until there is space for the next one.
+                    tracing::warn!("cannot start log segment {next}: {e}; segment {} grows on", segment.number);
                 }
                 Err(e) => {
                     tracing::error!(
@@ -245,6 +302,29 @@ fn run(
                         Some(format!("the commit log cannot start a new segment: {e}"));
                 }
             }
+        }
+    }
+}
+
+/// A group's write was refused for lack of space: it fails with `error`'s kind, the segment is
+/// cut back to what was durable, and the log goes on (or fails, if it cannot be cut).
+fn refuse_full(
+    segment: &mut Segment,
+    group: Vec<(Vec<u8>, Option<oneshot::Sender<Synced>>)>,
+    error: &io::Error,
+    shared: &Shared,
+) {
+    if let Err(e) = segment.file.set_len(segment.len) {
+        return fail(shared, segment, group, &e);
+    }
+    tracing::warn!(segment = segment.number, "the commit log cannot grow: {error}");
+    let message = format!("the disk is full: the commit log cannot grow: {error}");
+    for (_, tx) in group {
+        if let Some(tx) = tx {
+            let _ = tx.send((
+                Err(io::Error::new(error.kind(), message.clone())),
+                Duration::ZERO,
+            ));
         }
     }
 }

@@ -157,7 +157,7 @@ impl Actor {
             .join(format!("{}.sqlite", self.info.id_text))
     }
 
-    async fn open(&self) -> anyhow::Result<Live> {
+    pub(super) async fn open(&self) -> anyhow::Result<Live> {
         let path = self.storage_path();
         let quick = ObjectStorage::opens_quickly(&path);
         let durability = self.namespace.config.durability;

@@ -13,7 +13,9 @@
 //! A batch that only read waits for the writes it may have seen (`needs`), no more. If an
 //! fsync fails, nothing waiting is known to be durable: every waiting response gets an
 //! error, its sockets and sends are dropped, and the actor stops, so that the next event
-//! opens the object again from what the disk has.
+//! opens the object again from what the disk has. If the log refused the append because the
+//! disk is full, the waiting responses get 507 and the object goes back to its last durable
+//! commit in place: the next events run on it, and write again once there is space.
 
 use std::collections::VecDeque;
 use std::io;
@@ -25,7 +27,7 @@ use super::actor::{Actor, Live};
 use super::event::{AlarmOutcome, FetchReply, TurnError};
 use crate::commit_log::{Body, Record, Synced, Ticket};
 use crate::metrics::ns;
-use crate::storage::WalPoint;
+use crate::storage::{ObjectStorage, WalPoint};
 use crate::websocket::{Outbound, SocketId};
 
 pub(super) type Reply = (
@@ -127,13 +129,17 @@ impl Actor {
             .get_or_create(&ns(&self.namespace.name))
             .observe(took.as_secs_f64());
         if let Err(e) = result {
-            let error = self.storage_error(
-                "the commit log could not make the writes durable; not acknowledged",
-                &e,
-            );
-            live.failed = Some(format!("its writes could not be made durable: {e}"));
+            let full = crate::storage::is_disk_full(&e);
+            let error = match full {
+                true => self.full_error("the commit log could not take the writes; rolled back", &e),
+                false => self.storage_error(
+                    "the commit log could not make the writes durable; not acknowledged",
+                    &e,
+                ),
+            };
             live.instance = None;
             let hub = &self.registry.hub;
+            let mut alarm_outcomes = Vec::new();
             for (_, settled) in live.gate.waiting.drain(..) {
                 for (reply, _) in settled.replies {
                     let _ = reply.send(Err(error.clone()));
@@ -141,8 +147,20 @@ impl Actor {
                 for socket in settled.accepted.into_iter().chain(settled.closed) {
                     hub.remove(socket);
                 }
+                alarm_outcomes.extend(settled.alarm_outcomes);
             }
-            return false;
+            if !full {
+                live.failed = Some(format!("its writes could not be made durable: {e}"));
+                return false;
+            }
+            if let Err(e) = self.roll_back(live).await {
+                live.failed = Some(format!(
+                    "it cannot go back to its last durable commit after a full disk: {e:#}"
+                ));
+                return false;
+            }
+            self.alarm_after_failed_commit(live, &alarm_outcomes).await;
+            return true;
         }
         live.gate.synced = live.gate.synced.max(covers);
         if let Some(point) = point {
@@ -154,6 +172,22 @@ impl Actor {
         self.release_durable(live).await;
         self.start_sync(live);
         true
+    }
+
+    /// The log could not take the object's commits (the disk is full): the object goes back
+    /// to its last durable commit, as a restart would find it. Its store closes without a
+    /// checkpoint, its WAL is cut after the last logged commit (`ObjectStorage::fail_stop`),
+    /// and it opens again; the instance, which saw the lost writes, is gone already.
+    async fn roll_back(&self, live: &mut Live) -> anyhow::Result<()> {
+        live.gate = Gate::default();
+        let placeholder = ObjectStorage::open_in_memory(self.namespace.limits)?;
+        let failed = std::mem::replace(&mut *live.storage.lock().expect("storage lock"), placeholder);
+        self.registry.log.remember(self.log_key(), None);
+        tokio::task::spawn_blocking(move || failed.fail_stop()).await??;
+        let reopened = self.open().await?;
+        live.storage = reopened.storage;
+        tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "rolled back to its last durable commit: the commit log could not take its writes");
+        Ok(())
     }
 
     /// Waits until everything committed is durable and released. False if an fsync failed.

@@ -33,6 +33,7 @@ pub struct WalPoint {
 
 /// What of an object's WAL is known durable.
 pub(super) struct DurableWal {
+    db: PathBuf,
     wal: PathBuf,
     /// Frames in the WAL after the last commit, kept by SQLite's WAL hook (boxed: the hook
     /// holds its address for as long as the connection lives).
@@ -42,6 +43,8 @@ pub(super) struct DurableWal {
     /// time). A WAL without frames restarts at its next write, so its salts are not kept.
     salt: Cell<Option<Salt>>,
     at_open: Option<Salt>,
+    /// The file was created by this store: until a commit of it is durable, nothing of it is.
+    created: bool,
     first_commit: Option<WalPoint>,
     synced: Option<WalPoint>,
 }
@@ -90,10 +93,12 @@ impl DurableWal {
             )
         };
         DurableWal {
+            db: db.to_owned(),
             wal,
             frames,
             salt: Cell::new(None),
             at_open,
+            created: new,
             first_commit: None,
             synced: None,
         }
@@ -176,8 +181,10 @@ impl ObjectStorage {
         }
     }
 
-    /// Closes the object after a failed fsync without checkpointing, and cuts its WAL back to
-    /// the last commit known durable (synced). Blocking. An error means the WAL could not be
+    /// Closes the object after a failed fsync (or a commit the commit log could not take)
+    /// without checkpointing, and cuts its WAL back to the last commit known durable
+    /// (synced); a file created by this store of which nothing was made durable is removed.
+    /// Blocking. An error means the WAL could not be
     /// cut or synced: the object must stay stopped until the host restarts.
     pub fn fail_stop(mut self) -> std::io::Result<()> {
         let Some(durable) = self.durable.take() else {
@@ -186,8 +193,22 @@ impl ObjectStorage {
         self.poisoned = true;
         // Closing the connection now writes nothing: no checkpoint, and the WAL stays.
         drop(self);
+        if durable.created && durable.synced.is_none() {
+            // No commit of the new file was ever durable (its first state neither, which the
+            // commit log carries with the first one): it goes, and the object is new again.
+            tracing::warn!(db = %durable.db.display(), "removing a new object's files: nothing of it was made durable");
+            remove_if_there(&durable.wal)?;
+            return remove_if_there(&durable.db);
+        }
         let (frames, page_size) = durable.durable_frames()?;
         tracing::warn!(wal = %durable.wal.display(), frames, "cutting the WAL back to its last durable commit");
         wal_file::truncate(&durable.wal, frames, page_size)
+    }
+}
+
+fn remove_if_there(path: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
