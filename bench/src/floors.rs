@@ -277,10 +277,7 @@ fn storage_floor(sizes: FloorSizes) -> anyhow::Result<Vec<StorageFloor>> {
     let log = CommitLog::open(
         &log_dir,
         1,
-        LogOptions {
-            segment_bytes: 64 << 20,
-            data_dir: dir.path().to_owned(),
-        },
+        LogOptions::new(64 << 20, dir.path()),
         metrics.clone(),
     )?;
     // The objects exist first, as in scenario 2 (created without waiting for fsyncs).

@@ -67,6 +67,17 @@ pub struct Config {
     /// Bytes after which a segment of the host's commit log is sealed and a new one started;
     /// sealed segments are deleted once the object files are synced (`commit_log/`).
     pub log_segment_size: u64,
+    /// Continuous backup: every segment of the commit log is copied here before it is
+    /// deleted, with a snapshot of the data directory at a start the backup does not cover
+    /// (`commit_log/backup.rs`); `wdo restore` rebuilds a data directory from it, as it was at
+    /// any moment since its first snapshot. Must not be inside `data-dir`. Off by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_dir: Option<PathBuf>,
+    /// With `backup-dir`: the commit log's active segment is sealed, and so copied to the
+    /// backup, once it holds commits this old, even if it is not full: the most of the latest
+    /// commits a backup can miss.
+    #[serde(with = "humantime_serde")]
+    pub backup_interval: Duration,
     /// Bytes of an instance's memory that stay resident in its slot after it stops, so that
     /// the next instance in the slot starts without page faults (only the pages it dirtied
     /// are reset). Up to this much per slot of the pool (`max-live-objects` plus a quarter);
@@ -149,6 +160,8 @@ impl Default for Config {
             max_inbox_bytes: 64 << 20,
             max_group_commit: 64,
             log_segment_size: 64 << 20,
+            backup_dir: None,
+            backup_interval: Duration::from_secs(10),
             keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
@@ -348,6 +361,28 @@ impl Config {
                 "log-segment-size must be from 65536 (64 KiB) to 1073741824 (1 GiB), not {}",
                 self.log_segment_size
             ));
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(86_400))
+            .contains(&self.backup_interval)
+        {
+            return bad(format!(
+                "backup-interval must be from 100ms to 1 day, not {}",
+                humantime::format_duration(self.backup_interval)
+            ));
+        }
+        if let Some(backup) = &self.backup_dir {
+            let inside = |outer: &Path, inner: &Path| {
+                let outer = std::path::absolute(outer).unwrap_or_else(|_| outer.to_owned());
+                let inner = std::path::absolute(inner).unwrap_or_else(|_| inner.to_owned());
+                inner.starts_with(outer)
+            };
+            if inside(&self.data_dir, backup) || inside(backup, &self.data_dir) {
+                return bad(format!(
+                    "backup-dir {} must be outside data-dir {} (and not contain it)",
+                    backup.display(),
+                    self.data_dir.display()
+                ));
+            }
         }
         if self.inbox_depth == 0 {
             return bad("inbox-depth must be at least 1".into());

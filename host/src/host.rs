@@ -65,10 +65,12 @@ impl Host {
                 config.data_dir.display()
             )
         })?;
+        let backup = crate::backup::ship_recovered(&config, &log_dir, &recovered)?;
         recovered
             .remove_segments(&log_dir)
             .with_context(|| format!("cannot remove the old segments of {}", log_dir.display()))?;
-        crate::migrations::run(&config)?;
+        let migrated = crate::migrations::run(&config)?;
+        let (backup, diverged) = backup.unzip();
         let max_memory = config
             .namespaces
             .iter()
@@ -101,12 +103,20 @@ impl Host {
         }
         let scheduler = Arc::new(Scheduler::new(Arc::new(SystemClock)));
         load_alarms(&namespaces, &scheduler, &metrics)?;
+        let first_segment = crate::backup::at_start(
+            &config.data_dir,
+            backup.as_ref(),
+            recovered.next_segment,
+            diverged.unwrap_or(false) || !migrated.tags.is_empty(),
+        )?;
         let log = commit_log::CommitLog::open(
             &log_dir,
-            recovered.next_segment,
+            first_segment,
             commit_log::LogOptions {
                 segment_bytes: config.log_segment_size,
                 data_dir: config.data_dir.clone(),
+                seal_after: backup.is_some().then_some(config.backup_interval),
+                backup,
             },
             metrics.clone(),
         )

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod alarms;
+pub mod backup;
 pub mod cli;
 pub mod commit_log;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The `wdo` command: serve, build, dev, config, and the operator's commands on a running
+//! The `wdo` command: serve, build, dev, config, restore, and the operator's commands on a running
 //! host's admin API (objects, kv, sql, alarm, namespaces, reload; in `wdo::cli::admin`).
 
 use std::path::PathBuf;
@@ -40,6 +40,19 @@ enum Command {
         defaults: bool,
         #[arg(long, default_value = "wdo.toml")]
         config: PathBuf,
+    },
+    /// Rebuild a data directory from a backup (`backup-dir`), as it was at a moment.
+    Restore {
+        /// The backup directory.
+        #[arg(long, value_name = "BACKUP")]
+        from: PathBuf,
+        /// The data directory to create (absent or empty).
+        #[arg(long, value_name = "DATA_DIR")]
+        to: PathBuf,
+        /// The moment: RFC 3339 in UTC (2026-12-07T11:30:00Z) or Unix milliseconds. Default:
+        /// as recent as the backup holds.
+        #[arg(long, value_name = "TIME", value_parser = wdo::backup::parse_moment)]
+        at: Option<u64>,
     },
     #[command(flatten)]
     Admin(wdo::cli::admin::AdminCommand),
@@ -152,6 +165,21 @@ fn run(command: Command) -> anyhow::Result<()> {
             } else {
                 print!("{}", toml::to_string_pretty(&Config::load(&config)?)?);
             }
+            Ok(())
+        }
+        Command::Restore { from, to, at } => {
+            let restored = wdo::backup::restore(&from, &to, at)?;
+            println!(
+                "restored {} to {} ({} objects) from the snapshot of {} and {} records of {} \
+                 segments, in {:.2}s",
+                to.display(),
+                wdo::backup::format_ms(restored.restored_to_ms),
+                restored.objects,
+                wdo::backup::format_ms(restored.snapshot_ms),
+                restored.records,
+                restored.segments,
+                restored.took.as_secs_f64()
+            );
             Ok(())
         }
         Command::Admin(_) => unreachable!("run by main"),

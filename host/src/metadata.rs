@@ -117,6 +117,31 @@ impl Metadata {
         Ok(())
     }
 
+    /// After a restore: the objects (id text, alarm) are the namespace's; each is known, and
+    /// the alarm index is exactly their alarms (due when set, no retries). Blocking.
+    pub fn rebuild(&self, objects: &[(String, Option<u64>)]) -> rusqlite::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut conn = self.conn.lock().expect("metadata lock");
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM _wdo_alarms", [])?;
+        for (id, alarm) in objects {
+            tx.execute(
+                "INSERT OR IGNORE INTO _wdo_objects (id, name, created_ms) VALUES (?1, NULL, ?2)",
+                params![id, now],
+            )?;
+            if let Some(ms) = alarm {
+                tx.execute(
+                    "INSERT INTO _wdo_alarms (id, name, scheduled_ms, due_ms, retry_count)
+                     SELECT ?1, name, ?2, ?2, 0 FROM _wdo_objects WHERE id = ?1",
+                    params![id, *ms as i64],
+                )?;
+            }
+        }
+        tx.commit()
+    }
+
     /// Every alarm of the namespace: (id, name, entry).
     pub fn alarms(&self) -> rusqlite::Result<Vec<(String, Option<String>, AlarmEntry)>> {
         let conn = self.conn.lock().expect("metadata lock");

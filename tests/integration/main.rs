@@ -5,6 +5,7 @@ mod admin_access;
 mod admin_cli;
 mod admin_cli_data;
 mod alarms;
+mod backup;
 mod bank;
 mod cargo_component;
 mod cart;

@@ -27,6 +27,7 @@
 //! WAL restarts only after the database file holds every frame of it durably, so the log
 //! never needs frames of an older generation than an object's newest.
 
+mod backup;
 mod record;
 mod recovery;
 mod trim;
@@ -43,7 +44,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use record::{Body, ObjectKey, Record, WalFrames, FRAME_HEADER, WAL_HEADER};
+pub use backup::{data_files, Backup, Manifest, Snapshot};
+pub use record::{read_segment, segment_name, Body, ObjectKey, Record, WalFrames, FRAME_HEADER, WAL_HEADER};
 pub use recovery::{object_path, read_log, recover, wal_path, Recovered};
 pub use trim::sync_filesystem;
 
@@ -75,6 +77,23 @@ pub struct LogOptions {
     pub segment_bytes: u64,
     /// The filesystem holding the object files, synced (`syncfs`) before sealed segments go.
     pub data_dir: PathBuf,
+    /// Continuous backup: every segment is copied there before it is deleted.
+    pub backup: Option<Backup>,
+    /// A segment holding records this old is sealed even if it is not full (with a backup:
+    /// so that it is copied).
+    pub seal_after: Option<Duration>,
+}
+
+impl LogOptions {
+    /// Segments of `segment_bytes` under `data_dir`, without a backup.
+    pub fn new(segment_bytes: u64, data_dir: &Path) -> LogOptions {
+        LogOptions {
+            segment_bytes,
+            data_dir: data_dir.to_owned(),
+            backup: None,
+            seal_after: None,
+        }
+    }
 }
 
 /// The log of a running host (`CommitLog::open` after [`recover`]).
@@ -82,6 +101,23 @@ pub struct CommitLog {
     writer: writer::Writer,
     trimmer: trim::Trimmer,
     positions: Mutex<HashMap<ObjectKey, WalPosition>>,
+    dir: PathBuf,
+    backup: Option<Backup>,
+}
+
+impl Drop for CommitLog {
+    /// With a backup, the active segment is copied there once its last records are written
+    /// (it stays here too, for the next start to recover, which copies it again: the same
+    /// bytes, so nothing is written).
+    fn drop(&mut self) {
+        self.writer.stop();
+        if let Some(backup) = &self.backup {
+            let active = self.writer.active_segment();
+            if let Err(e) = backup.ship(&self.dir, active) {
+                tracing::error!("cannot copy the active log segment {active} to the backup: {e}; the next start copies it");
+            }
+        }
+    }
 }
 
 /// The directory of the log in a data directory.
@@ -102,15 +138,23 @@ impl CommitLog {
         let writer = writer::Writer::start(
             dir,
             first_segment,
-            options.segment_bytes,
+            (options.segment_bytes, options.seal_after),
             sealed.clone(),
             metrics.clone(),
         )?;
-        let trimmer = trim::Trimmer::start(dir, &options.data_dir, sealed, metrics);
+        let trimmer = trim::Trimmer::start(
+            dir,
+            &options.data_dir,
+            options.backup.clone(),
+            sealed,
+            metrics,
+        );
         Ok(CommitLog {
             writer,
             trimmer,
             positions: Mutex::new(HashMap::new()),
+            dir: dir.to_owned(),
+            backup: options.backup,
         })
     }
 

@@ -9,7 +9,7 @@
 //! A body is `kind: u8 | namespace: u16 length + UTF-8 | object id: 32 bytes`, then for
 //! frames: `wal header: 32 bytes | page size: u32 | first frame: u32 | frame count: u32 |
 //! base: u32 length + bytes | frames`, each frame as SQLite wrote it to the WAL (24-byte
-//! header and page).
+//! header and page); for a time marker, `Unix milliseconds: u64`.
 
 use std::io;
 
@@ -24,6 +24,7 @@ pub const FRAME_HEADER: usize = 24;
 
 const KIND_FRAMES: u8 = 1;
 const KIND_RESET: u8 = 2;
+const KIND_TIME: u8 = 3;
 
 /// Which object a record is about: its namespace and its 32-byte id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,6 +74,10 @@ pub enum Body {
     /// The object's database file alone holds its state, durably (it was checkpointed and
     /// synced, then replaced or removed): earlier frames of the object are void.
     Reset,
+    /// The wall-clock time (Unix milliseconds) at which the writer wrote the group of records
+    /// that follows, until the next one (its object key is empty): what a restore to a moment
+    /// goes by. Recovery skips it.
+    Time(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,15 +111,20 @@ pub fn encode(record: &Record) -> Vec<u8> {
     let extra = match &record.body {
         Body::Frames(f) => 48 + f.base.as_ref().map_or(0, Vec::len) + f.frames.len(),
         Body::Reset => 0,
+        Body::Time(_) => 8,
     };
     let mut body = Vec::with_capacity(1 + 2 + ns.len() + 32 + extra);
     body.push(match record.body {
         Body::Frames(_) => KIND_FRAMES,
         Body::Reset => KIND_RESET,
+        Body::Time(_) => KIND_TIME,
     });
     body.extend_from_slice(&(ns.len() as u16).to_le_bytes());
     body.extend_from_slice(ns);
     body.extend_from_slice(&record.object.id);
+    if let Body::Time(ms) = record.body {
+        body.extend_from_slice(&ms.to_le_bytes());
+    }
     if let Body::Frames(f) = &record.body {
         body.extend_from_slice(&f.wal_header);
         body.extend_from_slice(&f.page_size.to_le_bytes());
@@ -182,6 +192,9 @@ pub fn decode(bytes: &[u8]) -> io::Result<Record> {
     let id: [u8; 32] = cursor.take(32)?.try_into().expect("32 bytes");
     let body = match kind {
         KIND_RESET => Body::Reset,
+        KIND_TIME => Body::Time(u64::from_le_bytes(
+            cursor.take(8)?.try_into().expect("8 bytes"),
+        )),
         KIND_FRAMES => {
             let wal_header: [u8; WAL_HEADER] =
                 cursor.take(WAL_HEADER)?.try_into().expect("32 bytes");
@@ -254,4 +267,17 @@ pub fn read_segment(number: u64, bytes: &[u8]) -> io::Result<(Vec<Record>, u64)>
         offset += RECORD_HEADER + len;
     }
     Ok((records, offset as u64))
+}
+
+impl Record {
+    /// The time marker of a group written at `ms` (Unix milliseconds).
+    pub fn time(ms: u64) -> Record {
+        Record {
+            object: ObjectKey {
+                namespace: String::new(),
+                id: [0; 32],
+            },
+            body: Body::Time(ms),
+        }
+    }
 }

@@ -92,6 +92,7 @@ pub fn recover(log_dir: &Path, data_dir: &Path) -> anyhow::Result<Recovered> {
         let kept = pending.entry(record.object).or_default();
         match record.body {
             Body::Reset => kept.clear(),
+            Body::Time(_) => {}
             Body::Frames(frames) => {
                 if kept
                     .last()
@@ -115,8 +116,8 @@ pub fn recover(log_dir: &Path, data_dir: &Path) -> anyhow::Result<Recovered> {
     Ok(recovered)
 }
 
-/// The segments of the log in `log_dir` and their records, in order. Only the last segment
-/// may end in a torn or damaged record (it ends the log there).
+/// The segments of the log in `log_dir` and their records (but the time markers), in order.
+/// Only the last segment may end in a torn or damaged record (it ends the log there).
 pub fn read_log(log_dir: &Path) -> anyhow::Result<(Vec<u64>, Vec<Record>)> {
     let segments = list_segments(log_dir)?;
     let mut all = Vec::new();
@@ -135,7 +136,11 @@ pub fn read_log(log_dir: &Path) -> anyhow::Result<(Vec<u64>, Vec<Record>)> {
                 bytes.len()
             );
         }
-        all.extend(records);
+        all.extend(
+            records
+                .into_iter()
+                .filter(|r| !matches!(r.body, Body::Time(_))),
+        );
     }
     Ok((segments, all))
 }

@@ -98,10 +98,7 @@ fn open_log(dir: &std::path::Path, first: u64, segment_bytes: u64) -> (CommitLog
     let log = CommitLog::open(
         dir,
         first,
-        LogOptions {
-            segment_bytes,
-            data_dir: dir.to_owned(),
-        },
+        LogOptions::new(segment_bytes, dir),
         metrics.clone(),
     )
     .unwrap();
@@ -135,7 +132,7 @@ fn appends_are_durable_in_order_across_sealed_segments_and_trimming_removes_seal
     let mut read = Vec::new();
     for n in &names {
         let bytes = std::fs::read(dir.path().join(record::segment_name(*n))).unwrap();
-        read.extend(record::read_segment(*n, &bytes).unwrap().0);
+        read.extend(without_time(record::read_segment(*n, &bytes).unwrap().0));
     }
     assert!(!read.is_empty());
     assert_eq!(read, sent[sent.len() - read.len()..]);
@@ -222,6 +219,7 @@ fn a_large_capture_is_split_into_records_that_replay_in_order() {
     drop(log);
     let bytes = std::fs::read(dir.path().join(record::segment_name(1))).unwrap();
     let (records, _) = record::read_segment(1, &bytes).unwrap();
+    let records = without_time(records);
     assert!(records.len() >= 3, "{} records", records.len());
     let mut joined = Vec::new();
     let mut next = 1;
@@ -233,4 +231,36 @@ fn a_large_capture_is_split_into_records_that_replay_in_order() {
         joined.extend_from_slice(&f.frames);
     }
     assert_eq!(joined, big.frames);
+}
+
+/// The records but the writer's time markers (one before each group).
+fn without_time(records: Vec<Record>) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter(|r| !matches!(r.body, Body::Time(_)))
+        .collect()
+}
+
+#[test]
+fn each_group_starts_with_the_time_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let (log, _) = open_log(dir.path(), 1, 1 << 20);
+    let ticket = log.append(Record {
+        object: object(1),
+        body: Body::Reset,
+    });
+    ticket.blocking_recv().unwrap().0.unwrap();
+    drop(log);
+    let bytes = std::fs::read(dir.path().join(record::segment_name(1))).unwrap();
+    let (records, _) = record::read_segment(1, &bytes).unwrap();
+    let Body::Time(ms) = records[0].body else {
+        panic!("{:?}", records[0])
+    };
+    assert!(ms >= before && ms < before + 60_000, "{ms} vs {before}");
+    assert_eq!(records[1].body, Body::Reset);
+    assert_eq!(records.len(), 2);
 }

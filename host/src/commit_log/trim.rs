@@ -2,7 +2,8 @@
 //! stands for are durable in the object's own files. Every record of a sealed segment was
 //! appended after its frames were written to the object's WAL, so one `syncfs` of the data
 //! directory's filesystem, started after the segment was sealed, makes all of them durable
-//! at once (however many objects they are about); then the segment is deleted. Segments go
+//! at once (however many objects they are about); then the segment is deleted (with a
+//! backup, once it is copied there: a backup that cannot be written keeps segments here). Segments go
 //! oldest first, so a segment is never deleted while an older one is kept.
 
 use std::fs::File;
@@ -11,6 +12,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
+use super::backup::Backup;
 use super::record;
 use crate::metrics::Metrics;
 
@@ -42,6 +44,7 @@ pub struct Trimmer {
     sealed: Arc<Sealed>,
     log_dir: PathBuf,
     data_dir: PathBuf,
+    backup: Option<Backup>,
     metrics: Arc<Metrics>,
     /// One trim at a time (the thread's, or `trim_now`'s).
     running: Arc<Mutex<()>>,
@@ -52,15 +55,17 @@ impl Trimmer {
     pub fn start(
         log_dir: &Path,
         data_dir: &Path,
+        backup: Option<Backup>,
         sealed: Arc<Sealed>,
         metrics: Arc<Metrics>,
     ) -> Trimmer {
         let running = Arc::new(Mutex::new(()));
         let thread = {
-            let (sealed, log_dir, data_dir, metrics, running) = (
+            let (sealed, log_dir, data_dir, backup, metrics, running) = (
                 sealed.clone(),
                 log_dir.to_owned(),
                 data_dir.to_owned(),
+                backup.clone(),
                 metrics.clone(),
                 running.clone(),
             );
@@ -77,8 +82,9 @@ impl Trimmer {
                         }
                     }
                     let _one = running.lock().expect("trim lock");
-                    if let Err(e) = trim(&sealed, &log_dir, &data_dir, &metrics) {
-                        // The segments stay; the next seal tries again.
+                    if let Err(e) = trim(&sealed, &log_dir, &data_dir, backup.as_ref(), &metrics)
+                    {
+                        // The segments stay; tried again in a second.
                         tracing::error!("cannot trim the commit log: {e}");
                         std::thread::sleep(std::time::Duration::from_secs(1));
                     }
@@ -89,6 +95,7 @@ impl Trimmer {
             sealed,
             log_dir: log_dir.to_owned(),
             data_dir: data_dir.to_owned(),
+            backup,
             metrics,
             running,
             thread,
@@ -97,7 +104,13 @@ impl Trimmer {
 
     pub fn trim_now(&self) -> io::Result<usize> {
         let _one = self.running.lock().expect("trim lock");
-        trim(&self.sealed, &self.log_dir, &self.data_dir, &self.metrics)
+        trim(
+            &self.sealed,
+            &self.log_dir,
+            &self.data_dir,
+            self.backup.as_ref(),
+            &self.metrics,
+        )
     }
 }
 
@@ -111,14 +124,29 @@ impl Drop for Trimmer {
     }
 }
 
-/// Syncs the data directory's filesystem, then deletes the segments sealed before it.
-fn trim(sealed: &Sealed, log_dir: &Path, data_dir: &Path, metrics: &Metrics) -> io::Result<usize> {
+/// Syncs the data directory's filesystem, then deletes the segments sealed before it (each
+/// copied to the backup first, if there is one).
+fn trim(
+    sealed: &Sealed,
+    log_dir: &Path,
+    data_dir: &Path,
+    backup: Option<&Backup>,
+    metrics: &Metrics,
+) -> io::Result<usize> {
     let segments = sealed.state.lock().expect("sealed lock").segments.clone();
     if segments.is_empty() {
         return Ok(0);
     }
     sync_filesystem(data_dir)?;
     for &segment in &segments {
+        if let Some(backup) = backup {
+            backup.ship(log_dir, segment).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot copy segment {segment} to the backup: {e}"),
+                )
+            })?;
+        }
         match std::fs::remove_file(log_dir.join(record::segment_name(segment))) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}

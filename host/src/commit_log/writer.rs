@@ -66,6 +66,8 @@ struct Segment {
     len: u64,
     /// Whether its directory entry is known durable.
     dir_synced: bool,
+    /// When its first group was written.
+    first_write: Option<Instant>,
 }
 
 impl Segment {
@@ -83,6 +85,7 @@ impl Segment {
             file,
             len: record::SEGMENT_HEADER,
             dir_synced: false,
+            first_write: None,
         })
     }
 
@@ -145,7 +148,7 @@ impl Writer {
     pub fn start(
         dir: &Path,
         first_segment: u64,
-        segment_bytes: u64,
+        seal_at: (u64, Option<Duration>),
         sealed: Arc<Sealed>,
         metrics: Arc<Metrics>,
     ) -> io::Result<Writer> {
@@ -164,7 +167,7 @@ impl Writer {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("wdo-log-writer".into())
-                .spawn(move || run(shared, segment, segment_bytes, sealed, metrics))?
+                .spawn(move || run(shared, segment, seal_at, sealed, metrics))?
         };
         Ok(Writer {
             shared,
@@ -176,6 +179,10 @@ impl Writer {
         let (tx, rx) = oneshot::channel();
         let bodies = split(record);
         let mut queue = self.shared.queue.lock().expect("log queue lock");
+        if queue.closed {
+            let _ = tx.send((Err(io::Error::other("the commit log is closed")), Duration::ZERO));
+            return rx;
+        }
         if let Some(failed) = &queue.failed {
             let _ = tx.send((Err(io::Error::other(failed.clone())), Duration::ZERO));
             return rx;
@@ -197,14 +204,20 @@ impl Writer {
     }
 }
 
-impl Drop for Writer {
-    /// Writes what is queued, then stops the thread.
-    fn drop(&mut self) {
+impl Writer {
+    /// Writes what is queued, then stops the thread (appends after it fail).
+    pub fn stop(&mut self) {
         self.shared.queue.lock().expect("log queue lock").closed = true;
         self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -241,7 +254,7 @@ fn split(record: Record) -> Vec<Vec<u8>> {
 fn run(
     shared: Arc<Shared>,
     mut segment: Segment,
-    segment_bytes: u64,
+    (segment_bytes, seal_after): (u64, Option<Duration>),
     sealed: Arc<Sealed>,
     metrics: Arc<Metrics>,
 ) {
@@ -250,58 +263,105 @@ fn run(
         let group = {
             let mut queue = shared.queue.lock().expect("log queue lock");
             while queue.pending.is_empty() && !queue.closed {
-                queue = shared.wake.wait(queue).expect("log queue lock");
+                // With `seal_after`, a segment holding records is sealed when they are that
+                // old, queue or no queue.
+                let left = seal_after
+                    .zip(segment.first_write)
+                    .map(|(after, first)| after.saturating_sub(first.elapsed()));
+                match left {
+                    Some(left) if left.is_zero() => break,
+                    Some(left) => {
+                        queue = shared
+                            .wake
+                            .wait_timeout(queue, left)
+                            .expect("log queue lock")
+                            .0
+                    }
+                    None => queue = shared.wake.wait(queue).expect("log queue lock"),
+                }
             }
-            if queue.pending.is_empty() {
+            if queue.pending.is_empty() && queue.closed {
                 return;
             }
             std::mem::take(&mut queue.pending)
         };
-        buf.clear();
-        for (body, _) in &group {
-            let offset = segment.len + buf.len() as u64;
-            record::frame(segment.number, offset, body, &mut buf);
+        if !group.is_empty() {
+            write_group(&shared, &mut segment, group, &mut buf, &metrics);
         }
-        let started = Instant::now();
-        let written = segment.write_durably(&buf);
-        let took = started.elapsed();
-        if let Err(failure) = written {
-            match failure.disk_full() {
-                Some(e) => refuse_full(&mut segment, group, e, &shared),
-                None => fail(&shared, &mut segment, group, failure.error()),
-            }
-            continue;
+        let old = seal_after
+            .zip(segment.first_write)
+            .is_some_and(|(after, first)| first.elapsed() >= after);
+        if segment.len >= segment_bytes || old {
+            seal(&shared, &mut segment, &sealed, &metrics);
         }
-        segment.len += buf.len() as u64;
-        metrics.log_fsync_duration.observe(took.as_secs_f64());
-        metrics.log_records.inc_by(group.len() as u64);
-        metrics.log_bytes.inc_by(buf.len() as u64);
-        for (_, tx) in group {
-            if let Some(tx) = tx {
-                let _ = tx.send((Ok(()), took));
-            }
+    }
+}
+
+/// Writes a group durably and resolves its tickets.
+fn write_group(
+    shared: &Shared,
+    segment: &mut Segment,
+    group: Vec<(Vec<u8>, Option<oneshot::Sender<Synced>>)>,
+    buf: &mut Vec<u8>,
+    metrics: &Metrics,
+) {
+    buf.clear();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let marker = record::encode(&Record::time(now));
+    record::frame(segment.number, segment.len, &marker, buf);
+    for (body, _) in &group {
+        let offset = segment.len + buf.len() as u64;
+        record::frame(segment.number, offset, body, buf);
+    }
+    let started = Instant::now();
+    let written = segment.write_durably(buf);
+    let took = started.elapsed();
+    if let Err(failure) = written {
+        match failure.disk_full() {
+            Some(e) => refuse_full(segment, group, e, shared),
+            None => fail(shared, segment, group, failure.error()),
         }
-        if segment.len >= segment_bytes {
-            let next = segment.number + 1;
-            match create_segment(&segment.dir, next) {
-                Ok(new) => {
-                    let old = std::mem::replace(&mut segment, new);
-                    shared.queue.lock().expect("log queue lock").active = next;
-                    sealed.push(old.number);
-                    metrics.log_segments.inc();
-                }
-                Err(e) if is_full(&e) => {
-                    // The segment grows on until there is space for the next one.
-                    tracing::warn!("cannot start log segment {next}: {e}; segment {} grows on", segment.number);
-                }
-                Err(e) => {
-                    tracing::error!(
-                        "cannot start log segment {next}: {e}; the host can commit nothing more"
-                    );
-                    shared.queue.lock().expect("log queue lock").failed =
-                        Some(format!("the commit log cannot start a new segment: {e}"));
-                }
-            }
+        return;
+    }
+    segment.len += buf.len() as u64;
+    segment.first_write.get_or_insert(started);
+    metrics.log_fsync_duration.observe(took.as_secs_f64());
+    metrics.log_records.inc_by(group.len() as u64);
+    metrics.log_bytes.inc_by(buf.len() as u64);
+    for (_, tx) in group {
+        if let Some(tx) = tx {
+            let _ = tx.send((Ok(()), took));
+        }
+    }
+}
+
+/// Seals the active segment and starts the next one (or keeps it, if that cannot be created).
+fn seal(shared: &Shared, segment: &mut Segment, sealed: &Sealed, metrics: &Metrics) {
+    let next = segment.number + 1;
+    match create_segment(&segment.dir, next) {
+        Ok(new) => {
+            let old = std::mem::replace(segment, new);
+            shared.queue.lock().expect("log queue lock").active = next;
+            sealed.push(old.number);
+            metrics.log_segments.inc();
+        }
+        Err(e) if is_full(&e) => {
+            // The segment grows on until there is space for the next one (tried again at the
+            // next seal, not at once).
+            segment.first_write = segment.first_write.map(|_| Instant::now());
+            tracing::warn!(
+                "cannot start log segment {next}: {e}; segment {} grows on",
+                segment.number
+            );
+        }
+        Err(e) => {
+            tracing::error!(
+                "cannot start log segment {next}: {e}; the host can commit nothing more"
+            );
+            shared.queue.lock().expect("log queue lock").failed =
+                Some(format!("the commit log cannot start a new segment: {e}"));
         }
     }
 }

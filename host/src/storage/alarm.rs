@@ -11,6 +11,19 @@ pub const EARLIEST_ALARM_MS: u64 = 946_684_800_000;
 pub(super) const ALARM_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS _wdo_alarm (
     id INTEGER PRIMARY KEY CHECK (id = 1), scheduled_ms INTEGER NOT NULL);";
 
+/// The alarm row of the object database at `db`, read from the file (for a restore, with
+/// no host running).
+pub fn alarm_in_file(db: &std::path::Path) -> rusqlite::Result<Option<u64>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let ms: Option<i64> = conn
+        .query_row("SELECT scheduled_ms FROM _wdo_alarm WHERE id = 1", [], |row| row.get(0))
+        .optional()?;
+    Ok(ms.map(|ms| ms as u64))
+}
+
 impl ObjectStorage {
     pub fn get_alarm(&mut self) -> Result<Option<u64>> {
         self.check_open("get the alarm")?;

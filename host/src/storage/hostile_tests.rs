@@ -74,13 +74,14 @@ fn delete_all_stops_at_the_events_deadline_and_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(&dir);
     // Dropping `a_parent` deletes 20,000 rows of `b_child` one by one: far more than one
-    // progress interval of work.
+    // progress interval of work. (They reference each other, so neither can go after the
+    // other, and `a_parent` goes first.)
     ok(
         &mut s,
-        "CREATE TABLE a_parent (id INTEGER PRIMARY KEY);
-         CREATE TABLE b_child (p INTEGER REFERENCES a_parent(id) ON DELETE CASCADE);
-         INSERT INTO a_parent WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000) SELECT x FROM n;
-         INSERT INTO b_child SELECT id FROM a_parent",
+        "CREATE TABLE a_parent (id INTEGER PRIMARY KEY, k INTEGER UNIQUE REFERENCES b_child(u));
+         CREATE TABLE b_child (p INTEGER REFERENCES a_parent(id) ON DELETE CASCADE, u INTEGER UNIQUE);
+         INSERT INTO a_parent (id) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20000) SELECT x FROM n;
+         INSERT INTO b_child (p) SELECT id FROM a_parent",
     );
     s.put("mine", b"1").unwrap();
     s.begin_batch().unwrap();

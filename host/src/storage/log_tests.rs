@@ -33,10 +33,7 @@ impl Rig {
         CommitLog::open(
             &self.log_dir,
             first,
-            LogOptions {
-                segment_bytes,
-                data_dir: self.data.clone(),
-            },
+            LogOptions::new(segment_bytes, &self.data),
             Arc::new(Metrics::default()),
         )
         .unwrap()

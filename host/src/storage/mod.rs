@@ -71,7 +71,7 @@ use guest_mode::SqlGuard;
 
 pub use crate::commit_log::wal_path;
 pub use admin::{prepare_import, replace_database, AdminRows, TableInfo};
-pub use alarm::EARLIEST_ALARM_MS;
+pub use alarm::{alarm_in_file, EARLIEST_ALARM_MS};
 pub use disk_full::is_disk_full;
 pub use fail_stop::WalPoint;
 pub use list::ListOptions;

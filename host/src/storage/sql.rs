@@ -375,11 +375,18 @@ impl ObjectStorage {
     fn drop_guest_objects(&self, deadline: Option<Instant>) -> Result<(), StorageError> {
         // Triggers, then views, then virtual tables (which drop their shadow tables), then
         // tables; indexes go with their tables.
-        let next = "SELECT type, name FROM sqlite_schema
+        // A table that another still references goes after it: dropping a parent first
+        // checks the child's foreign key, which fails if that key is malformed ("foreign key
+        // mismatch") even though everything is going.
+        let next = "SELECT type, name FROM sqlite_schema AS s
              WHERE type IN ('trigger', 'view', 'table')
                AND name NOT LIKE '\\_wdo\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
              ORDER BY type <> 'trigger', type = 'table',
-                      coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%', name
+                      coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%',
+                      EXISTS (SELECT 1 FROM sqlite_schema AS c, pragma_foreign_key_list(c.name) AS f
+                              WHERE c.type = 'table' AND c.name <> s.name
+                                AND f.\"table\" = s.name COLLATE NOCASE),
+                      name
              LIMIT 1";
         let _guest = self.guard.enter(&self.conn, &self.limits, deadline)?;
         loop {

@@ -568,3 +568,23 @@ fn sql_running_past_its_deadline_is_interrupted() {
     assert!(started.elapsed() < Duration::from_secs(5));
     ok(&mut s, "SELECT 1");
 }
+
+#[test]
+fn delete_all_drops_tables_whose_foreign_keys_are_malformed() {
+    let mut s = store();
+    // `v` references a column of `h` that is not unique: a "foreign key mismatch" whenever
+    // SQLite checks that key, as dropping `h` first would.
+    s.sql_exec("CREATE TABLE h (x)", &[], None).unwrap();
+    s.sql_exec("CREATE TABLE v (y REFERENCES h(x))", &[], None).unwrap();
+    s.sql_exec("CREATE TABLE a (z REFERENCES v(y))", &[], None).unwrap();
+    s.delete_all(None).unwrap();
+    let left: i64 = s
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('h', 'v', 'a')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+}
