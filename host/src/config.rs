@@ -78,6 +78,10 @@ pub struct Config {
     /// commits a backup can miss.
     #[serde(with = "humantime_serde")]
     pub backup_interval: Duration,
+    /// With `backup-dir`: a new snapshot is built in the backup this often (from the last one
+    /// and the segments after it), so that a restore replays at most this much of the log.
+    #[serde(with = "humantime_serde")]
+    pub backup_snapshot_interval: Duration,
     /// Bytes of an instance's memory that stay resident in its slot after it stops, so that
     /// the next instance in the slot starts without page faults (only the pages it dirtied
     /// are reset). Up to this much per slot of the pool (`max-live-objects` plus a quarter);
@@ -162,6 +166,7 @@ impl Default for Config {
             log_segment_size: 64 << 20,
             backup_dir: None,
             backup_interval: Duration::from_secs(10),
+            backup_snapshot_interval: Duration::from_secs(3600),
             keep_resident: 2 << 20,
             shutdown_grace: Duration::from_secs(30),
             alarm_retry_base: Duration::from_secs(2),
@@ -368,6 +373,12 @@ impl Config {
             return bad(format!(
                 "backup-interval must be from 100ms to 1 day, not {}",
                 humantime::format_duration(self.backup_interval)
+            ));
+        }
+        if self.backup_snapshot_interval < Duration::from_secs(1) {
+            return bad(format!(
+                "backup-snapshot-interval must be at least 1s, not {}",
+                humantime::format_duration(self.backup_snapshot_interval)
             ));
         }
         if let Some(backup) = &self.backup_dir {

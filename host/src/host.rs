@@ -32,6 +32,8 @@ pub struct Host {
     linker: Linker<ObjectCtx>,
     _ticker: EpochTicker,
     _lock: File,
+    /// Builds the backup's periodic snapshots (with `backup-dir`).
+    _snapshots: Option<crate::backup::Compactor>,
     /// Reloads (SIGHUP, the admin API, `wdo dev`'s watcher) run one at a time, so that the
     /// code-version metric moves from each version to the next and never keeps two.
     reloading: std::sync::Mutex<()>,
@@ -116,12 +118,19 @@ impl Host {
                 segment_bytes: config.log_segment_size,
                 data_dir: config.data_dir.clone(),
                 seal_after: backup.is_some().then_some(config.backup_interval),
-                backup,
+                backup: backup.clone(),
             },
             metrics.clone(),
         )
         .with_context(|| format!("cannot start the commit log in {}", log_dir.display()))?;
         let registry = Registry::new(config.clone(), metrics.clone(), scheduler, Arc::new(log));
+        let snapshots = match backup {
+            Some(backup) => Some(
+                crate::backup::Compactor::start(backup, config.backup_snapshot_interval)
+                    .context("cannot start the backup's snapshot thread")?,
+            ),
+            None => None,
+        };
         let env_of = |bindings: &BTreeMap<String, String>, vars: &BTreeMap<String, String>| {
             Arc::new(Env {
                 bindings: bindings
@@ -171,6 +180,7 @@ impl Host {
             linker,
             _ticker: ticker,
             _lock: lock,
+            _snapshots: snapshots,
             reloading: std::sync::Mutex::new(()),
         })
     }

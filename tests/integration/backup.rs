@@ -178,9 +178,9 @@ async fn a_backup_restores_the_data_directory_as_it_was_at_each_moment() {
     let restores = dir.path().join("restored");
     let cases = [
         ("t1", Some(t1.to_string()), after1),
-        ("t2", Some(t2.to_string()), after2),
+        ("t2", Some(t2.to_string()), after2.clone()),
         ("t3", Some(t3.to_string()), after3),
-        ("latest", None, after4),
+        ("latest", None, after4.clone()),
     ];
     for (name, at, expected) in cases {
         let to = restores.join(name);
@@ -188,6 +188,24 @@ async fn a_backup_restores_the_data_directory_as_it_was_at_each_moment() {
         assert!(ok, "restore {name}: {text}");
         assert!(text.contains("restored"), "{text}");
         println!("{name}: {text}");
+        assert_eq!(served(&to).await, expected, "restored to {name}");
+    }
+
+    // A periodic snapshot, built from the backup: the latest state needs no segment any
+    // more, and earlier moments still restore from the first snapshot.
+    let opened = wdo::commit_log::Backup::existing(&backup).unwrap();
+    let built = wdo::backup::compact(&opened).unwrap();
+    assert!(built.is_some(), "segments followed the snapshot");
+    assert_eq!(snapshots(&backup), 2);
+    assert!(wdo::backup::compact(&opened).unwrap().is_none(), "nothing new");
+    for (name, at, expected) in [("c-latest", None, after4), ("c-t2", Some(t2), after2)] {
+        let to = restores.join(name);
+        let at = at.map(|t| t.to_string());
+        let (ok, text) = restore(&backup, &to, at.as_deref());
+        assert!(ok, "restore {name}: {text}");
+        if at.is_none() {
+            assert!(text.contains("0 records of 0 segments"), "{text}");
+        }
         assert_eq!(served(&to).await, expected, "restored to {name}");
     }
 

@@ -5,13 +5,16 @@
 //!   backup before they are removed, the log's numbering continues after everything in the
 //!   backup, and a snapshot of the data directory is taken if the backup does not cover it
 //!   continuously (a first start with a backup, a run without it, a migration).
-//! - While the host runs, the trimmer copies each sealed segment before deleting it.
+//! - While the host runs, the trimmer copies each sealed segment before deleting it, and
+//!   every `backup-snapshot-interval` a new snapshot is built from the backup itself
+//!   (`compact.rs`), so that a restore never replays more than that.
 //! - `restore.rs`: `wdo restore` rebuilds a data directory from a snapshot and the segments
 //!   after it, as it was at a given moment.
 //!
 //! May import: `commit_log`, `storage`, `metadata`, `ids`, `config`. Nothing imports it but
 //! `host` and `cli`.
 
+mod compact;
 mod index;
 mod restore;
 
@@ -26,6 +29,7 @@ use anyhow::Context;
 use crate::commit_log::{Backup, Recovered};
 use crate::config::Config;
 
+pub use compact::{compact, Compactor};
 pub use restore::{restore, Restored};
 
 /// A moment for messages: RFC 3339, UTC, to the millisecond.

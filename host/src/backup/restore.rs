@@ -39,6 +39,8 @@ pub struct Restored {
     pub objects: usize,
     /// The time of the last group of records applied (`snapshot_ms` if none).
     pub restored_to_ms: u64,
+    /// The first segment not applied (the next snapshot's, if this one is taken as one).
+    pub next_segment: u64,
     pub took: Duration,
 }
 
@@ -75,6 +77,7 @@ pub fn restore(from: &Path, to: &Path, at_ms: Option<u64>) -> anyhow::Result<Res
         records: 0,
         objects: 0,
         restored_to_ms: snapshot.manifest.taken_ms,
+        next_segment: snapshot.manifest.next_segment,
         took: Duration::ZERO,
     };
     let segments = backup.segments().context("cannot list the backup's segments")?;
@@ -108,6 +111,7 @@ pub fn restore(from: &Path, to: &Path, at_ms: Option<u64>) -> anyhow::Result<Res
             }
         }
         number += 1;
+        restored.next_segment = number;
     }
     let later = segments.iter().any(|&s| s > number)
         || snapshots[index + 1..]

@@ -78,6 +78,15 @@ impl Backup {
         })
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A directory for building a snapshot in (its name is never taken for one).
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.dir.join("snapshots").join("building.tmp")
+    }
+
     pub fn segment_path(&self, segment: u64) -> PathBuf {
         self.dir.join("segments").join(record::segment_name(segment))
     }
