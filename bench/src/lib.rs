@@ -29,6 +29,7 @@ pub mod floor_server;
 pub mod floors;
 pub mod load;
 pub mod report;
+pub mod restore_bench;
 pub mod scenarios;
 pub mod servers;
 pub mod setup;

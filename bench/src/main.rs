@@ -65,6 +65,13 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some(floors::FLOOR_SERVER_ARG) => return wdo_bench::floor_server::serve_http_floor(),
+        Some("restore") => {
+            let objects = match args.get(2) {
+                Some(n) => n.parse().context("usage: wdo-bench restore [OBJECTS]")?,
+                None => 10_000,
+            };
+            return wdo_bench::restore_bench::run(objects);
+        }
         Some(COMMIT_FLOOR_SERVER_ARG) => {
             let dir = args
                 .get(2)

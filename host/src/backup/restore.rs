@@ -127,6 +127,9 @@ pub fn restore(from: &Path, to: &Path, at_ms: Option<u64>) -> anyhow::Result<Res
             super::format_ms(restored.restored_to_ms),
         );
     }
+    for db in sqlite_files(to)? {
+        rollback_mode(&db).with_context(|| format!("cannot finish {}", db.display()))?;
+    }
     restored.objects = super::index::rebuild(to)?;
     crate::commit_log::sync_filesystem(to)
         .with_context(|| format!("cannot sync {}", to.display()))?;
@@ -173,7 +176,8 @@ fn checkpoint(db: &Path) -> rusqlite::Result<()> {
         ));
     }
     // Closing the last connection removes the (empty) WAL.
-    conn.close().map_err(|(_, e)| e)
+    conn.close().map_err(|(_, e)| e)?;
+    Ok(())
 }
 
 /// Writes the committed transactions of `frames` into the database `db`. `pages`: pages of a
@@ -216,6 +220,30 @@ fn apply(db: &Path, frames: &WalFrames, pages: &mut Vec<(u32, Vec<u8>)>) -> std:
         file.set_len(u64::from(size) * page_size)?;
     }
     Ok(())
+}
+
+/// The database files under `dir`.
+fn sqlite_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let files = commit_log::data_files(dir)?;
+    Ok(files
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "sqlite"))
+        .collect())
+}
+
+/// Marks a restored database, which has no WAL, as a plain rollback-journal file (bytes 18
+/// and 19 of its header: 1, not WAL's 2), so that reading it creates no WAL and
+/// shared-memory files; the host switches it back to WAL when it opens it.
+fn rollback_mode(db: &Path) -> std::io::Result<()> {
+    let file = File::options().read(true).write(true).open(db)?;
+    let mut header = [0u8; 20];
+    match file.read_exact_at(&mut header, 0) {
+        Ok(()) if &header[..16] == b"SQLite format 3\0" && header[18..20] == [2, 2] => {
+            file.write_all_at(&[1, 1], 18)
+        }
+        // Empty, or not in WAL mode: nothing to change.
+        _ => Ok(()),
+    }
 }
 
 fn remove_if_there(path: &Path) -> std::io::Result<()> {
