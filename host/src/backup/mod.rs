@@ -11,7 +11,7 @@
 //! - `restore.rs`: `wdo restore` rebuilds a data directory from a snapshot and the segments
 //!   after it, as it was at a given moment.
 //!
-//! May import: `commit_log`, `storage`, `metadata`, `ids`, `config`. Nothing imports it but
+//! May import: `commit_log`, `storage`, `metadata`, `config`. Nothing imports it but
 //! `host` and `cli`.
 
 mod compact;
