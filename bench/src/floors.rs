@@ -327,9 +327,24 @@ fn log_fsyncs(metrics: &wdo::metrics::Metrics) -> u64 {
         .unwrap_or(0.0) as u64
 }
 
+/// The commit log's name of object `i` of the floors: namespace `floor`, its number as id.
+pub(crate) fn object_key(i: u64) -> ObjectKey {
+    let mut id = [0u8; 32];
+    id[..8].copy_from_slice(&i.to_le_bytes());
+    ObjectKey {
+        namespace: "floor".into(),
+        id,
+    }
+}
+
 /// One request of scenario 2, storage only: open, read and write the counter, commit,
 /// make it durable (full durability: through the commit log, as the output gate), close.
-fn activate(path: &Path, i: u64, durability: Durability, log: &CommitLog) -> anyhow::Result<()> {
+pub(crate) fn activate(
+    path: &Path,
+    i: u64,
+    durability: Durability,
+    log: &CommitLog,
+) -> anyhow::Result<()> {
     let mut storage = ObjectStorage::open(path, durability, Limits::default())?;
     storage.read_alarm()?;
     storage.begin_batch()?;
@@ -342,13 +357,8 @@ fn activate(path: &Path, i: u64, durability: Durability, log: &CommitLog) -> any
     storage.end_turn(true)?;
     storage.commit_batch()?;
     if let Some(frames) = storage.take_logged_frames()? {
-        let mut id = [0u8; 32];
-        id[..8].copy_from_slice(&i.to_le_bytes());
         let record = Record {
-            object: ObjectKey {
-                namespace: "floor".into(),
-                id,
-            },
+            object: object_key(i),
             body: Body::Frames(frames),
         };
         let (result, _) = log

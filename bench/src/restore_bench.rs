@@ -1,6 +1,6 @@
 //! `wdo-bench restore [OBJECTS]`: how long a restore of a backup of many objects takes
 //! (default 10,000, as scenario 2's). The backup is made as a host makes it: each object is
-//! created and written through a real commit log with continuous backup (segments of 8 MiB,
+//! created and written (the storage floor's activation) through a real commit log with continuous backup (segments of 8 MiB,
 //! copied when sealed, the active one when the log closes), after a first snapshot of the
 //! empty data directory. Then, timed: a restore that replays every segment, building a
 //! periodic snapshot from the backup, and a restore from that snapshot.
@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wdo::commit_log::{Backup, Body, CommitLog, LogOptions, ObjectKey, Record};
+use wdo::commit_log::{Backup, CommitLog, LogOptions};
 use wdo::config::Durability;
 use wdo::storage::{Limits, ObjectStorage};
+
+use crate::floors::{activate, object_key};
 
 /// Increments per object: each a commit, logged as a record.
 const WRITES: u64 = 3;
@@ -39,7 +41,7 @@ pub fn run(objects: u64) -> anyhow::Result<()> {
         )?;
         for i in 0..objects {
             for _ in 0..WRITES {
-                write(&data, i, &log)?;
+                activate(&path(&data, i), i, Durability::Full, &log)?;
             }
         }
         log.trim_now()?;
@@ -88,48 +90,14 @@ fn restore(backup: &Path, to: &Path, objects: u64) -> anyhow::Result<(Duration, 
         restored.objects
     );
     for i in [0, objects / 2, objects - 1] {
-        let mut storage = ObjectStorage::open(&path(to, i), Durability::Relaxed, Limits::default())?;
+        let mut storage =
+            ObjectStorage::open(&path(to, i), Durability::Relaxed, Limits::default())?;
         let count: u64 = serde_json::from_slice(&storage.get("count")?.unwrap_or_default())?;
         anyhow::ensure!(count == WRITES, "object {i} restored with count {count}");
     }
     Ok((took, restored.records))
 }
 
-fn key(i: u64) -> ObjectKey {
-    let mut id = [0u8; 32];
-    id[..8].copy_from_slice(&i.to_le_bytes());
-    ObjectKey {
-        namespace: "floor".into(),
-        id,
-    }
-}
-
 fn path(data: &Path, i: u64) -> PathBuf {
-    wdo::commit_log::object_path(data, &key(i))
-}
-
-/// One increment of object `i`, made durable through the log.
-fn write(data: &Path, i: u64, log: &CommitLog) -> anyhow::Result<()> {
-    let mut storage = ObjectStorage::open(&path(data, i), Durability::Full, Limits::default())?;
-    storage.begin_batch()?;
-    storage.begin_turn()?;
-    let count = match storage.get("count")? {
-        Some(bytes) => serde_json::from_slice::<u64>(&bytes)?,
-        None => 0,
-    };
-    storage.put("count", serde_json::to_vec(&(count + 1))?.as_slice())?;
-    storage.end_turn(true)?;
-    storage.commit_batch()?;
-    if let Some(frames) = storage.take_logged_frames()? {
-        let record = Record {
-            object: key(i),
-            body: Body::Frames(frames),
-        };
-        let (result, _) = log
-            .append(record)
-            .blocking_recv()
-            .map_err(|_| anyhow::anyhow!("the commit log stopped"))?;
-        result?;
-    }
-    Ok(())
+    wdo::commit_log::object_path(data, &object_key(i))
 }

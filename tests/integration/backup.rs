@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{components, eventually, Options, Server};
+use crate::harness::{components, eventually, sqlite_files, Options, Server};
 
 const COUNTERS: usize = 6;
 
@@ -38,7 +38,12 @@ fn now_ms() -> u64 {
 /// `wdo restore`; its success and what it printed.
 fn restore(backup: &Path, to: &Path, at: Option<&str>) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wdo"));
-    command.arg("restore").arg("--from").arg(backup).arg("--to").arg(to);
+    command
+        .arg("restore")
+        .arg("--from")
+        .arg(backup)
+        .arg("--to")
+        .arg(to);
     if let Some(at) = at {
         command.args(["--at", at]);
     }
@@ -115,25 +120,16 @@ async fn served(data_dir: &Path) -> (Vec<u64>, Vec<String>) {
     state
 }
 
-fn sqlite_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(sqlite_files(&path));
-        } else if path.extension().is_some_and(|e| e == "sqlite") {
-            found.push(path);
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backup_restores_the_data_directory_as_it_was_at_each_moment() {
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup");
     let mut server = Server::start_with(options(dir.path().join("data"), Some(&backup)));
-    assert_eq!(snapshots(&backup), 1, "a first start with a backup takes a snapshot");
+    assert_eq!(
+        snapshots(&backup),
+        1,
+        "a first start with a backup takes a snapshot"
+    );
 
     let t1 = phase(&server, [3, 1, 0, 2, 0, 1], "one").await;
     let after1 = (vec![3, 1, 0, 2, 0, 1], vec![note("one")]);
@@ -162,7 +158,10 @@ async fn a_backup_restores_the_data_directory_as_it_was_at_each_moment() {
     // A crash: the last segment reaches the backup when the host starts again, which takes
     // no new snapshot (the backup covers the data directory).
     let t3 = phase(&server, [0, 0, 0, 0, 5, 0], "three").await;
-    let after3 = (vec![4, 1, 4, 2, 5, 3], vec![note("one"), note("two"), note("three")]);
+    let after3 = (
+        vec![4, 1, 4, 2, 5, 3],
+        vec![note("one"), note("two"), note("three")],
+    );
     server.kill9();
     server.restart_after_kill();
     assert_eq!(state(&server).await, after3);
@@ -197,7 +196,10 @@ async fn a_backup_restores_the_data_directory_as_it_was_at_each_moment() {
     let built = wdo::backup::compact(&opened).unwrap();
     assert!(built.is_some(), "segments followed the snapshot");
     assert_eq!(snapshots(&backup), 2);
-    assert!(wdo::backup::compact(&opened).unwrap().is_none(), "nothing new");
+    assert!(
+        wdo::backup::compact(&opened).unwrap().is_none(),
+        "nothing new"
+    );
     for (name, at, expected) in [("c-latest", None, after4), ("c-t2", Some(t2), after2)] {
         let to = restores.join(name);
         let at = at.map(|t| t.to_string());
@@ -219,7 +221,10 @@ async fn a_backup_restores_the_data_directory_as_it_was_at_each_moment() {
     let (ok, text) = restore(&backup, &restores.join("t1"), None);
     assert!(!ok && text.contains("is not empty"), "{text}");
     let (ok, text) = restore(&backup, &restores.join("early"), Some("1000"));
-    assert!(!ok && text.contains("cannot restore an earlier moment"), "{text}");
+    assert!(
+        !ok && text.contains("cannot restore an earlier moment"),
+        "{text}"
+    );
     let (ok, text) = restore(&backup, &restores.join("bad"), Some("last tuesday"));
     assert!(!ok && text.contains("is not a moment"), "{text}");
     let (ok, text) = restore(dir.path(), &restores.join("none"), None);

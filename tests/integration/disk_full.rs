@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::harness::{Options, Server};
+use crate::harness::{sqlite_files, Options, Server};
 
 /// A tmpfs mounted on a directory, unmounted when dropped.
 struct Tmpfs {
@@ -146,7 +146,10 @@ async fn a_full_disk_fails_writes_clearly_keeps_what_was_acknowledged_and_recove
     };
     println!("{} bytes free before the restart", free(tmpfs.path()));
     // Which layer ran out of space first: SQLite writing the WAL, or the commit log.
-    let by_log = server.log().matches("rolled back to its last durable commit").count();
+    let by_log = server
+        .log()
+        .matches("rolled back to its last durable commit")
+        .count();
     println!("writes refused by the commit log (then rolled back): {by_log}");
     assert!(
         !server.log().contains("quarantined"),
@@ -157,7 +160,7 @@ async fn a_full_disk_fails_writes_clearly_keeps_what_was_acknowledged_and_recove
     all_there(&server, &acked).await;
     assert_eq!(count(&server, "other").await, 4);
     server.stop();
-    for entry in walk(&server.data_dir()) {
+    for entry in sqlite_files(&server.data_dir()) {
         let db = rusqlite::Connection::open(&entry).unwrap();
         // As the host opens them: no shared-memory file to create on the full disk.
         db.execute_batch("PRAGMA locking_mode=EXCLUSIVE").unwrap();
@@ -167,18 +170,4 @@ async fn a_full_disk_fails_writes_clearly_keeps_what_was_acknowledged_and_recove
         assert_eq!(result, "ok", "{}", entry.display());
     }
     drop(server);
-}
-
-/// The SQLite files under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "sqlite") {
-            found.push(path);
-        }
-    }
-    found
 }

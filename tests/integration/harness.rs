@@ -553,3 +553,17 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The SQLite database files under `dir`, at any depth.
+pub fn sqlite_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(sqlite_files(&path));
+        } else if path.extension().is_some_and(|e| e == "sqlite") {
+            found.push(path);
+        }
+    }
+    found
+}

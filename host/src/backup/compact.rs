@@ -15,10 +15,7 @@ pub fn compact(backup: &Backup) -> anyhow::Result<Option<Snapshot>> {
     let Some(latest) = backup.snapshots()?.pop() else {
         return Ok(None);
     };
-    if !backup
-        .segments()?
-        .contains(&latest.manifest.next_segment)
-    {
+    if !backup.segments()?.contains(&latest.manifest.next_segment) {
         return Ok(None);
     }
     let scratch = backup.scratch_dir();

@@ -53,12 +53,7 @@ pub fn parse_moment(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("{text:?} is before 1970"))
 }
 
-/// The current time in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use crate::commit_log::unix_ms as now_ms;
 
 /// Copies the segments recovery read to the backup (call before they are removed). Returns
 /// the backup, if the config has one, and whether the backup must get a snapshot because
@@ -83,7 +78,10 @@ pub fn ship_recovered(
             }
             Err(e) => {
                 return Err(e).with_context(|| {
-                    format!("cannot copy log segment {segment} to the backup {}", dir.display())
+                    format!(
+                        "cannot copy log segment {segment} to the backup {}",
+                        dir.display()
+                    )
                 })
             }
         }

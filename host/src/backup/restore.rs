@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::commit_log::{self, Backup, Body, ObjectKey, WalFrames, FRAME_HEADER};
+use crate::storage::durable_fs::remove_if_exists;
 
 /// What a restore did.
 #[derive(Debug)]
@@ -55,7 +56,9 @@ pub fn restore(from: &Path, to: &Path, at_ms: Option<u64>) -> anyhow::Result<Res
             to.display()
         );
     }
-    let snapshots = backup.snapshots().context("cannot read the backup's snapshots")?;
+    let snapshots = backup
+        .snapshots()
+        .context("cannot read the backup's snapshots")?;
     let Some(index) = snapshots
         .iter()
         .rposition(|s| at_ms.is_none_or(|at| s.manifest.taken_ms <= at))
@@ -80,7 +83,9 @@ pub fn restore(from: &Path, to: &Path, at_ms: Option<u64>) -> anyhow::Result<Res
         next_segment: snapshot.manifest.next_segment,
         took: Duration::ZERO,
     };
-    let segments = backup.segments().context("cannot list the backup's segments")?;
+    let segments = backup
+        .segments()
+        .context("cannot list the backup's segments")?;
     let mut pending: HashMap<ObjectKey, Vec<(u32, Vec<u8>)>> = HashMap::new();
     let mut number = snapshot.manifest.next_segment;
     'segments: while segments.contains(&number) {
@@ -97,8 +102,8 @@ pub fn restore(from: &Path, to: &Path, at_ms: Option<u64>) -> anyhow::Result<Res
                 Body::Reset => {
                     pending.remove(&record.object);
                     let db = commit_log::object_path(to, &record.object);
-                    remove_if_there(&commit_log::wal_path(&db))?;
-                    remove_if_there(&db)?;
+                    remove_if_exists(&commit_log::wal_path(&db))?;
+                    remove_if_exists(&db)?;
                     restored.records += 1;
                 }
                 Body::Frames(frames) => {
@@ -242,13 +247,6 @@ fn rollback_mode(db: &Path) -> std::io::Result<()> {
             file.write_all_at(&[1, 1], 18)
         }
         // Empty, or not in WAL mode: nothing to change.
-        _ => Ok(()),
-    }
-}
-
-fn remove_if_there(path: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
 }

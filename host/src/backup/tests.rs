@@ -15,16 +15,25 @@ fn segments_are_copied_once_grown_copies_replaced_and_other_histories_refused() 
     let backup = Backup::open(&dir.path().join("backup")).unwrap();
     segment(&log, 3, b"WDOLOG01-abc");
     backup.ship(&log, 3).unwrap();
-    assert_eq!(std::fs::read(backup.segment_path(3)).unwrap(), b"WDOLOG01-abc");
+    assert_eq!(
+        std::fs::read(backup.segment_path(3)).unwrap(),
+        b"WDOLOG01-abc"
+    );
     // Grown since (the active segment of a run that crashed): replaced.
     segment(&log, 3, b"WDOLOG01-abcdef");
     backup.ship(&log, 3).unwrap();
-    assert_eq!(std::fs::read(backup.segment_path(3)).unwrap(), b"WDOLOG01-abcdef");
+    assert_eq!(
+        std::fs::read(backup.segment_path(3)).unwrap(),
+        b"WDOLOG01-abcdef"
+    );
     // Other bytes under the same number: refused, the copy kept.
     segment(&log, 3, b"WDOLOG01-xyz");
     let error = backup.ship(&log, 3).unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists, "{error}");
-    assert_eq!(std::fs::read(backup.segment_path(3)).unwrap(), b"WDOLOG01-abcdef");
+    assert_eq!(
+        std::fs::read(backup.segment_path(3)).unwrap(),
+        b"WDOLOG01-abcdef"
+    );
     // A segment that is gone already is nothing to copy.
     backup.ship(&log, 9).unwrap();
     assert_eq!(backup.segments().unwrap(), vec![3]);
@@ -55,7 +64,11 @@ fn a_backup_covers_a_data_directory_from_a_snapshot_and_every_segment_after_it()
     assert!(backup.covers(7).unwrap());
     // A start whose log would begin before the backup's end continues after it.
     assert_eq!(at_start(&data, Some(&backup), 2, false).unwrap(), 7);
-    assert_eq!(backup.snapshots().unwrap().len(), 1, "covered: no new snapshot");
+    assert_eq!(
+        backup.snapshots().unwrap().len(),
+        1,
+        "covered: no new snapshot"
+    );
     // A namespace the snapshot lacks gets one.
     std::fs::create_dir(data.join("other")).unwrap();
     std::fs::write(data.join("other/metadata.sqlite"), b"m").unwrap();

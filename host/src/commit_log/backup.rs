@@ -88,7 +88,9 @@ impl Backup {
     }
 
     pub fn segment_path(&self, segment: u64) -> PathBuf {
-        self.dir.join("segments").join(record::segment_name(segment))
+        self.dir
+            .join("segments")
+            .join(record::segment_name(segment))
     }
 
     /// Copies segment `segment` of the log in `log_dir` to the backup, durably. A copy there
@@ -191,15 +193,15 @@ impl Backup {
         std::fs::create_dir_all(&tmp)?;
         let (mut files, mut bytes) = (0, 0);
         for file in data_files(data_dir)? {
-            let relative = file.strip_prefix(data_dir).expect("under the data directory");
+            let relative = file
+                .strip_prefix(data_dir)
+                .expect("under the data directory");
             let to = tmp.join(relative);
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            let contents = std::fs::read(&file)?;
-            bytes += contents.len() as u64;
+            bytes += std::fs::copy(&file, &to)?;
             files += 1;
-            File::create(&to)?.write_all(&contents)?;
         }
         let manifest = Manifest {
             format: FORMAT,

@@ -45,11 +45,20 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use backup::{data_files, Backup, Manifest, Snapshot};
-pub use record::{read_segment, segment_name, Body, ObjectKey, Record, WalFrames, FRAME_HEADER, WAL_HEADER};
+pub use record::{
+    read_segment, segment_name, Body, ObjectKey, Record, WalFrames, FRAME_HEADER, WAL_HEADER,
+};
 pub use recovery::{object_path, read_log, recover, wal_path, Recovered};
 pub use trim::sync_filesystem;
 
 use crate::metrics::Metrics;
+
+/// The wall clock in Unix milliseconds (the log's time markers; backups and restores).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// How a wait for durability ended: the fsync's result and how long the fsync took.
 pub type Synced = (io::Result<()>, Duration);

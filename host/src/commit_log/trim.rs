@@ -82,8 +82,7 @@ impl Trimmer {
                         }
                     }
                     let _one = running.lock().expect("trim lock");
-                    if let Err(e) = trim(&sealed, &log_dir, &data_dir, backup.as_ref(), &metrics)
-                    {
+                    if let Err(e) = trim(&sealed, &log_dir, &data_dir, backup.as_ref(), &metrics) {
                         // The segments stay; tried again in a second.
                         tracing::error!("cannot trim the commit log: {e}");
                         std::thread::sleep(std::time::Duration::from_secs(1));

@@ -180,7 +180,10 @@ impl Writer {
         let bodies = split(record);
         let mut queue = self.shared.queue.lock().expect("log queue lock");
         if queue.closed {
-            let _ = tx.send((Err(io::Error::other("the commit log is closed")), Duration::ZERO));
+            let _ = tx.send((
+                Err(io::Error::other("the commit log is closed")),
+                Duration::ZERO,
+            ));
             return rx;
         }
         if let Some(failed) = &queue.failed {
@@ -306,10 +309,7 @@ fn write_group(
     metrics: &Metrics,
 ) {
     buf.clear();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let marker = record::encode(&Record::time(now));
+    let marker = record::encode(&Record::time(super::unix_ms()));
     record::frame(segment.number, segment.len, &marker, buf);
     for (body, _) in &group {
         let offset = segment.len + buf.len() as u64;
@@ -377,16 +377,13 @@ fn refuse_full(
     if let Err(e) = segment.file.set_len(segment.len) {
         return fail(shared, segment, group, &e);
     }
-    tracing::warn!(segment = segment.number, "the commit log cannot grow: {error}");
+    tracing::warn!(
+        segment = segment.number,
+        "the commit log cannot grow: {error}"
+    );
+    // `StorageFull` whatever the OS said (`EDQUOT` too): the output gate's sign of a full disk.
     let message = format!("the disk is full: the commit log cannot grow: {error}");
-    for (_, tx) in group {
-        if let Some(tx) = tx {
-            let _ = tx.send((
-                Err(io::Error::new(error.kind(), message.clone())),
-                Duration::ZERO,
-            ));
-        }
-    }
+    fail_tickets(group, io::ErrorKind::StorageFull, &message);
 }
 
 /// A group could not be made durable: it fails, the segment is cut back to what was durable,
@@ -407,12 +404,23 @@ fn fail(
     queue.failed = Some(message.clone());
     let later = std::mem::take(&mut queue.pending);
     drop(queue);
-    for (_, tx) in group.into_iter().chain(later) {
+    // Never `StorageFull` (an fsync may say `ENOSPC`): this is the fail-stop kind of failure.
+    fail_tickets(
+        group.into_iter().chain(later),
+        io::ErrorKind::Other,
+        &message,
+    );
+}
+
+/// Resolves the tickets of `records` with an error of `kind`.
+fn fail_tickets(
+    records: impl IntoIterator<Item = (Vec<u8>, Option<oneshot::Sender<Synced>>)>,
+    kind: io::ErrorKind,
+    message: &str,
+) {
+    for (_, tx) in records {
         if let Some(tx) = tx {
-            let _ = tx.send((
-                Err(io::Error::new(error.kind(), message.clone())),
-                Duration::ZERO,
-            ));
+            let _ = tx.send((Err(io::Error::new(kind, message)), Duration::ZERO));
         }
     }
 }

@@ -131,7 +131,9 @@ impl Actor {
         if let Err(e) = result {
             let full = crate::storage::is_disk_full(&e);
             let error = match full {
-                true => self.full_error("the commit log could not take the writes; rolled back", &e),
+                true => {
+                    self.full_error("the commit log could not take the writes; rolled back", &e)
+                }
                 false => self.storage_error(
                     "the commit log could not make the writes durable; not acknowledged",
                     &e,
@@ -181,7 +183,10 @@ impl Actor {
     async fn roll_back(&self, live: &mut Live) -> anyhow::Result<()> {
         live.gate = Gate::default();
         let placeholder = ObjectStorage::open_in_memory(self.namespace.limits)?;
-        let failed = std::mem::replace(&mut *live.storage.lock().expect("storage lock"), placeholder);
+        let failed = std::mem::replace(
+            &mut *live.storage.lock().expect("storage lock"),
+            placeholder,
+        );
         self.registry.log.remember(self.log_key(), None);
         tokio::task::spawn_blocking(move || failed.fail_stop()).await??;
         let reopened = self.open().await?;

@@ -19,7 +19,11 @@ pub fn alarm_in_file(db: &std::path::Path) -> rusqlite::Result<Option<u64>> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let ms: Option<i64> = conn
-        .query_row("SELECT scheduled_ms FROM _wdo_alarm WHERE id = 1", [], |row| row.get(0))
+        .query_row(
+            "SELECT scheduled_ms FROM _wdo_alarm WHERE id = 1",
+            [],
+            |row| row.get(0),
+        )
         .optional()?;
     Ok(ms.map(|ms| ms as u64))
 }

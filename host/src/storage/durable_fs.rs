@@ -37,3 +37,11 @@ pub fn create_dir_all(dir: &Path) -> io::Result<()> {
 pub fn sync_filesystem(dir: &Path) -> io::Result<()> {
     crate::commit_log::sync_filesystem(dir)
 }
+
+/// Removes the file at `path`; one that is not there is no error.
+pub fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

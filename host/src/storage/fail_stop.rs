@@ -197,18 +197,11 @@ impl ObjectStorage {
             // No commit of the new file was ever durable (its first state neither, which the
             // commit log carries with the first one): it goes, and the object is new again.
             tracing::warn!(db = %durable.db.display(), "removing a new object's files: nothing of it was made durable");
-            remove_if_there(&durable.wal)?;
-            return remove_if_there(&durable.db);
+            super::durable_fs::remove_if_exists(&durable.wal)?;
+            return super::durable_fs::remove_if_exists(&durable.db);
         }
         let (frames, page_size) = durable.durable_frames()?;
         tracing::warn!(wal = %durable.wal.display(), frames, "cutting the WAL back to its last durable commit");
         wal_file::truncate(&durable.wal, frames, page_size)
-    }
-}
-
-fn remove_if_there(path: &std::path::Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
     }
 }

@@ -575,8 +575,10 @@ fn delete_all_drops_tables_whose_foreign_keys_are_malformed() {
     // `v` references a column of `h` that is not unique: a "foreign key mismatch" whenever
     // SQLite checks that key, as dropping `h` first would.
     s.sql_exec("CREATE TABLE h (x)", &[], None).unwrap();
-    s.sql_exec("CREATE TABLE v (y REFERENCES h(x))", &[], None).unwrap();
-    s.sql_exec("CREATE TABLE a (z REFERENCES v(y))", &[], None).unwrap();
+    s.sql_exec("CREATE TABLE v (y REFERENCES h(x))", &[], None)
+        .unwrap();
+    s.sql_exec("CREATE TABLE a (z REFERENCES v(y))", &[], None)
+        .unwrap();
     s.delete_all(None).unwrap();
     let left: i64 = s
         .conn
