@@ -191,10 +191,18 @@ async fn two_hundred_power_cuts_lose_no_acknowledged_write_and_corrupt_nothing()
     let acks = acks.lock().unwrap();
     let acknowledged: usize =
         acks.counters.iter().map(|c| c.0.len()).sum::<usize>() + acks.notes.len();
+    let renames = ops
+        .iter()
+        .filter(|(op, _)| matches!(op, power_cut_disk::Op::Rename { .. }))
+        .count();
     println!(
-        "traced {} operations ({} bytes); {acknowledged} writes acknowledged",
+        "traced {} operations ({} bytes, {renames} renames); {acknowledged} writes acknowledged",
         ops.len(),
         bytes.len()
+    );
+    assert!(
+        renames >= 4,
+        "log segments were recycled (a trimmed segment renamed twice, then taken): {renames} renames"
     );
     assert!(
         acknowledged > 100,

@@ -42,6 +42,11 @@ pub enum Op {
     Mkdir {
         path: String,
     },
+    /// Within one directory, to a name that is free.
+    Rename {
+        from: String,
+        to: String,
+    },
     Unsupported(String),
 }
 
@@ -92,7 +97,10 @@ pub fn parse(bytes: &[u8]) -> Vec<(Op, u64)> {
             b'F' => Op::SyncFs,
             b'U' => Op::Unlink { path },
             b'M' => Op::Mkdir { path },
-            b'R' => Op::Unsupported(format!("rename {path} -> {}", second.unwrap_or_default())),
+            b'R' => Op::Rename {
+                from: path,
+                to: second.unwrap_or_default(),
+            },
             b'D' => Op::Unsupported(format!("rmdir {path}")),
             other => panic!("unknown trace op {other} at {start}"),
         };
@@ -111,6 +119,9 @@ struct File {
     pending: Vec<Op>,
     exists: bool,
     entry_durable: bool,
+    /// Renamed since its directory was last synced: the name whose entry is durable. A cut
+    /// finds the file under either name (a rename is atomic, not durable).
+    renamed_from: Option<String>,
 }
 
 /// The state of the traced directory tree after a prefix of the trace.
@@ -192,6 +203,7 @@ impl Disk {
                     file.durable = file.data.clone();
                     file.pending.clear();
                     file.entry_durable = file.exists;
+                    file.renamed_from = None;
                 }
                 for durable in self.dirs.values_mut() {
                     *durable = true;
@@ -205,6 +217,27 @@ impl Disk {
             Op::Mkdir { path } => {
                 self.dirs.entry(path.clone()).or_insert(false);
             }
+            Op::Rename { from, to } => {
+                assert_eq!(
+                    parent(from),
+                    parent(to),
+                    "the power-cut model does not cover a rename across directories: {from} -> {to}"
+                );
+                assert!(
+                    !self.files.get(to).is_some_and(|f| f.exists),
+                    "the power-cut model does not cover a rename over a file: {from} -> {to}"
+                );
+                let mut file = self
+                    .files
+                    .remove(from)
+                    .unwrap_or_else(|| panic!("a rename of {from}, which was never opened"));
+                file.renamed_from = match file.entry_durable {
+                    true => Some(from.clone()),
+                    false => file.renamed_from.take(),
+                };
+                file.entry_durable = false;
+                self.files.insert(to.clone(), file);
+            }
             Op::Unsupported(what) => panic!("the power-cut model does not cover {what}"),
         }
     }
@@ -214,6 +247,7 @@ impl Disk {
         for (path, file) in self.files.iter_mut() {
             if parent(path) == dir {
                 file.entry_durable = file.exists;
+                file.renamed_from = None;
                 if !file.exists {
                     file.durable.clear();
                     file.pending.clear();
@@ -249,9 +283,33 @@ impl Disk {
                 std::fs::create_dir_all(target.join(relative)).unwrap();
             }
         }
+        // Names whose entries are durable: a rename that did not take effect cannot go back
+        // to one of them.
+        let mut taken: BTreeSet<&str> = (self.files.iter())
+            .filter(|(_, f)| f.entry_durable)
+            .map(|(path, _)| path.as_str())
+            .collect();
         for (path, file) in &self.files {
+            // A rename not yet durable took effect, or did not.
+            let path = match (&file.renamed_from, file.entry_durable) {
+                (_, true) => path,
+                (None, false) => continue,
+                (Some(old), false) => {
+                    let (old_free, new_free) = (
+                        !taken.contains(old.as_str()),
+                        !taken.contains(path.as_str()),
+                    );
+                    match (old_free, new_free) {
+                        (true, true) if rng.random_bool(0.5) => old,
+                        (_, true) => path,
+                        (true, false) => old,
+                        (false, false) => panic!("two files for {path} and {old} at the cut"),
+                    }
+                }
+            };
+            taken.insert(path);
             // Removed durably, or never made durable: gone.
-            if !file.entry_durable || path.ends_with("-shm") || !dir_durable(parent(path)) {
+            if path.ends_with("-shm") || !dir_durable(parent(path)) {
                 continue;
             }
             let mut data = file.durable.clone();

@@ -3,8 +3,8 @@
 //! committed meanwhile durable.
 //!
 //! Owns: `<data-dir>/.commit-log/` (segment files, `record.rs`), the thread that appends and syncs
-//! them (`writer.rs`), the thread that trims them (`trim.rs`), and recovery at start
-//! (`recovery.rs`). Knows files, bytes and SQLite's WAL layout (where a frame goes), nothing
+//! them (`writer.rs`), the thread that trims them (`trim.rs`) and keeps one for the next segment
+//! (`recycle.rs`), and recovery at start (`recovery.rs`). Knows files, bytes and SQLite's WAL layout (where a frame goes), nothing
 //! of SQLite's API, wasm or objects: the storage layer hands it WAL frames
 //! (`storage/wal_capture.rs`) and the objects layer's output gate waits for them.
 //!
@@ -30,6 +30,7 @@
 mod backup;
 mod record;
 mod recovery;
+mod recycle;
 mod trim;
 mod writer;
 

@@ -46,6 +46,8 @@ pub struct Recovered {
 
 impl Recovered {
     /// Deletes the segments that recovery read (call it once the data directory is synced).
+    /// They are not recycled (`recycle.rs`): a start needs no sync of the log directory, so
+    /// that a host whose disk fails syncs still starts, to refuse what it cannot make durable.
     pub fn remove_segments(&self, log_dir: &Path) -> io::Result<()> {
         for &segment in &self.segments {
             match std::fs::remove_file(log_dir.join(record::segment_name(segment))) {
@@ -78,7 +80,11 @@ pub fn recover(log_dir: &Path, data_dir: &Path) -> anyhow::Result<Recovered> {
         std::fs::create_dir(log_dir)
             .with_context(|| format!("cannot create the commit log {}", log_dir.display()))?;
     }
-    let (segments, records) = read_log(log_dir)?;
+    let (segments, records, last_valid) = read_segments(log_dir)?;
+    if let Some(&last) = segments.last() {
+        cut_after(&log_dir.join(record::segment_name(last)), last_valid)
+            .with_context(|| format!("cannot cut log segment {last} after its last record"))?;
+    }
     let mut recovered = Recovered {
         next_segment: segments.last().map_or(1, |s| s + 1),
         segments,
@@ -119,8 +125,14 @@ pub fn recover(log_dir: &Path, data_dir: &Path) -> anyhow::Result<Recovered> {
 /// The segments of the log in `log_dir` and their records (but the time markers), in order.
 /// Only the last segment may end in a torn or damaged record (it ends the log there).
 pub fn read_log(log_dir: &Path) -> anyhow::Result<(Vec<u64>, Vec<Record>)> {
+    read_segments(log_dir).map(|(segments, records, _)| (segments, records))
+}
+
+/// [`read_log`], and where the last segment's valid part ends.
+fn read_segments(log_dir: &Path) -> anyhow::Result<(Vec<u64>, Vec<Record>, u64)> {
     let segments = list_segments(log_dir)?;
     let mut all = Vec::new();
+    let mut last_valid = 0;
     for (i, &segment) in segments.iter().enumerate() {
         let path = log_dir.join(record::segment_name(segment));
         let bytes = std::fs::read(&path)
@@ -141,8 +153,20 @@ pub fn read_log(log_dir: &Path) -> anyhow::Result<(Vec<u64>, Vec<Record>)> {
                 .into_iter()
                 .filter(|r| !matches!(r.body, Body::Time(_))),
         );
+        last_valid = valid;
     }
-    Ok((segments, all))
+    Ok((segments, all, last_valid))
+}
+
+/// Cuts the last segment after its valid part (a torn record, or bytes of a recycled file,
+/// `recycle.rs`), so that a backup copies only its records; made durable, like everything
+/// recovery writes, by the caller's sync of the filesystem.
+fn cut_after(path: &Path, valid: u64) -> io::Result<()> {
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    if file.metadata()?.len() > valid {
+        file.set_len(valid)?;
+    }
+    Ok(())
 }
 
 fn list_segments(log_dir: &Path) -> anyhow::Result<Vec<u64>> {

@@ -264,3 +264,75 @@ fn each_group_starts_with_the_time_it_was_written() {
     assert_eq!(records[1].body, Body::Reset);
     assert_eq!(records.len(), 2);
 }
+
+/// The segment files in `dir`, by number, with their lengths.
+fn segment_files(dir: &std::path::Path) -> Vec<(u64, u64)> {
+    let mut files: Vec<(u64, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let n = record::segment_number(e.file_name().to_str()?)?;
+            Some((n, e.metadata().ok()?.len()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn trimmed_segments_are_recycled_and_their_old_records_never_read_as_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let recycled = dir.path().join(recycle::RECYCLED);
+    let record = |i: u32, fill: u8| Record {
+        object: object(4),
+        body: Body::Frames(frames(i + 1, 4, fill)),
+    };
+    let (log, _) = open_log(dir.path(), 1, 64 << 10);
+    for i in 0..60u32 {
+        log.append(record(i, 1)).blocking_recv().unwrap().0.unwrap();
+    }
+    log.trim_now().unwrap();
+    assert!(
+        recycled.exists(),
+        "a trimmed segment is kept for the next one"
+    );
+    let kept = std::fs::metadata(&recycled).unwrap().len();
+    assert!(kept >= 64 << 10, "the whole segment, {kept} bytes");
+    // Every sealed segment, and the active one after a clean stop, is exactly its records.
+    drop(log);
+    for (n, len) in segment_files(dir.path()) {
+        let bytes = std::fs::read(dir.path().join(record::segment_name(n))).unwrap();
+        assert_eq!(
+            record::read_segment(n, &bytes).unwrap().1,
+            len,
+            "segment {n}"
+        );
+    }
+
+    // The next log starts in the recycled file: a few records, then a crash (the writer is
+    // left as it is, never stopped).
+    let next = segment_files(dir.path()).last().unwrap().0 + 1;
+    let (log, _) = open_log(dir.path(), next, 64 << 10);
+    assert!(!recycled.exists(), "taken by segment {next}");
+    let sent: Vec<Record> = (0..3).map(|i| record(i, 7)).collect();
+    for r in &sent {
+        log.append(r.clone()).blocking_recv().unwrap().0.unwrap();
+    }
+    let path = dir.path().join(record::segment_name(next));
+    let stale = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(stale, kept, "written in place, not appended");
+    std::mem::forget(log);
+    let (segments, records) = read_log(dir.path()).unwrap();
+    assert_eq!(segments.last(), Some(&next));
+    let bytes = std::fs::read(&path).unwrap();
+    let (in_next, valid) = record::read_segment(next, &bytes).unwrap();
+    assert_eq!(without_time(in_next), sent, "only the new records");
+    assert!(valid < stale);
+    assert_eq!(records[records.len() - 3..], sent[..]);
+    // Recovery cuts the last segment after its records.
+    let data = tempfile::tempdir().unwrap();
+    let recovered = recover(dir.path(), data.path()).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), valid);
+    recovered.remove_segments(dir.path()).unwrap();
+    assert!(segment_files(dir.path()).is_empty());
+}

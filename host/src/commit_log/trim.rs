@@ -2,9 +2,10 @@
 //! stands for are durable in the object's own files. Every record of a sealed segment was
 //! appended after its frames were written to the object's WAL, so one `syncfs` of the data
 //! directory's filesystem, started after the segment was sealed, makes all of them durable
-//! at once (however many objects they are about); then the segment is deleted (with a
-//! backup, once it is copied there: a backup that cannot be written keeps segments here). Segments go
-//! oldest first, so a segment is never deleted while an older one is kept.
+//! at once (however many objects they are about); then the segment is deleted, or kept as
+//! the next segment's file (`recycle.rs`); with a backup, once it is copied there (a backup
+//! that cannot be written keeps segments here). Segments go oldest first, so a segment is
+//! never deleted while an older one is kept.
 
 use std::fs::File;
 use std::io;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::backup::Backup;
-use super::record;
+use super::recycle;
 use crate::metrics::Metrics;
 
 /// Sealed segments waiting to be deleted, oldest first.
@@ -146,10 +147,7 @@ fn trim(
                 )
             })?;
         }
-        match std::fs::remove_file(log_dir.join(record::segment_name(segment))) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        recycle::recycle_or_remove(log_dir, segment)?;
     }
     // The deletions need not be durable: a segment found again is replayed again, which
     // changes nothing (`recovery.rs`).

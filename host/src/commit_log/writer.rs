@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::record::{self, Body, Record, MAX_BODY};
+use super::recycle;
 use super::trim::Sealed;
 use super::{Synced, Ticket};
 use crate::metrics::Metrics;
@@ -71,14 +72,27 @@ struct Segment {
 }
 
 impl Segment {
+    /// Segment `number`, in the recycled file if there is one (`recycle.rs`), else in a new
+    /// file.
     fn create(dir: &Path, number: u64) -> io::Result<Segment> {
-        let path = dir.join(record::segment_name(number));
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        file.write_all(&record::segment_header(number))?;
+        let recycled = recycle::take(dir, number).unwrap_or_else(|e| {
+            // A new file will do; its first sync says whether the disk takes syncs.
+            tracing::warn!("cannot start log segment {number} in the recycled file: {e}");
+            None
+        });
+        let file = match recycled {
+            Some(file) => file,
+            None => {
+                let path = dir.join(record::segment_name(number));
+                let mut file = File::options()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)?;
+                file.write_all(&record::segment_header(number))?;
+                file
+            }
+        };
         Ok(Segment {
             dir: dir.to_owned(),
             number,
@@ -102,6 +116,17 @@ impl Segment {
                 .and_then(|dir| dir.sync_all())
                 .map_err(Failure::Sync)?;
             self.dir_synced = true;
+        }
+        Ok(())
+    }
+
+    /// Cuts the file to its records (a recycled file is longer), durably: done before the
+    /// next segment takes any record, and at a clean stop, so that only the active segment
+    /// can end in other bytes.
+    fn cut_to_records(&self) -> io::Result<()> {
+        if self.file.metadata()?.len() > self.len {
+            self.file.set_len(self.len)?;
+            self.file.sync_all()?;
         }
         Ok(())
     }
@@ -152,6 +177,7 @@ impl Writer {
         sealed: Arc<Sealed>,
         metrics: Arc<Metrics>,
     ) -> io::Result<Writer> {
+        recycle::tidy(dir)?;
         let segment = create_segment(dir, first_segment)?;
         metrics.log_segments.set(1);
         let shared = Arc::new(Shared {
@@ -284,6 +310,9 @@ fn run(
                 }
             }
             if queue.pending.is_empty() && queue.closed {
+                if let Err(e) = segment.cut_to_records() {
+                    tracing::warn!("cannot cut log segment {} to its records at stop: {e}; the next start does", segment.number);
+                }
                 return;
             }
             std::mem::take(&mut queue.pending)
@@ -340,6 +369,15 @@ fn write_group(
 /// Seals the active segment and starts the next one (or keeps it, if that cannot be created).
 fn seal(shared: &Shared, segment: &mut Segment, sealed: &Sealed, metrics: &Metrics) {
     let next = segment.number + 1;
+    if let Err(e) = segment.cut_to_records() {
+        // Its records are durable: it takes the next groups too, and is cut at the next seal.
+        tracing::warn!(
+            "cannot cut log segment {} to its records: {e}; it grows on",
+            segment.number
+        );
+        segment.first_write = segment.first_write.map(|_| Instant::now());
+        return;
+    }
     match create_segment(&segment.dir, next) {
         Ok(new) => {
             let old = std::mem::replace(segment, new);
