@@ -67,6 +67,10 @@ pub struct Config {
     /// Bytes after which a segment of the host's commit log is sealed and a new one started;
     /// sealed segments are deleted once the object files are synced (`commit_log/`).
     pub log_segment_size: u64,
+    /// Full durability: WAL pages an object writes between two checkpoints of its WAL into
+    /// its database file (a checkpoint waits for the object's commits to be durable and
+    /// syncs the database file; the WAL grows to about this many pages).
+    pub checkpoint_pages: u32,
     /// Continuous backup: every segment of the commit log is copied here before it is
     /// deleted, with a snapshot of the data directory at a start the backup does not cover
     /// (`commit_log/backup.rs`); `wdo restore` rebuilds a data directory from it, as it was at
@@ -164,6 +168,7 @@ impl Default for Config {
             max_inbox_bytes: 64 << 20,
             max_group_commit: 64,
             log_segment_size: 64 << 20,
+            checkpoint_pages: 1000,
             backup_dir: None,
             backup_interval: Duration::from_secs(10),
             backup_snapshot_interval: Duration::from_secs(3600),
@@ -365,6 +370,12 @@ impl Config {
             return bad(format!(
                 "log-segment-size must be from 65536 (64 KiB) to 1073741824 (1 GiB), not {}",
                 self.log_segment_size
+            ));
+        }
+        if !(16..=1_000_000).contains(&self.checkpoint_pages) {
+            return bad(format!(
+                "checkpoint-pages must be from 16 to 1000000, not {}",
+                self.checkpoint_pages
             ));
         }
         if !(Duration::from_millis(100)..=Duration::from_secs(86_400))

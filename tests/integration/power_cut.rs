@@ -60,9 +60,11 @@ fn options(data_dir: PathBuf) -> Options {
         ("notes".into(), c.notes.clone()),
         ("queue".into(), c.queue.clone()),
     ]);
-    // Small log segments (sealed and trimmed often) and few live objects (evicted and opened
-    // again often), so that the trace holds every step of the log's life.
-    options.extra = "log-segment-size = 65536\nmax-live-objects = 6\n".into();
+    // Small log segments (sealed and trimmed often), checkpoints every 16 pages (WALs start
+    // over often) and few live objects (evicted and opened again often), so that the trace
+    // holds every step of the log's life.
+    options.extra =
+        "log-segment-size = 65536\ncheckpoint-pages = 16\nmax-live-objects = 6\n".into();
     options.idle_timeout = "1s";
     options.data_dir = Some(data_dir);
     options
@@ -195,10 +197,22 @@ async fn two_hundred_power_cuts_lose_no_acknowledged_write_and_corrupt_nothing()
         .iter()
         .filter(|(op, _)| matches!(op, power_cut_disk::Op::Rename { .. }))
         .count();
+    // A database file is synced only after a checkpoint (or when a large WAL closes).
+    let database_syncs = ops
+        .iter()
+        .filter(
+            |(op, _)| matches!(op, power_cut_disk::Op::Sync { path } if path.ends_with(".sqlite")),
+        )
+        .count();
     println!(
-        "traced {} operations ({} bytes, {renames} renames); {acknowledged} writes acknowledged",
+        "traced {} operations ({} bytes, {renames} renames, {database_syncs} database syncs); \
+         {acknowledged} writes acknowledged",
         ops.len(),
         bytes.len()
+    );
+    assert!(
+        database_syncs >= 10,
+        "WALs were checkpointed: {database_syncs} syncs of database files"
     );
     assert!(
         renames >= 4,

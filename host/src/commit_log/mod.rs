@@ -23,9 +23,10 @@
 //!    at their places, and cuts each WAL after its last logged commit, before anything is
 //!    served (`recovery.rs`).
 //!
-//! Checkpoints stay with SQLite, always synced (`synchronous=FULL` for the checkpoint): a
-//! WAL restarts only after the database file holds every frame of it durably, so the log
-//! never needs frames of an older generation than an object's newest.
+//! Checkpoints stay with SQLite, and the database file is synced after each one, before the
+//! WAL can restart (`ObjectStorage::checkpoint`): a WAL restarts only after the database file
+//! holds every frame of it durably, so the log never needs frames of an older generation
+//! than an object's newest.
 
 mod backup;
 mod record;

@@ -130,3 +130,16 @@ fn duplicate_namespaces_are_rejected() {
         .to_string()
         .contains("twice"));
 }
+
+#[test]
+fn the_commit_log_and_checkpoint_sizes_are_bounded_saying_what_is_allowed() {
+    let config = Config::parse("checkpoint-pages = 16").unwrap();
+    assert_eq!(config.checkpoint_pages, 16);
+    assert_eq!(Config::default().checkpoint_pages, 1000);
+    for bad in ["checkpoint-pages = 15", "checkpoint-pages = 1000001"] {
+        let error = Config::parse(bad).unwrap_err().to_string();
+        assert!(error.contains("checkpoint-pages must be from 16 to 1000000"), "{error}");
+    }
+    let error = Config::parse("log-segment-size = 1024").unwrap_err().to_string();
+    assert!(error.contains("log-segment-size must be from 65536"), "{error}");
+}

@@ -475,7 +475,7 @@ impl Actor {
     }
 
     /// Full durability: SQLite's automatic checkpoints are off (they would not sync), so the
-    /// WAL is checkpointed here, with syncs, every ~1,000 pages written.
+    /// WAL is checkpointed here, with a sync of the database file, every ~1,000 pages written.
     /// A checkpoint copies every frame into the database file, so it waits until every
     /// commit is durable (after a failed sync nothing undurable may be there). A failed
     /// checkpoint stops the object like a failed WAL sync.

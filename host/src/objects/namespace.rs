@@ -91,6 +91,7 @@ impl Namespace {
             dir,
             limits: Limits {
                 max_database_bytes: ns.max_database_size,
+                checkpoint_pages: config.checkpoint_pages,
                 ..Limits::default()
             },
             outbound: config.outbound_rules(&ns.allowed_outbound_hosts),

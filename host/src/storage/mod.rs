@@ -97,6 +97,9 @@ pub struct Limits {
     pub max_read_bytes: usize,
     /// The database file's maximum size (`max-database-size`).
     pub max_database_bytes: u64,
+    /// Full durability: pages appended to the WAL after which it is checkpointed
+    /// (`checkpoint-pages`; SQLite's own default is 1,000).
+    pub checkpoint_pages: u32,
 }
 
 impl Default for Limits {
@@ -111,6 +114,7 @@ impl Default for Limits {
             max_sql_result_bytes: 64 << 20,
             max_read_bytes: 64 << 20,
             max_database_bytes: 10 << 30,
+            checkpoint_pages: 1000,
         }
     }
 }
@@ -169,11 +173,8 @@ pub struct ObjectStorage {
     unsaved: Option<unsaved::Unsaved>,
 }
 
-/// Pages appended to the WAL after which it is checkpointed (SQLite's own default).
-const CHECKPOINT_PAGES: i32 = 1000;
-
 /// A WAL larger than this is truncated when it restarts after a checkpoint (~2x the WAL
-/// that [`CHECKPOINT_PAGES`] of 4 KiB make).
+/// that the default `checkpoint_pages` of 4 KiB make).
 const WAL_SIZE_LIMIT: u64 = 8 << 20;
 
 /// Deepest nesting of explicit transactions, as Cloudflare's blockConcurrencyWhile.
@@ -346,30 +347,47 @@ impl ObjectStorage {
     /// Whether enough was written since the last checkpoint to run [`checkpoint`](Self::checkpoint).
     pub fn checkpoint_due(&self) -> bool {
         self.syncs_apart()
-            && self.pages_written().wrapping_sub(self.pages_at_checkpoint) >= CHECKPOINT_PAGES
+            && self.pages_written().wrapping_sub(self.pages_at_checkpoint)
+                >= self.limits.checkpoint_pages as i32
     }
 
-    /// Copies the WAL into the database file, syncing both (blocking; outside a batch). The
-    /// next commit then starts the WAL over.
+    /// Copies the WAL into the database file and syncs the database file (blocking; outside
+    /// a batch). The next commit then starts the WAL over, which is safe only once the
+    /// database file holds the WAL durably: hence the sync, before this returns.
+    ///
+    /// The WAL itself is not synced first (SQLite's `synchronous=FULL` or `NORMAL` would,
+    /// and that fsync flushed the ~4 MiB of WAL frames the commits wrote since the last
+    /// checkpoint, while the actor waited): a crash in the middle of the copy leaves the WAL
+    /// as recovery rebuilds it anyway, its frames in the log's segments written back and the
+    /// older ones durable since the `syncfs` that came before their segments were deleted
+    /// (`commit_log/recovery.rs`), and SQLite copies it again.
+    ///
     /// Call it only when every commit so far is durable: a checkpoint copies every frame
     /// into the database file, and after a failed sync nothing of a non-durable commit may
     /// be there (`fail_stop.rs`).
     pub fn checkpoint(&mut self) -> Result<()> {
         self.pages_at_checkpoint = self.pages_written();
         let point = self.wal_point();
-        self.conn.execute_batch("PRAGMA synchronous=FULL")?;
         let done = self
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        self.conn.execute_batch("PRAGMA synchronous=OFF")?;
         if let Some(durable) = &self.durable {
             durable.may_restart();
         }
         done?;
+        self.sync_database_file()?;
         if let Some(point) = point {
             self.mark_durable(point);
         }
         Ok(())
+    }
+
+    /// fsync of the database file (not of its WAL).
+    fn sync_database_file(&self) -> Result<()> {
+        let path = self.conn.path().unwrap_or_default();
+        std::fs::File::open(path)
+            .and_then(|file| file.sync_data())
+            .map_err(|e| io_failure(&format!("cannot sync {path} after a checkpoint"), &e))
     }
 
     /// SQLite's running count of pages this connection wrote (to the WAL).
