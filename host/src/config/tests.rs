@@ -138,8 +138,16 @@ fn the_commit_log_and_checkpoint_sizes_are_bounded_saying_what_is_allowed() {
     assert_eq!(Config::default().checkpoint_pages, 1000);
     for bad in ["checkpoint-pages = 15", "checkpoint-pages = 1000001"] {
         let error = Config::parse(bad).unwrap_err().to_string();
-        assert!(error.contains("checkpoint-pages must be from 16 to 1000000"), "{error}");
+        assert!(
+            error.contains("checkpoint-pages must be from 16 to 1000000"),
+            "{error}"
+        );
     }
-    let error = Config::parse("log-segment-size = 1024").unwrap_err().to_string();
-    assert!(error.contains("log-segment-size must be from 65536"), "{error}");
+    let error = Config::parse("log-segment-size = 1024")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("log-segment-size must be from 65536"),
+        "{error}"
+    );
 }
