@@ -50,10 +50,7 @@ impl Recovered {
     /// that a host whose disk fails syncs still starts, to refuse what it cannot make durable.
     pub fn remove_segments(&self, log_dir: &Path) -> io::Result<()> {
         for &segment in &self.segments {
-            match std::fs::remove_file(log_dir.join(record::segment_name(segment))) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            super::recycle::remove(log_dir, segment)?;
         }
         Ok(())
     }

@@ -34,19 +34,24 @@ const RECYCLING: &str = "recycling";
 /// Keeps segment `segment`'s file (trimmed: its records are durable elsewhere) for a next
 /// segment if none is kept yet, or removes it.
 pub fn recycle_or_remove(log_dir: &Path, segment: u64) -> io::Result<()> {
-    let path = log_dir.join(record::segment_name(segment));
     if log_dir.join(RECYCLED).exists() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
+        return remove(log_dir, segment);
     }
+    let path = log_dir.join(record::segment_name(segment));
     match std::fs::rename(&path, log_dir.join(RECYCLING)) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         other => other?,
     }
     File::open(log_dir)?.sync_all()?;
     std::fs::rename(log_dir.join(RECYCLING), log_dir.join(RECYCLED))
+}
+
+/// Deletes segment `segment`'s file, if it is there.
+pub fn remove(log_dir: &Path, segment: u64) -> io::Result<()> {
+    match std::fs::remove_file(log_dir.join(record::segment_name(segment))) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// The recycled file as segment `number` (its header written and synced, renamed), or None

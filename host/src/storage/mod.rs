@@ -31,6 +31,7 @@
 mod admin;
 mod alarm;
 mod authorizer;
+mod checkpoint;
 mod disk_full;
 pub mod durable_fs;
 mod fail_stop;
@@ -342,68 +343,6 @@ impl ObjectStorage {
     /// Whether commits leave durability to the commit log (`durability = "full"`).
     pub fn syncs_apart(&self) -> bool {
         self.capture.is_some()
-    }
-
-    /// Whether enough was written since the last checkpoint to run [`checkpoint`](Self::checkpoint).
-    pub fn checkpoint_due(&self) -> bool {
-        self.syncs_apart()
-            && self.pages_written().wrapping_sub(self.pages_at_checkpoint)
-                >= self.limits.checkpoint_pages as i32
-    }
-
-    /// Copies the WAL into the database file and syncs the database file (blocking; outside
-    /// a batch). The next commit then starts the WAL over, which is safe only once the
-    /// database file holds the WAL durably: hence the sync, before this returns.
-    ///
-    /// The WAL itself is not synced first (SQLite's `synchronous=FULL` or `NORMAL` would,
-    /// and that fsync flushed the ~4 MiB of WAL frames the commits wrote since the last
-    /// checkpoint, while the actor waited): a crash in the middle of the copy leaves the WAL
-    /// as recovery rebuilds it anyway, its frames in the log's segments written back and the
-    /// older ones durable since the `syncfs` that came before their segments were deleted
-    /// (`commit_log/recovery.rs`), and SQLite copies it again.
-    ///
-    /// Call it only when every commit so far is durable: a checkpoint copies every frame
-    /// into the database file, and after a failed sync nothing of a non-durable commit may
-    /// be there (`fail_stop.rs`).
-    pub fn checkpoint(&mut self) -> Result<()> {
-        self.pages_at_checkpoint = self.pages_written();
-        let point = self.wal_point();
-        let done = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        if let Some(durable) = &self.durable {
-            durable.may_restart();
-        }
-        done?;
-        self.sync_database_file()?;
-        if let Some(point) = point {
-            self.mark_durable(point);
-        }
-        Ok(())
-    }
-
-    /// fsync of the database file (not of its WAL).
-    fn sync_database_file(&self) -> Result<()> {
-        let path = self.conn.path().unwrap_or_default();
-        std::fs::File::open(path)
-            .and_then(|file| file.sync_data())
-            .map_err(|e| io_failure(&format!("cannot sync {path} after a checkpoint"), &e))
-    }
-
-    /// SQLite's running count of pages this connection wrote (to the WAL).
-    fn pages_written(&self) -> i32 {
-        let (mut current, mut highwater) = (0, 0);
-        // SAFETY: the handle is this open connection's, and the call only reads a counter.
-        unsafe {
-            ffi::sqlite3_db_status(
-                self.conn.handle(),
-                ffi::SQLITE_DBSTATUS_CACHE_WRITE,
-                &mut current,
-                &mut highwater,
-                0,
-            )
-        };
-        current
     }
 
     /// One statement of the per-event bookkeeping, prepared once per connection.
