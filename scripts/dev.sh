@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 need_guest_targets
+need_protoc
 echo "dev: building the host (release; the first build takes ~6 minutes)"
 cargo build --release -p wdo-host --bin wdo --manifest-path "$repo/Cargo.toml"
 cd "$repo"

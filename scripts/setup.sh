@@ -37,6 +37,19 @@ need_debian_package() {
     fi
 }
 
+# The host's etcd client compiles etcd's protocol files when it is built: protoc.
+need_protoc() {
+    need_debian_package protoc protobuf-compiler "building the host: the etcd client's protocol files"
+}
+
+# Real engines for cluster mode: an etcd cluster (membership, placement, fencing) and a NATS
+# JetStream cluster (the replicated commit log), started by the cluster tests and by
+# scripts/cluster.sh.
+need_cluster_engines() {
+    need_debian_package etcd etcd-server "cluster mode: etcd"
+    need_debian_package nats-server nats-server "cluster mode: NATS JetStream"
+}
+
 # strace injects failing fsyncs into the real binary (tests/integration/faults.rs).
 need_test_tools() {
     need_debian_package strace strace "fault-injection tests: failing fsyncs"

@@ -5,12 +5,14 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 need_guest_targets
+need_protoc
 need_cargo_component
 # The JavaScript and Python guests' toolchains, from the npm registry and PyPI (about half
 # a minute on a fresh machine; the build scripts would install them too, this says so first).
 need_js_toolchain
 need_py_toolchain
 need_test_tools
+need_cluster_engines
 need_browser
 cd "$repo"
 echo "test: cargo test --release (target dir $CARGO_TARGET_DIR)"

@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 
 mod app;
 mod class_name;
+mod cluster;
 mod outbound;
 mod wrangler;
 pub use app::WorkerConfig;
 pub use class_name::namespace_for_class;
+pub use cluster::ClusterConfig;
 pub use outbound::OutboundRule;
 
 /// Errors in the configuration file or its values. They name the field that is wrong.
@@ -143,6 +145,10 @@ pub struct Config {
     /// order, at start (see `migrations/`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<Migration>,
+    /// This host is a node of a cluster (`[cluster]`): objects are placed, fenced and
+    /// replicated through etcd and NATS JetStream; the data directory is a cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// The directory relative paths in this config are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -188,6 +194,7 @@ impl Default for Config {
             namespaces: Vec::new(),
             workers: Vec::new(),
             migrations: Vec::new(),
+            cluster: None,
             base_dir: PathBuf::from("."),
             build_on_start: false,
         }
@@ -403,6 +410,22 @@ impl Config {
                     "backup-dir {} must be outside data-dir {} (and not contain it)",
                     backup.display(),
                     self.data_dir.display()
+                ));
+            }
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate().map_err(ConfigError::Invalid)?;
+            if self.backup_dir.is_some() {
+                return bad("backup-dir cannot be used with [cluster]: the cluster's replicated log is its backup".into());
+            }
+            if let Some(ns) = self
+                .namespaces
+                .iter()
+                .find(|ns| ns.durability != Durability::Full)
+            {
+                return bad(format!(
+                    "namespace {:?}: a cluster replicates every commit before acknowledging it, so durability must be \"full\"",
+                    ns.name
                 ));
             }
         }

@@ -47,6 +47,18 @@ impl Host {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let lock = lock_data_dir(&config)?;
+        // Cluster mode: the data directory is a cache of the replicated log, rebuilt object
+        // by object as they activate; what an earlier process left is dropped first.
+        let cluster = match &config.cluster {
+            Some(cluster_config) => {
+                wipe_object_files(&config)?;
+                let joined = tokio::runtime::Handle::current()
+                    .block_on(crate::cluster::Cluster::join(cluster_config))
+                    .context("cannot join the cluster")?;
+                Some(joined)
+            }
+            None => None,
+        };
         // Every commit the log holds goes back into its object's WAL, before anything is
         // served or migrated (`commit_log/recovery.rs`).
         let log_dir = commit_log::log_dir(&config.data_dir);
@@ -93,7 +105,29 @@ impl Host {
         let mut namespaces = Vec::new();
         let mut by_name = HashMap::new();
         for ns in &config.namespaces {
-            let namespace = Namespace::load(&engine, &linker, &config, ns)?;
+            let mut namespace = Namespace::load(&engine, &linker, &config, ns)?;
+            if let Some(cluster) = &cluster {
+                // Every node derives the same ids from the same names.
+                let local = namespace.id_key.as_bytes().to_vec();
+                let shared = tokio::runtime::Handle::current()
+                    .block_on(cluster.shared_id_key(&ns.name, &local))
+                    .with_context(|| {
+                        format!("cannot agree on namespace {:?}'s id key in etcd", ns.name)
+                    })?;
+                if shared != local {
+                    namespace.id_key =
+                        crate::ids::IdKey::from_bytes(&shared).with_context(|| {
+                            format!(
+                                "the id key of namespace {:?} in etcd is not 32 bytes",
+                                ns.name
+                            )
+                        })?;
+                    namespace
+                        .metadata
+                        .set_id_key(&namespace.id_key)
+                        .context("cannot store the cluster's id key")?;
+                }
+            }
             by_name.insert(ns.name.clone(), namespaces.len());
             namespaces.push(Arc::new(namespace));
         }
@@ -124,6 +158,9 @@ impl Host {
         )
         .with_context(|| format!("cannot start the commit log in {}", log_dir.display()))?;
         let registry = Registry::new(config.clone(), metrics.clone(), scheduler, Arc::new(log));
+        if let Some(cluster) = cluster {
+            registry.set_cluster(cluster);
+        }
         let snapshots = match backup {
             Some(backup) => Some(
                 crate::backup::Compactor::start(backup, config.backup_snapshot_interval)
@@ -317,4 +354,34 @@ fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
             Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
+}
+
+/// Cluster mode, at start: deletes every object's files and the host's commit log (the
+/// replicated log holds the objects; each is rebuilt from it when it activates here).
+fn wipe_object_files(config: &Config) -> anyhow::Result<()> {
+    let log_dir = commit_log::log_dir(&config.data_dir);
+    match std::fs::remove_dir_all(&log_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot delete {}", log_dir.display())),
+    }
+    for ns in &config.namespaces {
+        let dir = config.data_dir.join(&ns.name);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_object = name.len() > 64
+                && name.as_bytes()[..64].iter().all(u8::is_ascii_hexdigit)
+                && name[64..].starts_with(".sqlite");
+            if is_object {
+                std::fs::remove_file(entry.path())
+                    .with_context(|| format!("cannot delete {}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,7 @@
 pub mod alarms;
 pub mod backup;
 pub mod cli;
+pub mod cluster;
 pub mod commit_log;
 pub mod config;
 pub mod guest;

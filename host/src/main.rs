@@ -80,6 +80,11 @@ struct ServeArgs {
     /// `allowed-outbound-hosts` (a Cloudflare project's file has no such list).
     #[arg(long = "allow-outbound", value_name = "HOST", value_parser = parse_outbound)]
     allow_outbound: Vec<wdo::config::OutboundRule>,
+    /// Run as a node of a cluster described in FILE (the keys of `[cluster]`: node-id,
+    /// advertise, etcd, nats, lease, replicas, name), so that every node can serve the same
+    /// `wdo.toml`. Replaces the config's own `[cluster]`.
+    #[arg(long, value_name = "FILE")]
+    cluster: Option<PathBuf>,
 }
 
 fn parse_outbound(text: &str) -> Result<wdo::config::OutboundRule, String> {
@@ -109,6 +114,13 @@ impl ServeArgs {
         config
             .allowed_outbound_hosts
             .extend(self.allow_outbound.iter().cloned());
+        if let Some(path) = &self.cluster {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the cluster file {}", path.display()))?;
+            let cluster: wdo::config::ClusterConfig = toml::from_str(&text)
+                .with_context(|| format!("invalid cluster file {}", path.display()))?;
+            config.cluster = Some(cluster);
+        }
         config.admin_token_from_env();
         config.validate()?;
         config.check_admin_exposure()?;

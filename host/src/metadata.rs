@@ -68,6 +68,18 @@ impl Metadata {
         Ok(key)
     }
 
+    /// Replaces the namespace's id key (cluster mode: the key the cluster agreed on). Blocking.
+    pub fn set_id_key(&self, key: &IdKey) -> rusqlite::Result<()> {
+        let conn = self.conn.lock().expect("metadata lock");
+        conn.execute_batch("PRAGMA synchronous=FULL")?;
+        let replaced = conn.execute(
+            "INSERT OR REPLACE INTO _wdo_namespace (key, value) VALUES ('id-key', ?1)",
+            [key.as_bytes().as_slice()],
+        );
+        conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+        replaced.map(drop)
+    }
+
     /// Remembers that an object exists (and its name). Blocking.
     pub fn record_object(&self, id: &ObjectId, name: Option<&str>) -> rusqlite::Result<()> {
         let now = std::time::SystemTime::now()

@@ -210,6 +210,9 @@ pub struct Options {
     pub config_file: Option<PathBuf>,
     /// More arguments of `wdo serve` (or `dev`).
     pub args: Vec<String>,
+    /// The public listener's address (a cluster node's, which the others must know before
+    /// it starts); by default any free port.
+    pub listen: Option<String>,
 }
 
 impl Options {
@@ -227,6 +230,7 @@ impl Options {
             data_dir: None,
             config_file: None,
             args: Vec::new(),
+            listen: None,
         }
     }
 }
@@ -349,7 +353,11 @@ impl Server {
             .arg(if self.options.dev { "dev" } else { "serve" })
             .arg("--config")
             .arg(&config)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args([
+                "--listen",
+                self.options.listen.as_deref().unwrap_or("127.0.0.1:0"),
+            ])
+            .args(["--admin-listen", "127.0.0.1:0"])
             .args(&self.options.args)
             .env("RUST_LOG", "info")
             .envs(self.options.env.iter().map(|(k, v)| (k, v)))

@@ -11,6 +11,8 @@ mod cargo_component;
 mod cart;
 mod cli;
 mod cloudflare_seed;
+mod cluster;
+mod cluster_engines;
 mod counter;
 mod crash_loop;
 mod deploy;

@@ -75,38 +75,32 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
         headers: guest_headers(&parts),
         body: body.to_vec(),
     };
-    let hub = &host.registry.hub;
-    if upgrade.is_some() && hub.open_sockets() >= host.config.max_websockets {
-        let message = format!(
-            "too many WebSockets are open on this host (the limit is {})",
-            host.config.max_websockets
-        );
-        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, message);
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        return (label, response);
-    }
-    let (reply, answer) = oneshot::channel();
-    let event = Event::Fetch {
-        request: guest_request,
-        upgrade: upgrade.is_some(),
-        chain: Default::default(),
-        reply,
-    };
-    if let Err(e) = host.registry.dispatch(&namespace, index, id, name, event) {
-        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &e);
-        if matches!(
-            e,
-            DispatchError::Overloaded | DispatchError::HostFull(_) | DispatchError::MemoryFull(_)
-        ) {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    if let Some(cluster) = host.registry.cluster() {
+        if upgrade.is_none() {
+            let target = super::forward::Target {
+                namespace: &namespace,
+                index,
+                id,
+                name,
+            };
+            let response =
+                super::forward::serve(host, cluster, target, &parts, body, guest_request).await;
+            return (label, response);
         }
-        return (label, response);
     }
-    let response = match answer.await {
+    let outcome = match fetch(
+        host,
+        &namespace,
+        index,
+        id,
+        name,
+        guest_request,
+        upgrade.is_some(),
+    ) {
+        Ok(answer) => answer.await,
+        Err(response) => return (label, response),
+    };
+    let response = match outcome {
         Ok(Ok(FetchReply {
             accepted: Some(socket),
             ..
@@ -131,6 +125,53 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
         ),
     };
     (label, response)
+}
+
+/// The object's answer to come, or the response that says why it was not dispatched.
+pub(super) type Answer = oneshot::Receiver<Result<FetchReply, TurnError>>;
+
+/// Dispatches a request to the object on this host.
+pub(super) fn fetch(
+    host: &Host,
+    namespace: &std::sync::Arc<crate::objects::Namespace>,
+    index: usize,
+    id: ObjectId,
+    name: Option<&str>,
+    request: bindings::Request,
+    upgrade: bool,
+) -> Result<Answer, Response<Body>> {
+    let hub = &host.registry.hub;
+    if upgrade && hub.open_sockets() >= host.config.max_websockets {
+        let message = format!(
+            "too many WebSockets are open on this host (the limit is {})",
+            host.config.max_websockets
+        );
+        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, message);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(response);
+    }
+    let (reply, answer) = oneshot::channel();
+    let event = Event::Fetch {
+        request,
+        upgrade,
+        chain: Default::default(),
+        reply,
+    };
+    if let Err(e) = host.registry.dispatch(namespace, index, id, name, event) {
+        let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &e);
+        if matches!(
+            e,
+            DispatchError::Overloaded | DispatchError::HostFull(_) | DispatchError::MemoryFull(_)
+        ) {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        return Err(response);
+    }
+    Ok(answer)
 }
 
 /// The namespace label of the requests a worker answers, in the metrics: `[worker]`, or
@@ -179,11 +220,12 @@ pub(super) async fn read_body(
     }
 }
 
-/// The request's headers as the guest sees them.
+/// The request's headers as the guest sees them (not the cluster's own).
 pub(super) fn guest_headers(parts: &hyper::http::request::Parts) -> Vec<(String, String)> {
     parts
         .headers
         .iter()
+        .filter(|(k, _)| !super::forward::is_cluster_header(k.as_str()))
         .map(|(k, v)| {
             (
                 k.as_str().to_owned(),
@@ -193,18 +235,29 @@ pub(super) fn guest_headers(parts: &hyper::http::request::Parts) -> Vec<(String,
         .collect()
 }
 
-/// 500 with the error id, or 507 (Insufficient Storage) when the disk is full.
-fn turn_error_response(error: &TurnError) -> Response<Body> {
+/// 500 with the error id, 507 (Insufficient Storage) when the disk is full, 503 with
+/// `Retry-After` when this cluster node cannot serve the object now.
+pub(super) fn turn_error_response(error: &TurnError) -> Response<Body> {
     let (status, error_id) = match error {
         TurnError::GuestFailed { error_id, .. } | TurnError::Storage { error_id } => {
-            (StatusCode::INTERNAL_SERVER_ERROR, error_id)
+            (StatusCode::INTERNAL_SERVER_ERROR, error_id.as_str())
         }
-        TurnError::Full { error_id } => (StatusCode::INSUFFICIENT_STORAGE, error_id),
+        TurnError::Full { error_id } => (StatusCode::INSUFFICIENT_STORAGE, error_id.as_str()),
+        TurnError::Moved { .. } => (StatusCode::SERVICE_UNAVAILABLE, ""),
+        TurnError::NotServing { error_id, .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, error_id.as_str())
+        }
     };
-    json_response(
+    let mut response = json_response(
         status,
         &serde_json::json!({ "error": error.to_string(), "errorId": error_id }),
-    )
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// The guest's response, checked: a bad status or header is the guest's bug, answered 500.

@@ -18,6 +18,7 @@
 
 pub mod admin;
 mod admin_auth;
+mod forward;
 pub mod front;
 mod inspector;
 pub mod response;
@@ -81,6 +82,11 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("some objects were still busy after {grace:?}");
+    }
+    // A cluster node gives its lease back once its objects are closed: the other nodes take
+    // them over at once instead of after the lease.
+    if let Some(cluster) = host.registry.cluster() {
+        cluster.leave().await;
     }
     tracing::info!("shut down");
     Ok(())

@@ -19,6 +19,7 @@ use super::namespace::Namespace;
 use super::output_gate::{Gate, Reply, Settled};
 use super::registry::Registry;
 use crate::alarms::AlarmEntry;
+use crate::cluster::{Claim, ObjectLog};
 use crate::guest::{Instance, ObjectInfo};
 use crate::ids::Key;
 use crate::metrics::ns;
@@ -60,6 +61,9 @@ pub(super) struct Live {
     /// Open sockets accepted for the standard WebSocket API, whose listeners live in the
     /// instance: while there is one, the object is not evicted.
     pub pinned: std::collections::HashSet<SocketId>,
+    /// Cluster mode: the object's writer into the replicated log, which takes its commits
+    /// instead of the host's log.
+    pub replica: Option<ObjectLog>,
 }
 
 /// How an actor's life ended.
@@ -70,6 +74,9 @@ enum Ended {
     ShuttingDown,
     /// A storage failure: the object is quarantined.
     Failed,
+    /// Cluster mode: a commit was refused or failed, or the node lost its lease: the object
+    /// stops here, and its files, a cache of the log, are deleted.
+    SteppedDown,
 }
 
 /// What the actor waits for between batches.
@@ -84,11 +91,19 @@ impl Actor {
         if let Some(previous) = self.previous.take() {
             let _ = previous.await;
         }
+        // Cluster mode: only the owner activates the object.
+        let replica = match self.claim().await {
+            Ok(replica) => replica,
+            Err(error) => {
+                self.refuse_all(error).await;
+                return;
+            }
+        };
         let label = ns(&self.namespace.name);
         let metrics = self.registry.metrics.clone();
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
-        let (ended, live) = match self.open().await {
+        let (ended, live) = match self.open(replica).await {
             Ok(mut live) => (self.serve(&mut live).await, Some(live)),
             Err(e) => {
                 let error_id = new_error_id();
@@ -107,19 +122,79 @@ impl Actor {
         // waits for.
         if let Some(live) = live {
             let storage = live.storage.clone();
+            let replica = live.replica.clone();
             drop(live);
             // The next activation starts logging where this one stopped.
             let position = match ended {
-                Ended::Failed => None,
+                Ended::Failed | Ended::SteppedDown => None,
                 _ => storage.lock().expect("storage lock").wal_position(),
             };
             self.registry.log.remember(self.log_key(), position);
-            if ended == Ended::Failed {
+            if let Some(replica) = replica {
+                self.close_replica(storage, replica, ended).await;
+            } else if ended == Ended::Failed {
                 self.fail_stop(storage).await;
             } else if storage.lock().expect("storage lock").closing_syncs() {
                 let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
             } else {
                 drop(storage);
+            }
+        }
+    }
+
+    /// Cluster mode: the object was claimed for this node (its files now follow the log),
+    /// or the error that refuses its events.
+    async fn claim(&self) -> Result<Option<ObjectLog>, TurnError> {
+        let Some(cluster) = self.registry.cluster() else {
+            return Ok(None);
+        };
+        let claimed = cluster
+            .claim(
+                &self.namespace.name,
+                self.info.id.as_bytes(),
+                &self.storage_path(),
+            )
+            .await;
+        match claimed {
+            Ok(Claim::Mine(replica)) => {
+                // Its files may have been rebuilt: the WAL position this host remembers is
+                // read again.
+                self.registry.log.remember(self.log_key(), None);
+                Ok(Some(replica))
+            }
+            Ok(Claim::Elsewhere(owner)) => Err(TurnError::Moved { owner }),
+            Err(e) => Err(self.not_serving("cannot claim the object in the cluster", &e, false)),
+        }
+    }
+
+    /// Cluster mode, once the object's storage is closed: a clean stop is remembered (the
+    /// files are up to date with the log), any other end deletes the files.
+    async fn close_replica(
+        &self,
+        storage: Arc<Mutex<ObjectStorage>>,
+        replica: ObjectLog,
+        ended: Ended,
+    ) {
+        let path = self.storage_path();
+        let clean = matches!(ended, Ended::Evicted | Ended::ShuttingDown);
+        let closed = tokio::task::spawn_blocking(move || {
+            drop(storage);
+            if !clean {
+                crate::cluster::discard_files(&path)?;
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        match closed {
+            Ok(Ok(())) if clean => replica.cluster().closed_cleanly(
+                &self.namespace.name,
+                self.info.id.as_bytes(),
+                replica.lease,
+                replica.last(),
+            ),
+            Ok(Ok(())) => {}
+            other => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot delete the files of an object that stepped down: {other:?}; the next activation rebuilds them")
             }
         }
     }
@@ -157,7 +232,7 @@ impl Actor {
             .join(format!("{}.sqlite", self.info.id_text))
     }
 
-    pub(super) async fn open(&self) -> anyhow::Result<Live> {
+    pub(super) async fn open(&self, replica: Option<ObjectLog>) -> anyhow::Result<Live> {
         let path = self.storage_path();
         let quick = ObjectStorage::opens_quickly(&path);
         let durability = self.namespace.config.durability;
@@ -198,6 +273,7 @@ impl Actor {
             failed: None,
             lost_to_full: false,
             pinned: Default::default(),
+            replica,
         })
     }
 
@@ -291,6 +367,14 @@ impl Actor {
             .failed
             .take()
             .unwrap_or_else(|| "an fsync of its files failed".into());
+        if live.replica.is_some() {
+            // Cluster mode: the log, not this node's files, holds the object; it steps down
+            // and the next activation (here or elsewhere) rebuilds it from the log.
+            tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "stepping down: {reason}");
+            let error = self.not_serving("the object stepped down on this node", &reason, false);
+            self.refuse_all(error).await;
+            return Ended::SteppedDown;
+        }
         self.registry
             .metrics
             .storage_failures
@@ -518,6 +602,8 @@ impl Actor {
             Event::Admin { reply, .. } => {
                 let _ = reply.send(Err(super::admin::AdminError::Failed(error.to_string())));
             }
+            // Cluster mode: the owner node runs the object's alarm.
+            Event::Alarm { .. } if matches!(error, TurnError::Moved { .. }) => {}
             // Put back for a later try.
             Event::Alarm { entry } => self.registry.scheduler.schedule(
                 self.key,
@@ -543,6 +629,23 @@ impl Actor {
             return self.storage_error("commit failed, batch rolled back", error);
         }
         self.full_error("commit failed, batch rolled back", error)
+    }
+
+    /// Cluster mode: this node cannot serve the object now (503, try again).
+    /// `may_have_run`: the event ran (its writes may be durable), so it is not to be retried.
+    pub(super) fn not_serving(
+        &self,
+        what: &str,
+        error: &dyn std::fmt::Display,
+        may_have_run: bool,
+    ) -> TurnError {
+        let error_id = new_error_id();
+        tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error:#}");
+        TurnError::NotServing {
+            reason: what.to_owned(),
+            error_id,
+            may_have_run,
+        }
     }
 
     /// The disk (or the database's size limit) is full: 507, with an id the log repeats.

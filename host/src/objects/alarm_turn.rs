@@ -202,7 +202,7 @@ impl Actor {
             .get_or_create(&ns(&self.namespace.name))
             .inc();
         let storage = live.storage.clone();
-        let (log, object) = (self.registry.log.clone(), self.log_key());
+        let sink = self.sink(live);
         let cleared = tokio::task::spawn_blocking(move || {
             let mut storage = storage.lock().expect("storage lock");
             let result = storage
@@ -211,7 +211,7 @@ impl Actor {
                 .and_then(|()| storage.commit_batch());
             // Full durability commits without a sync: make the deletion durable here.
             let synced = match &result {
-                Ok(()) => super::output_gate::log_blocking(&log, object, &mut storage),
+                Ok(()) => super::output_gate::log_blocking(&sink, &mut storage),
                 Err(_) => Ok(()),
             };
             if result.is_err() {

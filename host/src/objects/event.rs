@@ -87,6 +87,19 @@ pub enum TurnError {
          were not stored (error id {error_id})"
     )]
     Full { error_id: String },
+    /// Cluster mode: another node owns the object (the request goes there).
+    #[error("the object is served by node {owner:?}")]
+    Moved { owner: String },
+    /// Cluster mode: this node cannot serve the object now (it lost its lease, or etcd or
+    /// the replicated log did not answer); the request may be tried again.
+    #[error("this node cannot serve the object now: {reason} (error id {error_id})")]
+    NotServing {
+        reason: String,
+        error_id: String,
+        /// The event may have run (and its writes may be durable): it must not be sent
+        /// again without the client's say.
+        may_have_run: bool,
+    },
 }
 
 /// What became of an alarm event, for the alarm bookkeeping after the commit.

@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 
 use super::actor::{Actor, Live};
 use super::event::{AlarmOutcome, FetchReply, TurnError};
+use crate::cluster::ObjectLog;
 use crate::commit_log::{Body, Record, Synced, Ticket};
 use crate::metrics::ns;
 use crate::storage::{ObjectStorage, WalPoint};
@@ -103,10 +104,7 @@ impl Actor {
             (storage.take_logged_frames(), storage.wal_point())
         };
         let ticket = match frames {
-            Ok(Some(frames)) => self.registry.log.append(Record {
-                object: self.log_key(),
-                body: Body::Frames(frames),
-            }),
+            Ok(Some(frames)) => self.sink(live).append(frames),
             Ok(None) => ready((Ok(()), Duration::ZERO)),
             Err(e) => ready((Err(e), Duration::ZERO)),
         };
@@ -189,7 +187,7 @@ impl Actor {
         );
         self.registry.log.remember(self.log_key(), None);
         tokio::task::spawn_blocking(move || failed.fail_stop()).await??;
-        let reopened = self.open().await?;
+        let reopened = self.open(live.replica.clone()).await?;
         live.storage = reopened.storage;
         tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "rolled back to its last durable commit: the commit log could not take its writes");
         Ok(())
@@ -210,8 +208,33 @@ impl Actor {
         }
     }
 
+    /// Where the object's commits become durable: the host's log, or in cluster mode the
+    /// replicated log.
+    pub(super) fn sink(&self, live: &Live) -> Sink {
+        match &live.replica {
+            Some(replica) => Sink::Replica(replica.clone()),
+            None => Sink::Local(self.registry.log.clone(), self.log_key()),
+        }
+    }
+
     /// Releases, in order, the waiting batches whose writes are durable.
     async fn release_durable(&self, live: &mut Live) {
+        if live.replica.as_ref().is_some_and(|r| !r.is_current()) && !live.gate.waiting.is_empty() {
+            // Cluster mode, and this node's lease ran out (it was paused or cut off): another
+            // node may own the object by now, so nothing here may be answered from it.
+            let error = self.not_serving("this node's lease expired", &"not answered", true);
+            for (_, settled) in live.gate.waiting.drain(..) {
+                for (reply, _) in settled.replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+                for socket in settled.accepted.into_iter().chain(settled.closed) {
+                    self.registry.hub.remove(socket);
+                }
+            }
+            live.instance = None;
+            live.failed = Some("this node's lease in etcd expired".into());
+            return;
+        }
         while live
             .gate
             .waiting
@@ -253,21 +276,40 @@ fn ready(synced: Synced) -> Ticket {
     rx
 }
 
+/// Where an object's commits become durable.
+pub(super) enum Sink {
+    /// The host's commit log.
+    Local(
+        std::sync::Arc<crate::commit_log::CommitLog>,
+        crate::commit_log::ObjectKey,
+    ),
+    /// Cluster mode: the replicated log.
+    Replica(ObjectLog),
+}
+
+impl Sink {
+    pub(super) fn append(&self, frames: crate::commit_log::WalFrames) -> Ticket {
+        match self {
+            Sink::Local(log, object) => log.append(Record {
+                object: object.clone(),
+                body: Body::Frames(frames),
+            }),
+            Sink::Replica(replica) => replica.append(&frames),
+        }
+    }
+}
+
 /// Appends what `storage` committed since its last append to the log and waits until it is
 /// durable (blocking: for a blocking thread). For writes made outside a batch's gate.
 pub(super) fn log_blocking(
-    log: &crate::commit_log::CommitLog,
-    object: crate::commit_log::ObjectKey,
+    sink: &Sink,
     storage: &mut crate::storage::ObjectStorage,
 ) -> io::Result<()> {
     let point = storage.wal_point();
     let Some(frames) = storage.take_logged_frames()? else {
         return Ok(());
     };
-    let ticket = log.append(Record {
-        object,
-        body: Body::Frames(frames),
-    });
+    let ticket = sink.append(frames);
     let (result, _) = ticket.blocking_recv().unwrap_or_else(|_| {
         (
             Err(io::Error::other("the commit log stopped")),

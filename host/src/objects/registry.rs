@@ -127,6 +127,9 @@ pub struct Registry {
     pub(super) apps: super::calls::AppsCell,
     /// The host's commit log, which makes full-durability commits durable.
     pub(crate) log: Arc<CommitLog>,
+    /// Cluster mode: the cluster this host is a node of (set once at start), whose
+    /// replicated log takes the commits instead of `log`.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Registry {
@@ -161,7 +164,18 @@ impl Registry {
             hub,
             apps: Default::default(),
             log,
+            cluster: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Makes this host's objects those of a cluster node (at start, before any dispatch).
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// The cluster this host is a node of, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
     }
 
     /// Delivers an event to the object, activating it if needed.

@@ -1,0 +1,424 @@
+//! Cluster mode (`[cluster]` in `wdo.toml`): many hosts serve one set of namespaces, and
+//! each object still runs at most once, cluster-wide, with no acknowledged write lost when a
+//! node dies. It rests on two engines and no protocol of wdo's own:
+//!
+//! - **etcd** for membership, placement and fencing. Each node holds a lease it renews
+//!   (`lease.rs`) and announces its address under it (`/<name>/nodes/<node>`). An object
+//!   belongs to the node that claimed it first (`/<name>/claims/<namespace>/<id>`, created in
+//!   a transaction only if absent, tied to the claimer's lease: it goes when the lease does).
+//!   The claim's revision is the object's epoch (`placement.rs`).
+//! - **NATS JetStream** for the commits (`replica.rs`): an object's commit is acknowledged
+//!   once the cluster's stream holds it on a quorum, and the stream refuses an append that
+//!   does not follow the object's last message, which a new owner's takeover message moves:
+//!   a paused or cut-off former owner can never get a commit in after a takeover.
+//!
+//! The data directory is a cache: a node that starts wipes its object files, and an object
+//! activating on a node is rebuilt from the log (`rebuild.rs`, `pages.rs`) unless this node
+//! closed it cleanly under the same lease and nothing came after.
+//!
+//! May import: `commit_log` (the frames of a commit, the ticket an append resolves),
+//! `config`. Knows nothing of SQLite's API, wasm, actors or HTTP.
+
+mod lease;
+mod pages;
+mod placement;
+mod rebuild;
+mod replica;
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use etcd_client::{Client, ConnectOptions};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::commit_log::{Synced, Ticket, WalFrames};
+use crate::config::ClusterConfig;
+use lease::{Announcement, Lease};
+pub use placement::Claim;
+pub use replica::Refused;
+
+/// An object as the cluster names it: its namespace and id.
+type ObjectRef = (String, [u8; 32]);
+
+/// Counts shown by the admin API and the metrics.
+#[derive(Default)]
+pub struct Stats {
+    /// Requests this node forwarded to an object's owner.
+    pub forwarded: AtomicU64,
+    /// Objects this node took over from another epoch (a first claim counts too).
+    pub takeovers: AtomicU64,
+    /// Objects rebuilt from the replicated log.
+    pub rebuilds: AtomicU64,
+    /// Commits the log refused because another node had taken the object over.
+    pub fenced: AtomicU64,
+}
+
+/// This node's membership of its cluster.
+pub struct Cluster {
+    pub node: String,
+    pub advertise: String,
+    name: String,
+    etcd: Client,
+    lease: Arc<Lease>,
+    log: replica::Log,
+    /// Owners of objects this node forwarded to (never itself): a request does not ask etcd.
+    owners: Mutex<HashMap<ObjectRef, String>>,
+    /// Node → advertised address.
+    addresses: Mutex<HashMap<String, String>>,
+    /// Objects this node closed cleanly: the lease they were held under and their last
+    /// message. Their files need no rebuild if nothing came after.
+    clean: Mutex<HashMap<ObjectRef, (i64, u64)>>,
+    stop: CancellationToken,
+    pub stats: Stats,
+    /// How long a node waits for a dead owner's lease to expire before it gives up a request.
+    pub lease_ttl: Duration,
+}
+
+impl Cluster {
+    /// Joins the cluster: connects to etcd and NATS, takes a lease, announces this node and
+    /// keeps the lease renewed.
+    pub async fn join(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+        let endpoints: Vec<String> = config
+            .etcd
+            .iter()
+            .map(|e| e.strip_prefix("http://").unwrap_or(e).to_owned())
+            .collect();
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(5))
+            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+        let mut etcd = tokio::time::timeout(
+            Duration::from_secs(20),
+            Client::connect(&endpoints, Some(options)),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer from etcd at {} within 20s", endpoints.join(", ")))?
+        .with_context(|| format!("cannot connect to etcd at {}", endpoints.join(", ")))?;
+        let announce = announcement(&config.name, &config.node_id, &config.advertise);
+        let lease = Lease::grant(&mut etcd, config.lease, &announce)
+            .await
+            .context("cannot take a lease in etcd")?;
+        let log = replica::Log::open(&config.nats, &config.name, config.replicas).await?;
+        let cluster = Arc::new(Cluster {
+            node: config.node_id.clone(),
+            advertise: config.advertise.clone(),
+            name: config.name.clone(),
+            etcd: etcd.clone(),
+            lease: Arc::new(lease),
+            log,
+            owners: Mutex::default(),
+            addresses: Mutex::default(),
+            clean: Mutex::default(),
+            stop: CancellationToken::new(),
+            stats: Stats::default(),
+            lease_ttl: config.lease,
+        });
+        let weak = Arc::downgrade(&cluster);
+        let on_lost = move || {
+            if let Some(cluster) = weak.upgrade() {
+                cluster.owners.lock().expect("owners lock").clear();
+                cluster.clean.lock().expect("clean lock").clear();
+            }
+        };
+        tokio::spawn(watch_nodes(
+            Arc::downgrade(&cluster),
+            etcd.clone(),
+            format!("/{}/nodes/", config.name),
+            cluster.stop.clone(),
+        ));
+        tokio::spawn(
+            cluster
+                .lease
+                .clone()
+                .keep(etcd, announce, on_lost, cluster.stop.clone()),
+        );
+        tracing::info!(
+            "cluster {:?}: node {:?} joined at {} (lease {:x})",
+            config.name,
+            config.node_id,
+            config.advertise,
+            cluster.lease.id()
+        );
+        Ok(cluster)
+    }
+
+    /// Leaves the cluster (a graceful stop, after every object closed): the lease is revoked,
+    /// so that the other nodes take this node's objects over at once.
+    pub async fn leave(&self) {
+        self.stop.cancel();
+        self.lease.revoke(&mut self.etcd.clone()).await;
+        tracing::info!("cluster: node {:?} left", self.node);
+    }
+
+    /// The namespace's id key as the cluster agreed it: the first node's key wins.
+    pub async fn shared_id_key(&self, namespace: &str, local: &[u8]) -> anyhow::Result<Vec<u8>> {
+        use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
+        let key = format!("/{}/id-keys/{namespace}", self.name);
+        let txn = Txn::new()
+            .when(vec![Compare::create_revision(
+                key.as_bytes(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![TxnOp::put(key.as_bytes(), local, None)])
+            .or_else(vec![TxnOp::get(key.as_bytes(), None)]);
+        let response = self.etcd.clone().txn(txn).await?;
+        if response.succeeded() {
+            return Ok(local.to_vec());
+        }
+        for op in response.op_responses() {
+            if let TxnOpResponse::Get(get) = op {
+                if let Some(kv) = get.kvs().first() {
+                    return Ok(kv.value().to_vec());
+                }
+            }
+        }
+        anyhow::bail!("etcd answered without the id key of namespace {namespace:?}")
+    }
+
+    /// Whether this node's lease is valid now.
+    pub fn is_serving(&self) -> bool {
+        self.lease.holds(self.lease.id())
+    }
+
+    /// The owner this node last saw for an object, if another node.
+    pub fn cached_owner(&self, namespace: &str, id: &[u8; 32]) -> Option<String> {
+        let key = (namespace.to_owned(), *id);
+        self.owners.lock().expect("owners lock").get(&key).cloned()
+    }
+
+    /// Forgets the owner seen for an object (a forward failed, or it moved).
+    pub fn forget_owner(&self, namespace: &str, id: &[u8; 32]) {
+        let key = (namespace.to_owned(), *id);
+        self.owners.lock().expect("owners lock").remove(&key);
+    }
+
+    fn remember_owner(&self, namespace: &str, id: &[u8; 32], node: &str) {
+        if node == self.node {
+            return;
+        }
+        let mut owners = self.owners.lock().expect("owners lock");
+        // A bound: beyond it the cache starts over (each miss costs one etcd read).
+        if owners.len() >= 100_000 {
+            owners.clear();
+        }
+        owners.insert((namespace.to_owned(), *id), node.to_owned());
+    }
+
+    /// Records that this node closed the object cleanly under `lease`, after message `last`.
+    pub fn closed_cleanly(&self, namespace: &str, id: &[u8; 32], lease: i64, last: u64) {
+        if !self.lease.holds(lease) {
+            return;
+        }
+        let mut clean = self.clean.lock().expect("clean lock");
+        if clean.len() >= 100_000 {
+            clean.clear();
+        }
+        clean.insert((namespace.to_owned(), *id), (lease, last));
+    }
+
+    /// The address a node advertised, from etcd unless known.
+    pub async fn address(&self, node: &str) -> anyhow::Result<Option<String>> {
+        if let Some(address) = self.addresses.lock().expect("addresses lock").get(node) {
+            return Ok(Some(address.clone()));
+        }
+        let key = announcement(&self.name, node, "").key;
+        let response = self.etcd.clone().get(key, None).await?;
+        let Some(kv) = response.kvs().first() else {
+            return Ok(None);
+        };
+        let address = kv.value_str()?.to_owned();
+        self.addresses
+            .lock()
+            .expect("addresses lock")
+            .insert(node.to_owned(), address.clone());
+        Ok(Some(address))
+    }
+
+    /// Forgets a node's address (it may come back elsewhere).
+    pub fn forget_address(&self, node: &str) {
+        self.addresses.lock().expect("addresses lock").remove(node);
+    }
+
+    /// The nodes announced in etcd now: (node, address).
+    pub async fn nodes(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let prefix = format!("/{}/nodes/", self.name);
+        let response = self
+            .etcd
+            .clone()
+            .get(
+                prefix.as_bytes(),
+                Some(etcd_client::GetOptions::new().with_prefix()),
+            )
+            .await?;
+        let mut nodes = Vec::new();
+        for kv in response.kvs() {
+            let node = kv.key_str()?.strip_prefix(&prefix).unwrap_or_default();
+            nodes.push((node.to_owned(), kv.value_str()?.to_owned()));
+        }
+        Ok(nodes)
+    }
+}
+
+/// Deletes an object's files on this node (they are a cache of the log): after a refused or
+/// failed commit, so that the next activation rebuilds them. Blocking.
+pub fn discard_files(db: &std::path::Path) -> anyhow::Result<()> {
+    rebuild::Replay::start(db).map(drop)
+}
+
+/// Follows the nodes' announcements: when a node's lease ends (it died, was paused or left),
+/// its key goes, and with it every owner this node had cached for it, so that the next
+/// request for one of its objects asks etcd again and finds (or makes) the new owner.
+async fn watch_nodes(
+    cluster: std::sync::Weak<Cluster>,
+    mut etcd: Client,
+    prefix: String,
+    stop: CancellationToken,
+) {
+    use etcd_client::{EventType, WatchOptions};
+    loop {
+        let watched = etcd
+            .watch(prefix.as_bytes(), Some(WatchOptions::new().with_prefix()))
+            .await;
+        match watched {
+            Ok(mut events) => loop {
+                let message = tokio::select! {
+                    message = events.message() => message,
+                    _ = stop.cancelled() => return,
+                };
+                let Ok(Some(message)) = message else {
+                    break;
+                };
+                let Some(cluster) = cluster.upgrade() else {
+                    return;
+                };
+                for event in message.events() {
+                    let key = event.kv().and_then(|kv| kv.key_str().ok());
+                    let node = key.and_then(|k| k.strip_prefix(&prefix));
+                    if let (EventType::Delete, Some(node)) = (event.event_type(), node) {
+                        tracing::info!("cluster: node {node:?} left");
+                        cluster.node_left(node);
+                    }
+                }
+            },
+            Err(e) => tracing::warn!("cluster: cannot watch the nodes in etcd: {e}; trying again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+impl Cluster {
+    /// A node left: nothing cached of it is used again.
+    fn node_left(&self, node: &str) {
+        self.owners
+            .lock()
+            .expect("owners lock")
+            .retain(|_, owner| owner != node);
+        self.forget_address(node);
+    }
+}
+
+fn announcement(name: &str, node: &str, address: &str) -> Announcement {
+    Announcement {
+        key: format!("/{name}/nodes/{node}"),
+        address: address.to_owned(),
+    }
+}
+
+/// An object's writer into the replicated log, for one activation: its commits are
+/// appended in order, each after the last one acknowledged, under the activation's epoch.
+#[derive(Clone)]
+pub struct ObjectLog {
+    pub lease: i64,
+    pub epoch: i64,
+    last: Arc<AtomicU64>,
+    appends: mpsc::UnboundedSender<(Vec<u8>, oneshot::Sender<Synced>)>,
+    cluster: Arc<Cluster>,
+}
+
+impl ObjectLog {
+    fn start(
+        cluster: Arc<Cluster>,
+        subject: String,
+        lease: i64,
+        epoch: i64,
+        last: u64,
+    ) -> ObjectLog {
+        let (appends, mut queue) = mpsc::unbounded_channel::<(Vec<u8>, oneshot::Sender<Synced>)>();
+        let last = Arc::new(AtomicU64::new(last));
+        let (writer, seen) = (cluster.clone(), last.clone());
+        tokio::spawn(async move {
+            // The appends of one object, one at a time: each names the one before.
+            while let Some((bytes, done)) = queue.recv().await {
+                let started = Instant::now();
+                let expected = seen.load(Ordering::Acquire);
+                match writer
+                    .log
+                    .append(&subject, epoch, expected, Some(&bytes))
+                    .await
+                {
+                    Ok(sequence) => {
+                        seen.store(sequence, Ordering::Release);
+                        let _ = done.send((Ok(()), started.elapsed()));
+                    }
+                    Err(refused) => {
+                        if matches!(refused, Refused::Fenced(_)) {
+                            writer.stats.fenced.fetch_add(1, Ordering::Relaxed);
+                        }
+                        tracing::warn!("cluster: {subject}: {refused}");
+                        let error = io::Error::other(refused.to_string());
+                        let _ = done.send((Err(error), started.elapsed()));
+                        // Nothing after a refused append may follow it into the log.
+                        queue.close();
+                        while let Some((_, done)) = queue.recv().await {
+                            let error = io::Error::other("an earlier commit was refused");
+                            let _ = done.send((Err(error), Duration::ZERO));
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        ObjectLog {
+            lease,
+            epoch,
+            last,
+            appends,
+            cluster,
+        }
+    }
+
+    /// Appends a commit's frames; the ticket resolves once a quorum holds them.
+    pub fn append(&self, frames: &WalFrames) -> Ticket {
+        let (done, ticket) = oneshot::channel();
+        if let Err(mpsc::error::SendError((_, done))) =
+            self.appends.send((pages::encode(frames), done))
+        {
+            let error = io::Error::other("the object's replicated log writer stopped");
+            let _ = done.send((Err(error), Duration::ZERO));
+        }
+        ticket
+    }
+
+    /// Whether the object may still be served from this node: its lease is valid.
+    pub fn is_current(&self) -> bool {
+        self.cluster.lease.holds(self.lease)
+    }
+
+    /// The sequence of the object's last message acknowledged.
+    pub fn last(&self) -> u64 {
+        self.last.load(Ordering::Acquire)
+    }
+
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+}

@@ -1,0 +1,138 @@
+//! Which node an object lives on: the first to claim it, for as long as that node's lease
+//! lives (the reference's location affinity). A claim is an etcd key created only if absent,
+//! tied to the claimer's lease; its create revision is the object's epoch.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp, TxnOpResponse};
+
+use super::rebuild::Replay;
+use super::replica::Refused;
+use super::{Cluster, ObjectLog};
+
+/// Where an activation stands.
+pub enum Claim {
+    /// This node owns the object now: its files are up to date with the log.
+    Mine(ObjectLog),
+    /// Another node owns it.
+    Elsewhere(String),
+}
+
+/// Attempts at a takeover that other appends keep overtaking before it gives up.
+const TAKEOVER_ATTEMPTS: usize = 10;
+
+impl Cluster {
+    /// Claims the object for this node, or finds its owner. When this node owns it, its
+    /// database file at `db` is brought up to the log's last commit, and a takeover is
+    /// appended if the log's last message was written under another epoch.
+    pub async fn claim(
+        self: &Arc<Self>,
+        namespace: &str,
+        id: &[u8; 32],
+        db: &Path,
+    ) -> anyhow::Result<Claim> {
+        let key = format!("/{}/claims/{namespace}/{}", self.name, hex::encode(id));
+        let (lease, epoch) = loop {
+            let lease = self.lease.id();
+            if !self.lease.holds(lease) {
+                anyhow::bail!("this node's lease in etcd is not current: it serves no object until it has a new one");
+            }
+            let txn = Txn::new()
+                .when(vec![Compare::create_revision(
+                    key.as_bytes(),
+                    CompareOp::Equal,
+                    0,
+                )])
+                .and_then(vec![TxnOp::put(
+                    key.as_bytes(),
+                    self.node.as_bytes(),
+                    Some(PutOptions::new().with_lease(lease)),
+                )])
+                .or_else(vec![TxnOp::get(key.as_bytes(), None)]);
+            let response = self.etcd.clone().txn(txn).await?;
+            if response.succeeded() {
+                let revision = response.header().map(|h| h.revision()).unwrap_or_default();
+                break (lease, revision);
+            }
+            let kv = response.op_responses().into_iter().find_map(|op| match op {
+                TxnOpResponse::Get(get) => get.kvs().first().cloned(),
+                _ => None,
+            });
+            let Some(kv) = kv else {
+                continue; // Gone meanwhile (its lease expired): claim again.
+            };
+            let owner = kv.value_str()?.to_owned();
+            if owner != self.node {
+                self.remember_owner(namespace, id, &owner);
+                return Ok(Claim::Elsewhere(owner));
+            }
+            if kv.lease() == lease {
+                break (lease, kv.create_revision());
+            }
+            // Claimed by this node under a lease it has given up: that lease goes now.
+            tracing::info!(
+                "cluster: revoking this node's former lease {:x}",
+                kv.lease()
+            );
+            let _ = self.etcd.clone().lease_revoke(kv.lease()).await;
+        };
+        let subject = self.log.subject(namespace, id);
+        let mut last = self.log.last(&subject).await?;
+        let object = (namespace.to_owned(), *id);
+        let clean = self.clean.lock().expect("clean lock").remove(&object);
+        let mut sequence = last.map_or(0, |l| l.sequence);
+        let mut replay = match clean {
+            Some((clean_lease, clean_last)) if clean_lease == lease && clean_last == sequence => {
+                None
+            }
+            _ => {
+                self.stats.rebuilds.fetch_add(1, Ordering::Relaxed);
+                let mut replay = Replay::start(db)?;
+                sequence = self
+                    .log
+                    .read(&subject, 0, sequence, |entry| replay.apply(entry))
+                    .await?;
+                Some(replay)
+            }
+        };
+        let mut attempts = 0;
+        while last.and_then(|l| l.epoch) != Some(epoch) {
+            match self.log.append(&subject, epoch, sequence, None).await {
+                Ok(takeover) => {
+                    self.stats.takeovers.fetch_add(1, Ordering::Relaxed);
+                    sequence = takeover;
+                    break;
+                }
+                Err(Refused::Fenced(_)) if attempts < TAKEOVER_ATTEMPTS => {
+                    // A former owner appended after what was read: read on, then again.
+                    attempts += 1;
+                    last = self.log.last(&subject).await?;
+                    let until = last.map_or(0, |l| l.sequence);
+                    let (mut current, after) = match replay.take() {
+                        Some(current) => (current, sequence),
+                        // Taken as clean: now it is rebuilt after all.
+                        None => (Replay::start(db)?, 0),
+                    };
+                    sequence = self
+                        .log
+                        .read(&subject, after, until, |entry| current.apply(entry))
+                        .await?;
+                    replay = Some(current);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(replay) = replay {
+            replay.finish().await?;
+        }
+        Ok(Claim::Mine(ObjectLog::start(
+            self.clone(),
+            subject,
+            lease,
+            epoch,
+            sequence,
+        )))
+    }
+}

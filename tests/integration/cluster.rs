@@ -1,0 +1,364 @@
+//! Cluster mode with real engines (`cluster_engines.rs`: three etcd members, three NATS
+//! JetStream servers) and three real `wdo serve` nodes on loopback: any node serves any
+//! object, an object runs once cluster-wide, a dead or paused owner is replaced without an
+//! acknowledged write lost or a stale one acknowledged, and losing one member of each
+//! engine stops nothing. Every test holds `exclusive()` and stops all it started.
+//!
+//! The counter's answers carry the count after each increment, so a write acknowledged
+//! from a stale copy of the object would show as two acknowledgements of the same count.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cluster_engines::{exclusive, free_port, Engines};
+use crate::harness::{components, Options, Server};
+
+/// Three nodes on fresh engines. Fields drop in order: the nodes before the engines.
+struct Cluster {
+    nodes: Vec<Server>,
+    engines: Engines,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+fn start_cluster(lease: &str) -> Cluster {
+    let guard = exclusive();
+    let engines = Engines::start();
+    let nodes = (0..3)
+        .map(|i| {
+            let address = format!("127.0.0.1:{}", free_port());
+            Server::start_with(Options {
+                listen: Some(address.clone()),
+                idle_timeout: "60s",
+                extra: engines.cluster_toml(&format!("n{i}"), &address, lease, "wdo"),
+                ..Options::with_namespaces(vec![("counter".into(), components().counter.clone())])
+            })
+        })
+        .collect();
+    Cluster {
+        nodes,
+        engines,
+        _one_at_a_time: guard,
+    }
+}
+
+impl Cluster {
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let log = node.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            text.push_str(&format!("--- node n{i}\n"));
+            for line in tail.into_iter().rev() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text + &self.engines.logs()
+    }
+}
+
+/// What the clients saw: the counts acknowledged (with when their request was sent), and
+/// the increments whose outcome they do not know (an error or no answer: it may or may not
+/// have been applied).
+#[derive(Default)]
+struct Ledger {
+    /// (sent, answered, count)
+    acked: Vec<(Instant, Instant, u64)>,
+    unknown: u64,
+}
+
+/// Clients incrementing `name` through `bases` (in turn) until `stop`, each giving up on a
+/// request after `timeout`.
+fn load(
+    bases: Vec<String>,
+    name: &str,
+    clients: usize,
+    timeout: Duration,
+    stop: Arc<AtomicBool>,
+    ledger: Arc<Mutex<Ledger>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..clients)
+        .map(|c| {
+            let (bases, stop, ledger) = (bases.clone(), stop.clone(), ledger.clone());
+            let name = name.to_owned();
+            let url =
+                move |i: usize| format!("{}/counter/{name}/increment", bases[i % bases.len()]);
+            let url = Arc::new(url);
+            let client = reqwest::Client::builder().timeout(timeout).build().unwrap();
+            tokio::spawn(async move {
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let sent = Instant::now();
+                    let answer = client.post(url(i)).send().await;
+                    let count = match answer {
+                        Ok(answer) if answer.status() == 200 => answer
+                            .json::<Value>()
+                            .await
+                            .ok()
+                            .and_then(|v| v["count"].as_u64()),
+                        _ => None,
+                    };
+                    {
+                        let mut ledger = ledger.lock().unwrap();
+                        match count {
+                            Some(count) => ledger.acked.push((sent, Instant::now(), count)),
+                            None => ledger.unknown += 1,
+                        }
+                    }
+                    if count.is_none() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Checks the final count against what the clients were told, and returns the counts
+/// acknowledged: each acknowledged once, none above the final count, which holds every
+/// acknowledged increment and at most the unknown ones besides.
+fn check_ledger(ledger: &Ledger, earlier_acks: u64, final_count: u64, logs: impl Fn() -> String) {
+    let counts: BTreeSet<u64> = ledger.acked.iter().map(|(_, _, c)| *c).collect();
+    assert_eq!(
+        counts.len(),
+        ledger.acked.len(),
+        "a count was acknowledged twice: a write was acknowledged from a stale copy\n{}",
+        logs()
+    );
+    let acked = ledger.acked.len() as u64 + earlier_acks;
+    assert!(
+        counts.last().is_none_or(|max| *max <= final_count),
+        "an acknowledged count {:?} is above the final count {final_count}\n{}",
+        counts.last(),
+        logs()
+    );
+    assert!(
+        final_count >= acked && final_count <= acked + ledger.unknown,
+        "final count {final_count}, {acked} increments acknowledged, {} unknown\n{}",
+        ledger.unknown,
+        logs()
+    );
+}
+
+async fn count_via(node: &Server, name: &str) -> u64 {
+    let (status, body) = node.get(&format!("/counter/{name}/get")).await;
+    assert_eq!(status, 200, "{body}");
+    body["count"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn any_node_serves_any_object_and_racing_first_requests_activate_it_once() {
+    let cluster = start_cluster("5s");
+    let nodes = &cluster.nodes;
+    for i in 0..9 {
+        let answer = nodes[i % 3]
+            .post(&format!("/counter/o{i}/increment"), json!(null))
+            .await;
+        assert_eq!(answer, (200, json!({"count": 1})), "{}", cluster.logs());
+    }
+    for i in 0..9 {
+        for node in nodes {
+            assert_eq!(count_via(node, &format!("o{i}")).await, 1);
+        }
+    }
+    // First requests for one object race through all three nodes.
+    let mut racing = Vec::new();
+    for node in nodes {
+        for _ in 0..20 {
+            let url = node.url("/counter/race/increment");
+            let client = node.client.clone();
+            racing.push(tokio::spawn(async move {
+                let answer = client.post(url).send().await.unwrap();
+                assert_eq!(answer.status(), 200);
+                answer.json::<Value>().await.unwrap()["count"]
+                    .as_u64()
+                    .unwrap()
+            }));
+        }
+    }
+    let mut counts = BTreeSet::new();
+    for task in racing {
+        counts.insert(task.await.unwrap());
+    }
+    assert_eq!(counts, (1..=60).collect(), "{}", cluster.logs());
+    for node in nodes {
+        assert_eq!(count_via(node, "race").await, 60);
+    }
+    // Ten objects, each activated once in the whole cluster.
+    let mut activations = 0.0;
+    for node in nodes {
+        activations += node
+            .metric("wdo_activations_total{namespace=\"counter\"}")
+            .await;
+    }
+    assert_eq!(activations, 10.0, "{}", cluster.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_owner_is_replaced_within_15s_and_no_acknowledged_increment_is_lost() {
+    let mut cluster = start_cluster("3s");
+    let first = cluster.nodes[0]
+        .post("/counter/k/increment", json!(null))
+        .await;
+    assert_eq!(first, (200, json!({"count": 1})), "{}", cluster.logs());
+    let bases = vec![cluster.nodes[1].base.clone(), cluster.nodes[2].base.clone()];
+    let (stop, ledger) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::default()));
+    let clients = load(
+        bases,
+        "k",
+        4,
+        Duration::from_secs(40),
+        stop.clone(),
+        ledger.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !ledger.lock().unwrap().acked.is_empty(),
+        "no increment went through: {}",
+        cluster.logs()
+    );
+    let killed = Instant::now();
+    cluster.nodes[0].kill9();
+    let served_again = loop {
+        // The first increment sent after the kill and acknowledged.
+        let after = ledger
+            .lock()
+            .unwrap()
+            .acked
+            .iter()
+            .find(|(sent, _, _)| *sent > killed)
+            .map(|(_, at, _)| *at);
+        if let Some(at) = after {
+            break at - killed;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "no increment acknowledged 20s after the kill\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let final_count = count_via(&cluster.nodes[1], "k").await;
+    let ledger = ledger.lock().unwrap();
+    println!(
+        "served again {served_again:?} after the kill; {} acknowledged, {} unknown, final count {final_count}",
+        ledger.acked.len() + 1,
+        ledger.unknown
+    );
+    assert!(
+        served_again < Duration::from_secs(15),
+        "served again only after {served_again:?}"
+    );
+    check_ledger(&ledger, 1, final_count, || cluster.logs());
+    assert_eq!(count_via(&cluster.nodes[2], "k").await, final_count);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_owner_acknowledges_nothing_after_it_wakes() {
+    let cluster = start_cluster("3s");
+    let first = cluster.nodes[0]
+        .post("/counter/z/increment", json!(null))
+        .await;
+    assert_eq!(first, (200, json!({"count": 1})), "{}", cluster.logs());
+    let (stop, ledger) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::default()));
+    let others = vec![cluster.nodes[1].base.clone(), cluster.nodes[2].base.clone()];
+    // Clients give up on a request after 2s (one forwarded to the paused owner waits for
+    // it), and send the next.
+    let patience = Duration::from_secs(2);
+    let mut clients = load(others, "z", 3, patience, stop.clone(), ledger.clone());
+    // Clients of the owner itself: their requests wait in its sockets while it is paused.
+    let owner = vec![cluster.nodes[0].base.clone()];
+    clients.extend(load(owner, "z", 3, patience, stop.clone(), ledger.clone()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.nodes[0].signal(libc::SIGSTOP);
+    let paused = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let during = ledger
+        .lock()
+        .unwrap()
+        .acked
+        .iter()
+        .filter(|(sent, _, _)| *sent > paused)
+        .count();
+    cluster.nodes[0].signal(libc::SIGCONT);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let final_count = count_via(&cluster.nodes[1], "z").await;
+    let ledger = ledger.lock().unwrap();
+    println!(
+        "{during} increments acknowledged during the pause; {} in all, {} unknown, final count {final_count}",
+        ledger.acked.len() + 1,
+        ledger.unknown
+    );
+    assert!(
+        during > 0,
+        "no other node took the object over during the pause\n{}",
+        cluster.logs()
+    );
+    check_ledger(&ledger, 1, final_count, || cluster.logs());
+    // The woken node serves again, from the new owner.
+    assert_eq!(
+        count_via(&cluster.nodes[0], "z").await,
+        final_count,
+        "{}",
+        cluster.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cluster_keeps_serving_when_one_etcd_member_and_one_nats_server_die() {
+    let mut cluster = start_cluster("5s");
+    for i in 0..3 {
+        let answer = cluster.nodes[i]
+            .post(&format!("/counter/m{i}/increment"), json!(null))
+            .await;
+        assert_eq!(answer, (200, json!({"count": 1})), "{}", cluster.logs());
+    }
+    cluster.engines.etcd[0].kill();
+    cluster.engines.nats[0].kill();
+    // Existing and new objects, through every node: each increment is retried until it is
+    // acknowledged (JetStream may elect a new leader first), and counted once it is.
+    let mut unknown = [0u64; 6];
+    for (i, unknown) in unknown.iter_mut().enumerate() {
+        for node in &cluster.nodes {
+            let started = Instant::now();
+            loop {
+                let (status, _) = node
+                    .post(&format!("/counter/m{i}/increment"), json!(null))
+                    .await;
+                if status == 200 {
+                    break;
+                }
+                *unknown += 1;
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "not served 30s after the failures\n{}",
+                    cluster.logs()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    for (i, unknown) in unknown.iter().enumerate() {
+        let acked = if i < 3 { 4 } else { 3 };
+        let count = count_via(&cluster.nodes[(i + 1) % 3], &format!("m{i}")).await;
+        assert!(
+            count >= acked && count <= acked + unknown,
+            "m{i}: {count} after {acked} acknowledged, {unknown} unknown\n{}",
+            cluster.logs()
+        );
+    }
+}
