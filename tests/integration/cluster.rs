@@ -51,7 +51,16 @@ impl Cluster {
         for (i, node) in self.nodes.iter().enumerate() {
             let log = node.log();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            text.push_str(&format!("--- node n{i}\n"));
+            text.push_str(&format!("--- node n{i}: warnings\n"));
+            for line in log
+                .lines()
+                .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+                .take(40)
+            {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text.push_str(&format!("--- node n{i}: last lines\n"));
             for line in tail.into_iter().rev() {
                 text.push_str(line);
                 text.push('\n');
@@ -358,6 +367,92 @@ async fn the_cluster_keeps_serving_when_one_etcd_member_and_one_nats_server_die(
         assert!(
             count >= acked && count <= acked + unknown,
             "m{i}: {count} after {acked} acknowledged, {unknown} unknown\n{}",
+            cluster.logs()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolling_restart_under_load_fails_no_request() {
+    let mut cluster = start_cluster("3s");
+    const OBJECTS: usize = 6;
+    for i in 0..OBJECTS {
+        let answer = cluster.nodes[i % 3]
+            .post(&format!("/counter/r{i}/increment"), json!(null))
+            .await;
+        assert_eq!(answer, (200, json!({"count": 1})), "{}", cluster.logs());
+    }
+    // Clients send only to nodes that are up (as a load balancer would): a node leaves the
+    // rotation before it is stopped and joins it again once it has restarted.
+    let up: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(
+        cluster.nodes.iter().map(|n| n.base.clone()).collect(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(vec![1u64; OBJECTS]));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (up, stop, acked, failures) =
+                (up.clone(), stop.clone(), acked.clone(), failures.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let base = {
+                        let up = up.lock().unwrap();
+                        up[i % up.len()].clone()
+                    };
+                    let object = i % OBJECTS;
+                    let answer = client
+                        .post(format!("{base}/counter/r{object}/increment"))
+                        .timeout(Duration::from_secs(40))
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(answer) if answer.status() == 200 => acked.lock().unwrap()[object] += 1,
+                        Ok(answer) => {
+                            let status = answer.status();
+                            let text = answer.text().await.unwrap_or_default();
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{base}: {status} {text}"));
+                        }
+                        Err(e) => failures.lock().unwrap().push(format!("{base}: {e}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    for n in 0..3 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let base = cluster.nodes[n].base.clone();
+        up.lock().unwrap().retain(|b| *b != base);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cluster.nodes[n].restart();
+        up.lock().unwrap().push(cluster.nodes[n].base.clone());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{} requests failed: {:?}\n{}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        cluster.logs()
+    );
+    let acked = acked.lock().unwrap().clone();
+    println!("increments acknowledged per object: {acked:?}");
+    for (i, acked) in acked.iter().enumerate() {
+        assert_eq!(
+            count_via(&cluster.nodes[i % 3], &format!("r{i}")).await,
+            *acked,
+            "r{i}\n{}",
             cluster.logs()
         );
     }

@@ -45,6 +45,14 @@ pub use replica::Refused;
 /// An object as the cluster names it: its namespace and id.
 type ObjectRef = (String, [u8; 32]);
 
+/// Another node that owns an object, and the lease its claim is tied to (which names that
+/// node's run: it changes when the node restarts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub node: String,
+    pub lease: i64,
+}
+
 /// Counts shown by the admin API and the metrics.
 #[derive(Default)]
 pub struct Stats {
@@ -66,8 +74,9 @@ pub struct Cluster {
     etcd: Client,
     lease: Arc<Lease>,
     log: replica::Log,
-    /// Owners of objects this node forwarded to (never itself): a request does not ask etcd.
-    owners: Mutex<HashMap<ObjectRef, String>>,
+    /// Owners of objects this node forwarded to (never itself), with the lease of their
+    /// claim: a request does not ask etcd.
+    owners: Mutex<HashMap<ObjectRef, Owner>>,
     /// Node → advertised address.
     addresses: Mutex<HashMap<String, String>>,
     /// Objects this node closed cleanly: the lease they were held under and their last
@@ -104,6 +113,7 @@ impl Cluster {
             .await
             .context("cannot take a lease in etcd")?;
         let log = replica::Log::open(&config.nats, &config.name, config.replicas).await?;
+
         let cluster = Arc::new(Cluster {
             node: config.node_id.clone(),
             advertise: config.advertise.clone(),
@@ -147,6 +157,39 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Marks this node's run (its lease) as leaving, for a minute (a graceful stop, before its
+    /// listeners close): a node whose forwarded request found its connection to this run
+    /// closed then knows the request was never read (a draining node answers every request
+    /// it read), so it may send it elsewhere.
+    pub async fn mark_leaving(&self) {
+        let mut etcd = self.etcd.clone();
+        let marked = async {
+            let mark = etcd.lease_grant(60, None).await?.id();
+            let key = leaving_key(&self.name, &self.node);
+            let options = etcd_client::PutOptions::new().with_lease(mark);
+            etcd.put(key, self.lease.id().to_string(), Some(options))
+                .await
+        };
+        if let Err(e) = marked.await {
+            tracing::warn!("cluster: cannot mark this node as leaving in etcd: {e}");
+        }
+    }
+
+    /// Whether the run of `node` that holds `lease` is stopping gracefully (or did).
+    pub async fn is_leaving(&self, node: &str, lease: i64) -> bool {
+        let key = leaving_key(&self.name, node);
+        match self.etcd.clone().get(key, None).await {
+            Ok(response) => {
+                response
+                    .kvs()
+                    .first()
+                    .and_then(|kv| kv.value_str().ok()?.parse::<i64>().ok())
+                    == Some(lease)
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Leaves the cluster (a graceful stop, after every object closed): the lease is revoked,
     /// so that the other nodes take this node's objects over at once.
     pub async fn leave(&self) {
@@ -187,7 +230,7 @@ impl Cluster {
     }
 
     /// The owner this node last saw for an object, if another node.
-    pub fn cached_owner(&self, namespace: &str, id: &[u8; 32]) -> Option<String> {
+    pub fn cached_owner(&self, namespace: &str, id: &[u8; 32]) -> Option<Owner> {
         let key = (namespace.to_owned(), *id);
         self.owners.lock().expect("owners lock").get(&key).cloned()
     }
@@ -198,8 +241,8 @@ impl Cluster {
         self.owners.lock().expect("owners lock").remove(&key);
     }
 
-    fn remember_owner(&self, namespace: &str, id: &[u8; 32], node: &str) {
-        if node == self.node {
+    fn remember_owner(&self, namespace: &str, id: &[u8; 32], owner: Owner) {
+        if owner.node == self.node {
             return;
         }
         let mut owners = self.owners.lock().expect("owners lock");
@@ -207,7 +250,7 @@ impl Cluster {
         if owners.len() >= 100_000 {
             owners.clear();
         }
-        owners.insert((namespace.to_owned(), *id), node.to_owned());
+        owners.insert((namespace.to_owned(), *id), owner);
     }
 
     /// Records that this node closed the object cleanly under `lease`, after message `last`.
@@ -321,9 +364,13 @@ impl Cluster {
         self.owners
             .lock()
             .expect("owners lock")
-            .retain(|_, owner| owner != node);
+            .retain(|_, owner| owner.node != node);
         self.forget_address(node);
     }
+}
+
+fn leaving_key(name: &str, node: &str) -> String {
+    format!("/{name}/leaving/{node}")
 }
 
 fn announcement(name: &str, node: &str, address: &str) -> Announcement {

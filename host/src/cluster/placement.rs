@@ -65,8 +65,12 @@ impl Cluster {
             };
             let owner = kv.value_str()?.to_owned();
             if owner != self.node {
-                self.remember_owner(namespace, id, &owner);
-                return Ok(Claim::Elsewhere(owner));
+                let owner = super::Owner {
+                    node: owner,
+                    lease: kv.lease(),
+                };
+                self.remember_owner(namespace, id, owner.clone());
+                return Ok(Claim::Elsewhere(owner.node));
             }
             if kv.lease() == lease {
                 break (lease, kv.create_revision());

@@ -16,7 +16,7 @@ use hyper::{Response, StatusCode};
 
 use super::front::{fetch, guest_response, turn_error_response};
 use super::response::{error_response, full, Body};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Owner};
 use crate::guest::bindings;
 use crate::host::Host;
 use crate::ids::ObjectId;
@@ -122,7 +122,7 @@ async fn local(host: &Host, target: &Target<'_>, request: bindings::Request) -> 
 async fn forward(
     host: &Host,
     cluster: &Cluster,
-    owner: &str,
+    Owner { node: owner, lease }: &Owner,
     target: &Target<'_>,
     parts: &hyper::http::request::Parts,
     body: &Bytes,
@@ -172,9 +172,18 @@ async fn forward(
                 "node {owner:?} at {address} cannot be reached: {e}"
             )));
         }
+        Err(e) if cluster.is_leaving(owner, *lease).await => {
+            // It closed the connection while stopping gracefully, which it does only with no
+            // request read: this one never ran.
+            cluster.forget_owner(namespace, id);
+            return Step::Retry(unavailable(format!("node {owner:?} is stopping: {e}")));
+        }
         Err(e) => {
-            let message =
-                format!("node {owner:?} at {address}, which owns the object, did not answer: {e}");
+            let message = format!(
+                "node {owner:?} at {address}, which owns the object, did not answer: {}",
+                error_chain(&e)
+            );
+            tracing::warn!("{message}");
             return Step::Done(error_response(StatusCode::BAD_GATEWAY, message));
         }
     };
@@ -207,6 +216,17 @@ async fn forward(
         }
     }
     Step::Done(response)
+}
+
+/// An error and its causes, for a message.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// A forwarded request's answer that tells the forwarding node to try elsewhere.

@@ -54,20 +54,29 @@ pub async fn run(
     let scheduler = host.registry.scheduler.clone();
     tokio::spawn(scheduler.run(move |due| alarms_host.deliver_alarm(due), shutdown.clone()));
     let graceful = GracefulShutdown::new();
+    // The listeners stop once a cluster node has said that it is leaving.
+    let serving = CancellationToken::new();
+    let leaving = (
+        host.registry.cluster().cloned(),
+        shutdown.clone(),
+        serving.clone(),
+    );
+    tokio::spawn(async move {
+        let (cluster, shutdown, serving) = leaving;
+        shutdown.cancelled().await;
+        if let Some(cluster) = cluster {
+            cluster.mark_leaving().await;
+        }
+        serving.cancel();
+    });
     let public = serve(
         listener,
         host.clone(),
         front::handle,
         &graceful,
-        shutdown.clone(),
+        serving.clone(),
     );
-    let admin_loop = serve(
-        admin,
-        host.clone(),
-        admin::handle,
-        &graceful,
-        shutdown.clone(),
-    );
+    let admin_loop = serve(admin, host.clone(), admin::handle, &graceful, serving);
     tokio::join!(public, admin_loop);
     let grace = host.config.shutdown_grace;
     tracing::info!("shutting down: finishing requests in flight (up to {grace:?})");
