@@ -281,6 +281,50 @@ impl Host {
 
     /// Hands a due alarm to its object (activating it if needed). False if it cannot take
     /// it now.
+    /// Cluster mode: every `every`, the due alarms of objects that no node owns (their
+    /// owner died) are delivered here; this node claims each object and runs its alarm.
+    pub async fn fire_orphaned_alarms(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let Some(cluster) = self.registry.cluster().cloned() else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.cancelled() => return,
+            }
+            let now = self.registry.scheduler.clock.now_ms();
+            let due = match cluster.unclaimed_due(now, 1000).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(
+                        "cluster: cannot look for alarms of objects without an owner: {e:#}"
+                    );
+                    continue;
+                }
+            };
+            for alarm in due {
+                let Some(&index) = self.by_name.get(&alarm.namespace) else {
+                    continue;
+                };
+                tracing::info!(namespace = %alarm.namespace, object = %hex::encode(alarm.id), "cluster: delivering the alarm of an object whose owner is gone");
+                let entry = crate::alarms::AlarmEntry::new(alarm.due_ms);
+                let Ok(id) = self.namespaces[index].id_key.parse(&hex::encode(alarm.id)) else {
+                    tracing::warn!(namespace = %alarm.namespace, "cluster: an alarm in etcd names an id that is not of this namespace; ignored");
+                    continue;
+                };
+                self.deliver_alarm(Due {
+                    key: (index, id),
+                    name: alarm.name,
+                    entry,
+                });
+            }
+        }
+    }
+
     pub fn deliver_alarm(&self, due: Due) -> bool {
         let (index, id) = due.key;
         let namespace = &self.namespaces[index];

@@ -457,3 +457,43 @@ async fn a_rolling_restart_under_load_fails_no_request() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_set_on_a_node_that_dies_fires_on_another_node() {
+    let guard = exclusive();
+    let engines = Engines::start();
+    let mut nodes: Vec<Server> = (0..3)
+        .map(|i| {
+            let address = format!("127.0.0.1:{}", free_port());
+            Server::start_with(Options {
+                listen: Some(address.clone()),
+                idle_timeout: "60s",
+                extra: engines.cluster_toml(&format!("n{i}"), &address, "3s", "wdo"),
+                ..Options::with_namespaces(vec![("queue".into(), components().queue.clone())])
+            })
+        })
+        .collect();
+    let body = json!({"task": "after-the-crash", "delaySeconds": 6});
+    let answer = nodes[0].post("/queue/q/schedule", body).await;
+    assert_eq!(answer, (200, json!({"scheduled": true})));
+    let (_, status) = nodes[1].get("/queue/q/status").await;
+    assert!(status["alarm"].is_u64(), "{status}");
+    nodes[0].kill9();
+    // Nobody asks for the object: the alarm alone brings it back, on another node, once the
+    // dead owner's lease has expired (3s) and the alarm is due (6s). The first request after
+    // that finds it done (a request that activated the object first would find it pending).
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    let (code, status) = nodes[1].get("/queue/q/status").await;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(
+        status["done"],
+        json!([{"task": "after-the-crash", "retryCount": 0}]),
+        "the alarm did not fire on another node: {status}\n{}\n{}",
+        nodes[1].log(),
+        nodes[2].log()
+    );
+    assert_eq!(status["pending"], json!([]));
+    drop(nodes);
+    drop(engines);
+    drop(guard);
+}

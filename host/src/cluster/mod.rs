@@ -19,6 +19,7 @@
 //! May import: `commit_log` (the frames of a commit, the ticket an append resolves),
 //! `config`. Knows nothing of SQLite's API, wasm, actors or HTTP.
 
+mod alarms;
 mod lease;
 mod pages;
 mod placement;
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commit_log::{Synced, Ticket, WalFrames};
 use crate::config::ClusterConfig;
+pub use alarms::DueAlarm;
 use lease::{Announcement, Lease};
 pub use placement::Claim;
 pub use replica::Refused;

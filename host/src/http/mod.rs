@@ -53,6 +53,10 @@ pub async fn run(
     let alarms_host = host.clone();
     let scheduler = host.registry.scheduler.clone();
     tokio::spawn(scheduler.run(move |due| alarms_host.deliver_alarm(due), shutdown.clone()));
+    if let Some(cluster) = host.registry.cluster() {
+        let every = (cluster.lease_ttl / 2).max(std::time::Duration::from_secs(1));
+        tokio::spawn(host.clone().fire_orphaned_alarms(every, shutdown.clone()));
+    }
     let graceful = GracefulShutdown::new();
     // The listeners stop once a cluster node has said that it is leaving.
     let serving = CancellationToken::new();

@@ -104,7 +104,18 @@ impl Actor {
         metrics.activations.get_or_create(&label).inc();
         metrics.live_objects.get_or_create(&label).inc();
         let (ended, live) = match self.open(replica).await {
-            Ok(mut live) => (self.serve(&mut live).await, Some(live)),
+            Ok(mut live) => {
+                if live.replica.is_some() {
+                    // Cluster mode: the object may come from another node, whose scheduler
+                    // had its alarm.
+                    if let Some(due) = live.known_alarm {
+                        let entry = AlarmEntry::new(due);
+                        let name = self.info.name.clone();
+                        self.registry.scheduler.schedule(self.key, name, entry);
+                    }
+                }
+                (self.serve(&mut live).await, Some(live))
+            }
             Err(e) => {
                 let error_id = new_error_id();
                 tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "cannot open object storage: {e:#}");

@@ -258,6 +258,20 @@ impl Actor {
     }
 
     async fn write_index(&self, entry: Option<AlarmEntry>, durable: bool) -> Result<(), String> {
+        if let Some(cluster) = self.registry.cluster() {
+            // Cluster mode: the index is etcd's, so that another node fires the alarm if this
+            // one dies.
+            let name = self.info.name.as_deref();
+            let due = entry.map(|e| e.due_ms);
+            let id = self.info.id.as_bytes();
+            return cluster
+                .set_alarm(&self.namespace.name, id, name, due)
+                .await
+                .map_err(|e| {
+                    tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot record the alarm in etcd: {e:#}");
+                    e.to_string()
+                });
+        }
         let namespace = self.namespace.clone();
         let (id, name) = (self.info.id, self.info.name.clone());
         let written = tokio::task::spawn_blocking(move || match entry {
