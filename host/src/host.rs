@@ -47,13 +47,17 @@ impl Host {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
         let lock = lock_data_dir(&config)?;
+        let metrics = Arc::new(Metrics::default());
         // Cluster mode: the data directory is a cache of the replicated log, rebuilt object
         // by object as they activate; what an earlier process left is dropped first.
         let cluster = match &config.cluster {
             Some(cluster_config) => {
                 wipe_object_files(&config)?;
                 let joined = tokio::runtime::Handle::current()
-                    .block_on(crate::cluster::Cluster::join(cluster_config))
+                    .block_on(crate::cluster::Cluster::join(
+                        cluster_config,
+                        metrics.cluster.clone(),
+                    ))
                     .context("cannot join the cluster")?;
                 Some(joined)
             }
@@ -131,7 +135,6 @@ impl Host {
             by_name.insert(ns.name.clone(), namespaces.len());
             namespaces.push(Arc::new(namespace));
         }
-        let metrics = Arc::new(Metrics::default());
         for (ns, namespace) in config.namespaces.iter().zip(&namespaces) {
             metrics.init_namespace(&ns.name);
             let version = namespace.version();

@@ -88,6 +88,24 @@ pub struct Metrics {
     pub log_records: Counter,
     pub log_bytes: Counter,
     pub log_segments: Gauge,
+    /// Cluster mode (`cluster/`); zero on a single host.
+    pub cluster: ClusterCounters,
+}
+
+/// What a cluster node counts.
+#[derive(Clone, Default)]
+pub struct ClusterCounters {
+    /// Requests this node forwarded to an object's owner.
+    pub forwarded: Counter,
+    /// Takeover messages this node appended (an object claimed under a new epoch: a first
+    /// claim, or one whose owner is gone).
+    pub takeovers: Counter,
+    /// Objects rebuilt on this node from the replicated log.
+    pub rebuilds: Counter,
+    /// Commits the replicated log refused because another node took the object over.
+    pub fenced: Counter,
+    /// Times this node's lease expired before it could renew it.
+    pub leases_lost: Counter,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -247,8 +265,35 @@ impl Default for Metrics {
             "Bytes of linear memory and tables held by the instances of all live objects",
             instance_memory.clone(),
         );
+        let cluster = ClusterCounters::default();
+        registry.register(
+            "wdo_cluster_forwarded",
+            "Requests this node forwarded to the node that owns their object",
+            cluster.forwarded.clone(),
+        );
+        registry.register(
+            "wdo_cluster_takeovers",
+            "Objects this node claimed under a new epoch (first claims and failovers)",
+            cluster.takeovers.clone(),
+        );
+        registry.register(
+            "wdo_cluster_rebuilds",
+            "Objects rebuilt on this node from the replicated log",
+            cluster.rebuilds.clone(),
+        );
+        registry.register(
+            "wdo_cluster_fenced",
+            "Commits the replicated log refused: another node had taken the object over",
+            cluster.fenced.clone(),
+        );
+        registry.register(
+            "wdo_cluster_leases_lost",
+            "Times this node's etcd lease expired before it was renewed",
+            cluster.leases_lost.clone(),
+        );
         Metrics {
             registry,
+            cluster,
             activations,
             evictions,
             live_objects,

@@ -206,6 +206,34 @@ async fn any_node_serves_any_object_and_racing_first_requests_activate_it_once()
             .await;
     }
     assert_eq!(activations, 10.0, "{}", cluster.logs());
+    // The admin API shows the nodes and where the objects live; the metrics count forwards.
+    let mut forwarded = 0.0;
+    let mut placed = 0;
+    for (i, node) in nodes.iter().enumerate() {
+        let (status, state) = node.admin_get("/v1/cluster").await;
+        assert_eq!(status, 200, "{state}");
+        assert_eq!(state["node"], json!(format!("n{i}")));
+        assert_eq!(state["serving"], json!(true));
+        let listed: Vec<&str> = state["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["node"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, ["n0", "n1", "n2"], "{state}");
+        placed = state["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["objects"].as_u64().unwrap())
+            .sum();
+        forwarded += node.metric("wdo_cluster_forwarded_total").await;
+    }
+    assert_eq!(placed, 10);
+    assert!(
+        forwarded >= 18.0,
+        "reads through non-owners are forwarded: {forwarded}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -24,7 +24,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One engine process, which can be killed and started again on the same ports and data.
+/// One engine process, which a test can kill.
 pub struct Member {
     pub client_port: u16,
     program: &'static str,
@@ -61,11 +61,6 @@ impl Member {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
     }
 }
 

@@ -492,6 +492,17 @@ impl Server {
         decode(response).await
     }
 
+    /// A GET of the admin API (no token).
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .expect("admin GET");
+        decode(response).await
+    }
+
     pub async fn metrics(&self) -> String {
         let response = self
             .client

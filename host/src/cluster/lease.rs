@@ -18,8 +18,6 @@ pub struct Lease {
     id: AtomicI64,
     valid_until: Mutex<Instant>,
     ttl: Duration,
-    /// How many times the lease was lost (it starts at 0).
-    lost: AtomicI64,
 }
 
 /// What the node announces under its lease: `key` = its advertised address.
@@ -41,7 +39,6 @@ impl Lease {
             id: AtomicI64::new(id),
             valid_until: Mutex::new(sent + safe(ttl)),
             ttl,
-            lost: AtomicI64::new(0),
         })
     }
 
@@ -53,11 +50,6 @@ impl Lease {
     /// Whether `id` is this node's lease and still valid by this node's clock.
     pub fn holds(&self, id: i64) -> bool {
         self.id() == id && Instant::now() < *self.valid_until.lock().expect("lease lock")
-    }
-
-    /// Times the lease was lost since start.
-    pub fn times_lost(&self) -> i64 {
-        self.lost.load(Ordering::Relaxed)
     }
 
     /// Renews the lease until `stop`; a lost lease is replaced by a new one (and `on_lost`
@@ -91,7 +83,6 @@ impl Lease {
                 Err(e) => tracing::warn!("cluster: lease {id:x} could not be renewed in time ({e:#}); this node's objects are given up"),
             }
             // Lost: whatever was held under it is dropped before a new lease can be used.
-            self.lost.fetch_add(1, Ordering::Relaxed);
             on_lost();
             loop {
                 let sent = Instant::now();

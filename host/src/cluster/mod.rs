@@ -17,7 +17,7 @@
 //! closed it cleanly under the same lease and nothing came after.
 //!
 //! May import: `commit_log` (the frames of a commit, the ticket an append resolves),
-//! `config`. Knows nothing of SQLite's API, wasm, actors or HTTP.
+//! `config`, `metrics`. Knows nothing of SQLite's API, wasm, actors or HTTP.
 
 mod alarms;
 mod lease;
@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::commit_log::{Synced, Ticket, WalFrames};
 use crate::config::ClusterConfig;
+use crate::metrics::ClusterCounters;
 pub use alarms::DueAlarm;
 use lease::{Announcement, Lease};
 pub use placement::Claim;
@@ -53,19 +54,6 @@ type ObjectRef = (String, [u8; 32]);
 pub struct Owner {
     pub node: String,
     pub lease: i64,
-}
-
-/// Counts shown by the admin API and the metrics.
-#[derive(Default)]
-pub struct Stats {
-    /// Requests this node forwarded to an object's owner.
-    pub forwarded: AtomicU64,
-    /// Objects this node took over from another epoch (a first claim counts too).
-    pub takeovers: AtomicU64,
-    /// Objects rebuilt from the replicated log.
-    pub rebuilds: AtomicU64,
-    /// Commits the log refused because another node had taken the object over.
-    pub fenced: AtomicU64,
 }
 
 /// This node's membership of its cluster.
@@ -85,7 +73,8 @@ pub struct Cluster {
     /// message. Their files need no rebuild if nothing came after.
     clean: Mutex<HashMap<ObjectRef, (i64, u64)>>,
     stop: CancellationToken,
-    pub stats: Stats,
+    /// What the node counts (also in `/metrics`).
+    pub stats: ClusterCounters,
     /// How long a node waits for a dead owner's lease to expire before it gives up a request.
     pub lease_ttl: Duration,
 }
@@ -93,7 +82,10 @@ pub struct Cluster {
 impl Cluster {
     /// Joins the cluster: connects to etcd and NATS, takes a lease, announces this node and
     /// keeps the lease renewed.
-    pub async fn join(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+    pub async fn join(
+        config: &ClusterConfig,
+        stats: ClusterCounters,
+    ) -> anyhow::Result<Arc<Cluster>> {
         let endpoints: Vec<String> = config
             .etcd
             .iter()
@@ -127,12 +119,13 @@ impl Cluster {
             addresses: Mutex::default(),
             clean: Mutex::default(),
             stop: CancellationToken::new(),
-            stats: Stats::default(),
+            stats,
             lease_ttl: config.lease,
         });
         let weak = Arc::downgrade(&cluster);
         let on_lost = move || {
             if let Some(cluster) = weak.upgrade() {
+                cluster.stats.leases_lost.inc();
                 cluster.owners.lock().expect("owners lock").clear();
                 cluster.clean.lock().expect("clean lock").clear();
             }
@@ -290,6 +283,29 @@ impl Cluster {
         self.addresses.lock().expect("addresses lock").remove(node);
     }
 
+    /// This node's lease: its id, and whether it is valid now.
+    pub fn lease(&self) -> (i64, bool) {
+        (self.lease.id(), self.is_serving())
+    }
+
+    /// How many objects each node claims now (node → count), from etcd.
+    pub async fn placement(&self) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+        let prefix = format!("/{}/claims/", self.name);
+        let response = self
+            .etcd
+            .clone()
+            .get(
+                prefix.as_bytes(),
+                Some(etcd_client::GetOptions::new().with_prefix()),
+            )
+            .await?;
+        let mut counts = std::collections::BTreeMap::new();
+        for kv in response.kvs() {
+            *counts.entry(kv.value_str()?.to_owned()).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
     /// The nodes announced in etcd now: (node, address).
     pub async fn nodes(&self) -> anyhow::Result<Vec<(String, String)>> {
         let prefix = format!("/{}/nodes/", self.name);
@@ -420,7 +436,7 @@ impl ObjectLog {
                     }
                     Err(refused) => {
                         if matches!(refused, Refused::Fenced(_)) {
-                            writer.stats.fenced.fetch_add(1, Ordering::Relaxed);
+                            writer.stats.fenced.inc();
                         }
                         tracing::warn!("cluster: {subject}: {refused}");
                         let error = io::Error::other(refused.to_string());

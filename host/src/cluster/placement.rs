@@ -3,7 +3,6 @@
 //! tied to the claimer's lease; its create revision is the object's epoch.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp, TxnOpResponse};
@@ -92,7 +91,7 @@ impl Cluster {
                 None
             }
             _ => {
-                self.stats.rebuilds.fetch_add(1, Ordering::Relaxed);
+                self.stats.rebuilds.inc();
                 let mut replay = Replay::start(db)?;
                 sequence = self
                     .log
@@ -105,7 +104,7 @@ impl Cluster {
         while last.and_then(|l| l.epoch) != Some(epoch) {
             match self.log.append(&subject, epoch, sequence, None).await {
                 Ok(takeover) => {
-                    self.stats.takeovers.fetch_add(1, Ordering::Relaxed);
+                    self.stats.takeovers.inc();
                     sequence = takeover;
                     break;
                 }

@@ -76,27 +76,23 @@ impl Log {
             storage: stream::StorageType::File,
             ..Default::default()
         };
-        let stream = tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                match js.get_or_create_stream(config.clone()).await {
-                    Ok(stream) => break Ok(stream),
-                    // A JetStream cluster elects its meta leader after its servers meet.
-                    Err(e)
-                        if e.to_string().contains("unavailable")
-                            || e.to_string().contains("timed out") =>
-                    {
-                        tracing::info!("cluster: waiting for JetStream: {e}");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                    Err(e) => break Err(e),
+        // A JetStream cluster elects its meta leader and learns its peers after its servers
+        // meet: until then creating a replicated stream fails ("no suitable peers", "JetStream
+        // system temporarily unavailable"). Tried again for up to 30s; the last error is
+        // the one reported.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let stream = loop {
+            match js.get_or_create_stream(config.clone()).await {
+                Ok(stream) => break stream,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::info!("cluster: waiting for JetStream: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!(
+                    "cannot create or open the JetStream stream {name:?} with {replicas} replicas"
+                ))),
             }
-        })
-        .await
-        .map_err(|_| anyhow::anyhow!("JetStream did not become available within 30s"))?
-        .with_context(|| {
-            format!("cannot create or open the JetStream stream {name:?} with {replicas} replicas")
-        })?;
+        };
         Ok(Log {
             js,
             stream,

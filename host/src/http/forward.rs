@@ -195,10 +195,7 @@ async fn forward(
         *response.status_mut() = status;
         return Step::Retry(response);
     }
-    cluster
-        .stats
-        .forwarded
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    cluster.stats.forwarded.inc();
     let status = answer.status();
     let headers = answer.headers().clone();
     let bytes = match answer.bytes().await {

@@ -10,6 +10,7 @@
 //! take the request now, 500 when it failed.
 
 mod alarm;
+mod cluster;
 mod kv;
 mod namespaces;
 mod objects;
@@ -78,6 +79,7 @@ pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Bod
             json_response(StatusCode::OK, &serde_json::json!({"ok": true}))
         }
         (&Method::GET, ["v1", "namespaces"]) => namespaces::list(&host),
+        (&Method::GET, ["v1", "cluster"]) => cluster::show(&host).await,
         (&Method::POST, ["v1", "reload"]) => namespaces::reload_all(&host).await,
         (_, ["v1", "namespaces", ns, rest @ ..]) => {
             let Some((index, namespace)) = host.namespace(ns) else {
