@@ -414,20 +414,7 @@ impl Config {
             }
         }
         if let Some(cluster) = &self.cluster {
-            cluster.validate().map_err(ConfigError::Invalid)?;
-            if self.backup_dir.is_some() {
-                return bad("backup-dir cannot be used with [cluster]: the cluster's replicated log is its backup".into());
-            }
-            if let Some(ns) = self
-                .namespaces
-                .iter()
-                .find(|ns| ns.durability != Durability::Full)
-            {
-                return bad(format!(
-                    "namespace {:?}: a cluster replicates every commit before acknowledging it, so durability must be \"full\"",
-                    ns.name
-                ));
-            }
+            cluster.validate_with(self).map_err(ConfigError::Invalid)?;
         }
         if self.inbox_depth == 0 {
             return bad("inbox-depth must be at least 1".into());

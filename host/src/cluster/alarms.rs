@@ -49,11 +49,8 @@ impl Cluster {
     pub async fn unclaimed_due(&self, now_ms: u64, limit: usize) -> anyhow::Result<Vec<DueAlarm>> {
         let prefix = format!("/{}/alarms/", self.name);
         let mut etcd = self.etcd.clone();
-        let alarms = etcd
-            .get(prefix.as_bytes(), Some(GetOptions::new().with_prefix()))
-            .await?;
         let mut due = Vec::new();
-        for kv in alarms.kvs() {
+        for kv in self.range(&prefix).await? {
             let Some((namespace, id)) = kv
                 .key_str()
                 .ok()

@@ -283,6 +283,17 @@ impl Cluster {
         self.addresses.lock().expect("addresses lock").remove(node);
     }
 
+    /// Every key under `prefix` in etcd, with its value.
+    async fn range(&self, prefix: &str) -> anyhow::Result<Vec<etcd_client::KeyValue>> {
+        let options = etcd_client::GetOptions::new().with_prefix();
+        let mut response = self
+            .etcd
+            .clone()
+            .get(prefix.as_bytes(), Some(options))
+            .await?;
+        Ok(response.take_kvs())
+    }
+
     /// This node's lease: its id, and whether it is valid now.
     pub fn lease(&self) -> (i64, bool) {
         (self.lease.id(), self.is_serving())
@@ -291,16 +302,8 @@ impl Cluster {
     /// How many objects each node claims now (node → count), from etcd.
     pub async fn placement(&self) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
         let prefix = format!("/{}/claims/", self.name);
-        let response = self
-            .etcd
-            .clone()
-            .get(
-                prefix.as_bytes(),
-                Some(etcd_client::GetOptions::new().with_prefix()),
-            )
-            .await?;
         let mut counts = std::collections::BTreeMap::new();
-        for kv in response.kvs() {
+        for kv in self.range(&prefix).await? {
             *counts.entry(kv.value_str()?.to_owned()).or_insert(0) += 1;
         }
         Ok(counts)
@@ -309,16 +312,8 @@ impl Cluster {
     /// The nodes announced in etcd now: (node, address).
     pub async fn nodes(&self) -> anyhow::Result<Vec<(String, String)>> {
         let prefix = format!("/{}/nodes/", self.name);
-        let response = self
-            .etcd
-            .clone()
-            .get(
-                prefix.as_bytes(),
-                Some(etcd_client::GetOptions::new().with_prefix()),
-            )
-            .await?;
         let mut nodes = Vec::new();
-        for kv in response.kvs() {
+        for kv in self.range(&prefix).await? {
             let node = kv.key_str()?.strip_prefix(&prefix).unwrap_or_default();
             nodes.push((node.to_owned(), kv.value_str()?.to_owned()));
         }

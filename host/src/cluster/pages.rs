@@ -83,6 +83,19 @@ mod tests {
         f
     }
 
+    /// An empty file in a directory that lives as long as the returned guard.
+    fn new_file() -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        (dir, file.unwrap())
+    }
+
     fn commit(frames: &[Vec<u8>], base: Option<Vec<u8>>) -> Vec<u8> {
         encode(&WalFrames {
             wal_header: [0; crate::commit_log::WAL_HEADER],
@@ -95,13 +108,7 @@ mod tests {
 
     #[test]
     fn commits_write_pages_in_order_and_cut_the_file_to_each_size() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(dir.path().join("db"))
-            .unwrap();
+        let (_dir, file) = new_file();
         apply(
             &file,
             &commit(
@@ -130,13 +137,7 @@ mod tests {
 
     #[test]
     fn malformed_commits_are_refused_before_anything_is_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(dir.path().join("db"))
-            .unwrap();
+        let (_dir, file) = new_file();
         let good = commit(&[frame(1, 1, 1, 512)], None);
         for bad in [
             vec![],

@@ -88,9 +88,11 @@ impl Log {
                     tracing::info!("cluster: waiting for JetStream: {e}");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                Err(e) => return Err(anyhow::Error::new(e).context(format!(
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
                     "cannot create or open the JetStream stream {name:?} with {replicas} replicas"
-                ))),
+                )))
+                }
             }
         };
         Ok(Log {

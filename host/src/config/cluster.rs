@@ -108,6 +108,27 @@ impl ClusterConfig {
     }
 }
 
+impl ClusterConfig {
+    /// Checks this table and what the rest of `config` must be for a cluster node.
+    pub fn validate_with(&self, config: &super::Config) -> Result<(), String> {
+        self.validate()?;
+        if config.backup_dir.is_some() {
+            return Err("backup-dir cannot be used with [cluster]: the cluster's replicated log is its backup".into());
+        }
+        let relaxed = config
+            .namespaces
+            .iter()
+            .find(|ns| ns.durability != super::Durability::Full);
+        if let Some(ns) = relaxed {
+            return Err(format!(
+                "namespace {:?}: a cluster replicates every commit before acknowledging it, so durability must be \"full\"",
+                ns.name
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `host:port` with a port number and a host without spaces or slashes.
 fn is_host_port(text: &str) -> bool {
     let Some((host, port)) = text.rsplit_once(':') else {

@@ -249,16 +249,8 @@ fn client(host: &Host) -> &'static reqwest::Client {
     })
 }
 
+/// Headers of one connection, not copied across a forward: the front's list, and a
+/// proxy's own.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "content-length"
-            | "transfer-encoding"
-            | "connection"
-            | "keep-alive"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "proxy-connection"
-    )
+    super::front::is_hop_by_hop(name) || name.as_str() == "proxy-connection"
 }

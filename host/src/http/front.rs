@@ -292,7 +292,7 @@ pub(super) fn guest_response(response: bindings::Response) -> Response<Body> {
     out
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(super) fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "content-length"

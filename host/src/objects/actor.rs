@@ -19,7 +19,7 @@ use super::namespace::Namespace;
 use super::output_gate::{Gate, Reply, Settled};
 use super::registry::Registry;
 use crate::alarms::AlarmEntry;
-use crate::cluster::{Claim, ObjectLog};
+use crate::cluster::ObjectLog;
 use crate::guest::{Instance, ObjectInfo};
 use crate::ids::Key;
 use crate::metrics::ns;
@@ -68,7 +68,7 @@ pub(super) struct Live {
 
 /// How an actor's life ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
+pub(super) enum Ended {
     /// Retired (idle, LRU, or its namespace reloaded).
     Evicted,
     ShuttingDown,
@@ -149,63 +149,6 @@ impl Actor {
                 let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
             } else {
                 drop(storage);
-            }
-        }
-    }
-
-    /// Cluster mode: the object was claimed for this node (its files now follow the log),
-    /// or the error that refuses its events.
-    async fn claim(&self) -> Result<Option<ObjectLog>, TurnError> {
-        let Some(cluster) = self.registry.cluster() else {
-            return Ok(None);
-        };
-        let claimed = cluster
-            .claim(
-                &self.namespace.name,
-                self.info.id.as_bytes(),
-                &self.storage_path(),
-            )
-            .await;
-        match claimed {
-            Ok(Claim::Mine(replica)) => {
-                // Its files may have been rebuilt: the WAL position this host remembers is
-                // read again.
-                self.registry.log.remember(self.log_key(), None);
-                Ok(Some(replica))
-            }
-            Ok(Claim::Elsewhere(owner)) => Err(TurnError::Moved { owner }),
-            Err(e) => Err(self.not_serving("cannot claim the object in the cluster", &e, false)),
-        }
-    }
-
-    /// Cluster mode, once the object's storage is closed: a clean stop is remembered (the
-    /// files are up to date with the log), any other end deletes the files.
-    async fn close_replica(
-        &self,
-        storage: Arc<Mutex<ObjectStorage>>,
-        replica: ObjectLog,
-        ended: Ended,
-    ) {
-        let path = self.storage_path();
-        let clean = matches!(ended, Ended::Evicted | Ended::ShuttingDown);
-        let closed = tokio::task::spawn_blocking(move || {
-            drop(storage);
-            if !clean {
-                crate::cluster::discard_files(&path)?;
-            }
-            anyhow::Ok(())
-        })
-        .await;
-        match closed {
-            Ok(Ok(())) if clean => replica.cluster().closed_cleanly(
-                &self.namespace.name,
-                self.info.id.as_bytes(),
-                replica.lease,
-                replica.last(),
-            ),
-            Ok(Ok(())) => {}
-            other => {
-                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot delete the files of an object that stepped down: {other:?}; the next activation rebuilds them")
             }
         }
     }
@@ -569,36 +512,6 @@ impl Actor {
         self.alarm_after_failed_commit(live, alarm_outcomes).await;
     }
 
-    /// Full durability: SQLite's automatic checkpoints are off (they would not sync), so the
-    /// WAL is checkpointed here, with a sync of the database file, every ~1,000 pages written.
-    /// A checkpoint copies every frame into the database file, so it waits until every
-    /// commit is durable (after a failed sync nothing undurable may be there). A failed
-    /// checkpoint stops the object like a failed WAL sync.
-    async fn checkpoint_if_due(&self, live: &mut Live) {
-        if !live.storage.lock().expect("storage lock").checkpoint_due() {
-            return;
-        }
-        if !self.wait_durable(live).await {
-            return;
-        }
-        let storage = live.storage.clone();
-        let done =
-            tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint())
-                .await;
-        match done {
-            Ok(Ok(())) => {}
-            // Only durable frames are copied, and the WAL keeps them all: the next due
-            // checkpoint tries again.
-            Ok(Err(e)) if crate::storage::is_disk_full(&e) => {
-                tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint postponed, the disk is full: {e}");
-            }
-            _ => {
-                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
-                live.failed = Some(format!("a checkpoint of its WAL failed: {done:?}"));
-            }
-        }
-    }
-
     /// Answers an event that could not run.
     fn abandon(&self, event: Event, error: &TurnError) {
         match event {
@@ -640,23 +553,6 @@ impl Actor {
             return self.storage_error("commit failed, batch rolled back", error);
         }
         self.full_error("commit failed, batch rolled back", error)
-    }
-
-    /// Cluster mode: this node cannot serve the object now (503, try again).
-    /// `may_have_run`: the event ran (its writes may be durable), so it is not to be retried.
-    pub(super) fn not_serving(
-        &self,
-        what: &str,
-        error: &dyn std::fmt::Display,
-        may_have_run: bool,
-    ) -> TurnError {
-        let error_id = new_error_id();
-        tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error:#}");
-        TurnError::NotServing {
-            reason: what.to_owned(),
-            error_id,
-            may_have_run,
-        }
     }
 
     /// The disk (or the database's size limit) is full: 507, with an id the log repeats.

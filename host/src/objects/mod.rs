@@ -22,6 +22,7 @@ mod event;
 mod namespace;
 mod output_gate;
 mod registry;
+mod replica;
 mod socket_owner;
 mod turn;
 

@@ -217,6 +217,36 @@ impl Actor {
         }
     }
 
+    /// Full durability: SQLite's automatic checkpoints are off (they would not sync), so the
+    /// WAL is checkpointed here, with a sync of the database file, every ~1,000 pages written.
+    /// A checkpoint copies every frame into the database file, so it waits until every
+    /// commit is durable (after a failed sync nothing undurable may be there). A failed
+    /// checkpoint stops the object like a failed WAL sync.
+    pub(super) async fn checkpoint_if_due(&self, live: &mut Live) {
+        if !live.storage.lock().expect("storage lock").checkpoint_due() {
+            return;
+        }
+        if !self.wait_durable(live).await {
+            return;
+        }
+        let storage = live.storage.clone();
+        let done =
+            tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint())
+                .await;
+        match done {
+            Ok(Ok(())) => {}
+            // Only durable frames are copied, and the WAL keeps them all: the next due
+            // checkpoint tries again.
+            Ok(Err(e)) if crate::storage::is_disk_full(&e) => {
+                tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint postponed, the disk is full: {e}");
+            }
+            _ => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "WAL checkpoint failed: {done:?}");
+                live.failed = Some(format!("a checkpoint of its WAL failed: {done:?}"));
+            }
+        }
+    }
+
     /// Releases, in order, the waiting batches whose writes are durable.
     async fn release_durable(&self, live: &mut Live) {
         if live.replica.as_ref().is_some_and(|r| !r.is_current()) && !live.gate.waiting.is_empty() {

@@ -1,0 +1,86 @@
+//! An actor's side of cluster mode (`cluster/`): claiming its object for this node before
+//! it opens, what a stop does to its files (a cache of the replicated log), and the error of
+//! a node that cannot serve it now.
+
+use std::sync::{Arc, Mutex};
+
+use super::actor::{new_error_id, Actor, Ended};
+use super::event::TurnError;
+use crate::cluster::{Claim, ObjectLog};
+use crate::storage::ObjectStorage;
+
+impl Actor {
+    /// Cluster mode: the object was claimed for this node (its files now follow the log),
+    /// or the error that refuses its events.
+    pub(super) async fn claim(&self) -> Result<Option<ObjectLog>, TurnError> {
+        let Some(cluster) = self.registry.cluster() else {
+            return Ok(None);
+        };
+        let claimed = cluster
+            .claim(
+                &self.namespace.name,
+                self.info.id.as_bytes(),
+                &self.storage_path(),
+            )
+            .await;
+        match claimed {
+            Ok(Claim::Mine(replica)) => {
+                // Its files may have been rebuilt: the WAL position this host remembers is
+                // read again.
+                self.registry.log.remember(self.log_key(), None);
+                Ok(Some(replica))
+            }
+            Ok(Claim::Elsewhere(owner)) => Err(TurnError::Moved { owner }),
+            Err(e) => Err(self.not_serving("cannot claim the object in the cluster", &e, false)),
+        }
+    }
+
+    /// Cluster mode, once the object's storage is closed: a clean stop is remembered (the
+    /// files are up to date with the log), any other end deletes the files.
+    pub(super) async fn close_replica(
+        &self,
+        storage: Arc<Mutex<ObjectStorage>>,
+        replica: ObjectLog,
+        ended: Ended,
+    ) {
+        let path = self.storage_path();
+        let clean = matches!(ended, Ended::Evicted | Ended::ShuttingDown);
+        let closed = tokio::task::spawn_blocking(move || {
+            drop(storage);
+            if !clean {
+                crate::cluster::discard_files(&path)?;
+            }
+            anyhow::Ok(())
+        })
+        .await;
+        match closed {
+            Ok(Ok(())) if clean => replica.cluster().closed_cleanly(
+                &self.namespace.name,
+                self.info.id.as_bytes(),
+                replica.lease,
+                replica.last(),
+            ),
+            Ok(Ok(())) => {}
+            other => {
+                tracing::error!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot delete the files of an object that stepped down: {other:?}; the next activation rebuilds them")
+            }
+        }
+    }
+
+    /// Cluster mode: this node cannot serve the object now (503, try again).
+    /// `may_have_run`: the event ran (its writes may be durable), so it is not to be retried.
+    pub(super) fn not_serving(
+        &self,
+        what: &str,
+        error: &dyn std::fmt::Display,
+        may_have_run: bool,
+    ) -> TurnError {
+        let error_id = new_error_id();
+        tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, error_id, "{what}: {error:#}");
+        TurnError::NotServing {
+            reason: what.to_owned(),
+            error_id,
+            may_have_run,
+        }
+    }
+}
