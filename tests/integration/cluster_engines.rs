@@ -15,13 +15,16 @@ pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A port nothing listens on now.
+/// A port nothing listens on now, below the kernel's ephemeral range (32768 and up), so that
+/// no client connection of the tests takes it before the engine or node binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    loop {
+        let port = rand::rng().random_range(20_000..32_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// One engine process, which a test can kill.
