@@ -8,11 +8,15 @@
 //! from a stale copy of the object would show as two acknowledgements of the same count.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster_engines::{exclusive, free_port, Engines};
 use crate::harness::{components, Options, Server};
@@ -25,16 +29,30 @@ struct Cluster {
 }
 
 fn start_cluster(lease: &str) -> Cluster {
+    let counter = ("counter".into(), components().counter.clone());
+    start_cluster_with(lease, vec![counter], "", "")
+}
+
+/// Three nodes of `namespaces` (each with `namespace_extra`), and `extra` in each node's
+/// config.
+fn start_cluster_with(
+    lease: &str,
+    namespaces: Vec<(String, PathBuf)>,
+    namespace_extra: &str,
+    extra: &str,
+) -> Cluster {
     let guard = exclusive();
     let engines = Engines::start();
     let nodes = (0..3)
         .map(|i| {
             let address = format!("127.0.0.1:{}", free_port());
+            let cluster = engines.cluster_toml(&format!("n{i}"), &address, lease, "wdo");
             Server::start_with(Options {
                 listen: Some(address.clone()),
                 idle_timeout: "60s",
-                extra: engines.cluster_toml(&format!("n{i}"), &address, lease, "wdo"),
-                ..Options::with_namespaces(vec![("counter".into(), components().counter.clone())])
+                extra: format!("{extra}\n{cluster}"),
+                namespace_extra: namespace_extra.into(),
+                ..Options::with_namespaces(namespaces.clone())
             })
         })
         .collect();
@@ -234,6 +252,129 @@ async fn any_node_serves_any_object_and_racing_first_requests_activate_it_once()
         forwarded >= 18.0,
         "reads through non-owners are forwarded: {forwarded}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_on_any_node_reaches_objects_on_others_and_websockets_are_carried_to_the_owner() {
+    let components = components();
+    let worker = format!(
+        "[worker]\ncomponent = {:?}\nroutes = [\"/w/\"]\nbindings = {{ PROBE = \"probe\" }}\n",
+        components.worker
+    );
+    let cluster = start_cluster_with(
+        "5s",
+        vec![("probe".into(), components.probe.clone())],
+        "bindings = { PROBE = \"probe\" }",
+        &worker,
+    );
+    let nodes = &cluster.nodes;
+    // The object lives on n0; the workers of n1 and n2 call it by RPC.
+    let (status, body) = nodes[0].get("/probe/b/get?key=n").await;
+    assert_eq!(status, 200, "{body}");
+    let add = "/w/call?name=b&method=add&args=%5B%22n%22%2C4%5D"; // ["n",4]
+    for (i, expected) in [(1, 4), (2, 8), (1, 12), (0, 16)] {
+        let (status, body) = nodes[i].get(add).await;
+        assert_eq!(
+            (status, &body),
+            (200, &json!({ "ok": expected })),
+            "{}",
+            cluster.logs()
+        );
+    }
+    let (_, body) = nodes[0].get("/probe/b/get?key=n").await;
+    assert_eq!(body["value"], json!(16));
+    // A failing callee's error reaches the worker on another node as it is.
+    let (_, body) = nodes[2]
+        .get("/w/call?name=b&method=fail&args=%5B%22no%22%5D")
+        .await;
+    assert_eq!(body["error"]["code"], json!("failed"), "{body}");
+    // stub.fetch from n2's worker, answered by the object on n0.
+    let response = nodes[2]
+        .client
+        .post(nodes[2].url("/w/forward/b/echo?q=2"))
+        .header("x-custom", "yes")
+        .body("twelve bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-probe"], "yes");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&body["name"], &body["url"], &body["bodyLength"]),
+        (&json!("b"), &json!("/echo?q=2"), &json!(12)),
+        "{body}"
+    );
+    // One activation of the object in the whole cluster.
+    let mut activations = 0.0;
+    for node in nodes {
+        activations += node
+            .metric("wdo_activations_total{namespace=\"probe\"}")
+            .await;
+    }
+    assert_eq!(activations, 1.0, "{}", cluster.logs());
+    // Objects call objects on other nodes, and a cycle across nodes is still seen: a (on n0)
+    // calls c (on n1), which calls a back.
+    let (status, _) = nodes[1].get("/probe/c/get?key=n").await;
+    assert_eq!(status, 200);
+    let (_, body) = nodes[2]
+        .get("/probe/a/call?name=c&method=add&args=%5B%22n%22%2C1%5D")
+        .await;
+    assert_eq!(body, json!({ "ok": 1 }), "{}", cluster.logs());
+    let relay = "%5B%22PROBE%22%2C%22a%22%2C%22echo%22%2C%5B%5D%5D"; // ["PROBE","a","echo",[]]
+    let (_, body) = nodes[2]
+        .get(&format!("/probe/a/call?name=c&method=relay&args={relay}"))
+        .await;
+    assert_eq!(body["error"]["code"], json!("failed"), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("call cycle"), "{message}");
+
+    // A WebSocket to an object on n0, opened through n1: the socket is n0's.
+    let (status, _) = nodes[0].get("/probe/room/ws/closes").await;
+    assert_eq!(status, 200);
+    let (mut socket, response) = connect_async(nodes[1].ws_url("/probe/room/ws?tags=a"))
+        .await
+        .expect("the upgrade through another node");
+    assert_eq!(response.status(), 101);
+    let _ = socket.next().await;
+    socket.send(Message::text("hi")).await.unwrap();
+    let reply = loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => break text.to_string(),
+            _ => continue,
+        }
+    };
+    assert_eq!(reply, "echo hi");
+    let (_, body) = nodes[2].get("/probe/room/ws/closes").await;
+    assert_eq!(body["open"], json!(1), "{body}");
+    let open = "wdo_websockets_open{namespace=\"probe\"}";
+    assert_eq!(nodes[0].metric(open).await, 1.0);
+    assert!(!nodes[1].metrics().await.contains(&format!("{open} 1")));
+    socket.close(None).await.unwrap();
+    while socket.next().await.is_some() {}
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = nodes[0].get("/probe/room/ws/closes").await;
+        if body["closes"].as_array().is_some_and(|c| c.len() == 1) {
+            assert_eq!(body["open"], json!(0), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no close event: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Calls between nodes need the nodes' secret.
+    let refused = nodes[0]
+        .client
+        .post(nodes[0].url("/"))
+        .header("x-wdo-call", "1")
+        .header("x-wdo-node-secret", "guess")
+        .body("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("secret"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

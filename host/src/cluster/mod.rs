@@ -77,6 +77,8 @@ pub struct Cluster {
     pub stats: ClusterCounters,
     /// How long a node waits for a dead owner's lease to expire before it gives up a request.
     pub lease_ttl: Duration,
+    /// What the nodes' calls to one another carry.
+    secret: String,
 }
 
 impl Cluster {
@@ -107,6 +109,14 @@ impl Cluster {
             .await
             .context("cannot take a lease in etcd")?;
         let log = replica::Log::open(&config.nats, &config.name, config.replicas).await?;
+        let secret = agree(
+            &etcd,
+            &format!("/{}/node-secret", config.name),
+            hex::encode(rand::random::<[u8; 32]>()).as_bytes(),
+        )
+        .await
+        .context("cannot agree on the nodes' secret in etcd")?;
+        let secret = String::from_utf8(secret).context("the nodes' secret in etcd is not text")?;
 
         let cluster = Arc::new(Cluster {
             node: config.node_id.clone(),
@@ -121,6 +131,7 @@ impl Cluster {
             stop: CancellationToken::new(),
             stats,
             lease_ttl: config.lease,
+            secret,
         });
         let weak = Arc::downgrade(&cluster);
         let on_lost = move || {
@@ -195,28 +206,14 @@ impl Cluster {
 
     /// The namespace's id key as the cluster agreed it: the first node's key wins.
     pub async fn shared_id_key(&self, namespace: &str, local: &[u8]) -> anyhow::Result<Vec<u8>> {
-        use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
         let key = format!("/{}/id-keys/{namespace}", self.name);
-        let txn = Txn::new()
-            .when(vec![Compare::create_revision(
-                key.as_bytes(),
-                CompareOp::Equal,
-                0,
-            )])
-            .and_then(vec![TxnOp::put(key.as_bytes(), local, None)])
-            .or_else(vec![TxnOp::get(key.as_bytes(), None)]);
-        let response = self.etcd.clone().txn(txn).await?;
-        if response.succeeded() {
-            return Ok(local.to_vec());
-        }
-        for op in response.op_responses() {
-            if let TxnOpResponse::Get(get) = op {
-                if let Some(kv) = get.kvs().first() {
-                    return Ok(kv.value().to_vec());
-                }
-            }
-        }
-        anyhow::bail!("etcd answered without the id key of namespace {namespace:?}")
+        agree(&self.etcd, &key, local).await
+    }
+
+    /// The secret the nodes' calls to one another carry (agreed in etcd when the first node
+    /// joined): only a node of this cluster can make an object answer an RPC call.
+    pub fn node_secret(&self) -> &str {
+        &self.secret
     }
 
     /// Whether this node's lease is valid now.
@@ -319,6 +316,32 @@ impl Cluster {
         }
         Ok(nodes)
     }
+}
+
+/// The value at `key` in etcd: `local` if it was absent (this node is the first), else the
+/// value the first node put there.
+async fn agree(etcd: &Client, key: &str, local: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
+    let txn = Txn::new()
+        .when(vec![Compare::create_revision(
+            key.as_bytes(),
+            CompareOp::Equal,
+            0,
+        )])
+        .and_then(vec![TxnOp::put(key.as_bytes(), local, None)])
+        .or_else(vec![TxnOp::get(key.as_bytes(), None)]);
+    let response = etcd.clone().txn(txn).await?;
+    if response.succeeded() {
+        return Ok(local.to_vec());
+    }
+    for op in response.op_responses() {
+        if let TxnOpResponse::Get(get) = op {
+            if let Some(kv) = get.kvs().first() {
+                return Ok(kv.value().to_vec());
+            }
+        }
+    }
+    anyhow::bail!("etcd answered without the value of {key}")
 }
 
 /// Deletes an object's files on this node (they are a cache of the log): after a refused or

@@ -38,6 +38,8 @@ mod worker;
 pub use code::{new_linker, Code};
 pub use ctx::{ObjectCtx, ObjectInfo};
 pub use instance::{AlarmResult, Instance};
-pub use stubs::{Accepted, Answer, Binding, Chain, Directory, Env, StubCtx, Target};
+pub use stubs::{
+    Accepted, Answer, Binding, Chain, Directory, Env, StubCtx, Target, MAX_PAYLOAD_BYTES,
+};
 pub use websocket::TurnEffects;
 pub use worker::{Worker, WorkerAnswer};

@@ -23,10 +23,10 @@ use crate::ids::ObjectId;
 use crate::objects::{FetchReply, Namespace, TurnError};
 
 /// The node that forwarded a request.
-const FORWARDED_BY: &str = "x-wdo-forwarded-by";
+pub(super) const FORWARDED_BY: &str = "x-wdo-forwarded-by";
 /// On a forwarded request's answer: the object is not served here and the request did not
 /// run; the forwarding node may send it elsewhere.
-const MOVED: &str = "x-wdo-moved";
+pub(super) const MOVED: &str = "x-wdo-moved";
 
 /// The cluster's own headers, which guests do not see.
 pub fn is_cluster_header(name: &str) -> bool {
@@ -227,7 +227,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// A forwarded request's answer that tells the forwarding node to try elsewhere.
-fn moved(mut response: Response<Body>) -> Response<Body> {
+pub(super) fn moved(mut response: Response<Body>) -> Response<Body> {
     response.headers_mut().insert(
         HeaderName::from_static(MOVED),
         HeaderValue::from_static("1"),

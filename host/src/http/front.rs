@@ -7,6 +7,7 @@ use std::time::Instant;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
+use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
@@ -45,6 +46,9 @@ pub async fn handle(host: Arc<Host>, request: Request<Incoming>) -> Response<Bod
 async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>, Response<Body>) {
     let upgrade = is_upgrade_request(request.headers()).then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
+    if parts.headers.contains_key(super::node_calls::CALL) {
+        return (None, super::node_calls::serve(host, &parts, body).await);
+    }
     if let Some(worker) = host.worker_for(parts.uri.path()) {
         let response = super::worker_front::answer(host, worker, parts, body, upgrade).await;
         return (Some(worker_label(&worker.config.name)), response);
@@ -75,8 +79,9 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
         headers: guest_headers(&parts),
         body: body.to_vec(),
     };
-    if let Some(cluster) = host.registry.cluster() {
-        if upgrade.is_none() {
+    let cluster = host.registry.cluster();
+    let Some(upgrade) = upgrade else {
+        if let Some(cluster) = cluster {
             let target = super::forward::Target {
                 namespace: &namespace,
                 index,
@@ -87,26 +92,63 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
                 super::forward::serve(host, cluster, target, &parts, body, guest_request).await;
             return (label, response);
         }
-    }
-    let outcome = match fetch(
-        host,
-        &namespace,
-        index,
-        id,
-        name,
-        guest_request,
-        upgrade.is_some(),
-    ) {
-        Ok(answer) => answer.await,
-        Err(response) => return (label, response),
+        let response = match fetch(host, &namespace, index, id, name, guest_request, false) {
+            Ok(answer) => answer_response(answer.await),
+            Err(response) => response,
+        };
+        return (label, response);
     };
-    let response = match outcome {
+    let response = match cluster {
+        Some(cluster) => {
+            upgrade_in_cluster(
+                host,
+                cluster,
+                &namespace,
+                index,
+                (id, name),
+                &parts,
+                body,
+                guest_request,
+                upgrade,
+            )
+            .await
+        }
+        None => {
+            upgrade_here(
+                host,
+                &namespace,
+                index,
+                (id, name),
+                &parts,
+                guest_request,
+                upgrade,
+            )
+            .await
+        }
+    };
+    (label, response)
+}
+
+/// A WebSocket upgrade for an object on this host.
+async fn upgrade_here(
+    host: &Host,
+    namespace: &Arc<crate::objects::Namespace>,
+    index: usize,
+    (id, name): (ObjectId, Option<&str>),
+    parts: &hyper::http::request::Parts,
+    request: bindings::Request,
+    upgrade: OnUpgrade,
+) -> Response<Body> {
+    let outcome = match fetch(host, namespace, index, id, name, request, true) {
+        Ok(answer) => answer.await,
+        Err(response) => return response,
+    };
+    match outcome {
         Ok(Ok(FetchReply {
             accepted: Some(socket),
             ..
         })) => {
-            let owner = host.registry.socket_owner(&namespace, index, id, name);
-            let upgrade = upgrade.expect("sockets are accepted only for upgrade requests");
+            let owner = host.registry.socket_owner(namespace, index, id, name);
             let hub = host.registry.hub.clone();
             let socket = socket.upgrade();
             host.registry
@@ -114,17 +156,83 @@ async fn answer(host: &Host, mut request: Request<Incoming>) -> (Option<String>,
                 .spawn(serve_upgrade(hub, owner, socket, upgrade));
             switching_protocols(&parts.headers)
         }
-        Ok(Ok(FetchReply {
-            response,
-            accepted: None,
-        })) => guest_response(response),
+        outcome => answer_response(outcome),
+    }
+}
+
+/// Cluster mode: a WebSocket upgrade goes to the object's owner if another node owns it,
+/// else to the object here (which claims it).
+#[allow(clippy::too_many_arguments)]
+async fn upgrade_in_cluster(
+    host: &Host,
+    cluster: &Arc<crate::cluster::Cluster>,
+    namespace: &Arc<crate::objects::Namespace>,
+    index: usize,
+    (id, name): (ObjectId, Option<&str>),
+    parts: &hyper::http::request::Parts,
+    body: hyper::body::Bytes,
+    request: bindings::Request,
+    upgrade: OnUpgrade,
+) -> Response<Body> {
+    let forwarded = parts.headers.contains_key(super::forward::FORWARDED_BY);
+    let deadline = Instant::now() + cluster.lease_ttl * 2 + std::time::Duration::from_secs(5);
+    let mut upgrade = upgrade;
+    loop {
+        let key = (&*namespace.name, &id);
+        upgrade =
+            match super::tunnel::serve(host, cluster, key, parts, &body, upgrade, deadline).await {
+                Ok(response) => return response,
+                Err(upgrade) => upgrade,
+            };
+        let outcome = match fetch(host, namespace, index, id, name, request.clone(), true) {
+            Ok(answer) => answer.await,
+            Err(response) => return response,
+        };
+        let not_run = match outcome {
+            Ok(Ok(FetchReply {
+                accepted: Some(socket),
+                ..
+            })) => {
+                let owner = host.registry.socket_owner(namespace, index, id, name);
+                let hub = host.registry.hub.clone();
+                host.registry
+                    .tasks
+                    .spawn(serve_upgrade(hub, owner, socket.upgrade(), upgrade));
+                return switching_protocols(&parts.headers);
+            }
+            Ok(Err(
+                error @ (TurnError::Moved { .. }
+                | TurnError::NotServing {
+                    may_have_run: false,
+                    ..
+                }),
+            )) => error,
+            outcome => return answer_response(outcome),
+        };
+        if forwarded {
+            return super::forward::moved(turn_error_response(&not_run));
+        }
+        if Instant::now() >= deadline {
+            return turn_error_response(&not_run);
+        }
+        if !matches!(not_run, TurnError::Moved { .. }) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The response to an object's answer to a request that opened no socket.
+fn answer_response(
+    outcome: Result<Result<FetchReply, TurnError>, oneshot::error::RecvError>,
+) -> Response<Body> {
+    match outcome {
+        Ok(Ok(FetchReply { response, .. })) => guest_response(response),
         Ok(Err(e)) => turn_error_response(&e),
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "the object stopped before answering",
         ),
-    };
-    (label, response)
+    }
 }
 
 /// The object's answer to come, or the response that says why it was not dispatched.

@@ -21,8 +21,10 @@ mod admin_auth;
 mod forward;
 pub mod front;
 mod inspector;
+mod node_calls;
 pub mod response;
 pub mod router;
+mod tunnel;
 mod upgrade;
 mod worker_front;
 
@@ -50,6 +52,12 @@ pub async fn run(
     admin: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    if let Some(cluster) = host.registry.cluster() {
+        host.registry.set_remote(Arc::new(node_calls::NodeCalls {
+            cluster: cluster.clone(),
+            call_timeout: host.config.call_timeout,
+        }));
+    }
     let alarms_host = host.clone();
     let scheduler = host.registry.scheduler.clone();
     tokio::spawn(scheduler.run(move |due| alarms_host.deliver_alarm(due), shutdown.clone()));

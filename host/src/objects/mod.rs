@@ -22,12 +22,15 @@ mod event;
 mod namespace;
 mod output_gate;
 mod registry;
+mod remote;
 mod replica;
 mod socket_owner;
 mod turn;
 
 pub use actor::new_error_id;
 pub use admin::{AdminError, AdminRequest};
+pub use calls::Kind as CallKind;
 pub use event::{Event, FetchReply, TurnError};
 pub use namespace::{CodeVersion, Namespace};
 pub use registry::{DispatchError, Registry};
+pub use remote::{Remote, RemoteAnswer, RemoteCall, RemoteError};

@@ -130,6 +130,8 @@ pub struct Registry {
     /// Cluster mode: the cluster this host is a node of (set once at start), whose
     /// replicated log takes the commits instead of `log`.
     cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Cluster mode: how calls reach objects on other nodes (set once at start).
+    pub(super) remote: std::sync::OnceLock<Arc<dyn super::remote::Remote>>,
 }
 
 impl Registry {
@@ -165,6 +167,7 @@ impl Registry {
             apps: Default::default(),
             log,
             cluster: std::sync::OnceLock::new(),
+            remote: std::sync::OnceLock::new(),
         })
     }
 
