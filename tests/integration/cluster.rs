@@ -378,12 +378,28 @@ async fn a_worker_on_any_node_reaches_objects_on_others_and_websockets_are_carri
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_killed_owner_is_replaced_within_15s_and_no_acknowledged_increment_is_lost() {
-    let mut cluster = start_cluster("3s");
+async fn a_killed_owner_is_replaced_within_15s_losing_no_acknowledged_increment_and_its_sockets_close_once(
+) {
+    let components = components();
+    let namespaces = vec![
+        ("counter".into(), components.counter.clone()),
+        ("probe".into(), components.probe.clone()),
+    ];
+    let mut cluster = start_cluster_with("3s", namespaces, "", "");
     let first = cluster.nodes[0]
         .post("/counter/k/increment", json!(null))
         .await;
     assert_eq!(first, (200, json!({"count": 1})), "{}", cluster.logs());
+    // Two sockets of an object on n0: one connected to n0, one carried by n1.
+    let (status, _) = cluster.nodes[0].get("/probe/room/ws/closes").await;
+    assert_eq!(status, 200);
+    let mut sockets = Vec::new();
+    for (node, tag) in [(0, "direct"), (1, "carried")] {
+        let url = cluster.nodes[node].ws_url(&format!("/probe/room/ws?tags={tag}"));
+        let (mut socket, _) = connect_async(url).await.expect("upgrade");
+        let _ = socket.next().await;
+        sockets.push(socket);
+    }
     let bases = vec![cluster.nodes[1].base.clone(), cluster.nodes[2].base.clone()];
     let (stop, ledger) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::default()));
     let clients = load(
@@ -439,6 +455,38 @@ async fn a_killed_owner_is_replaced_within_15s_and_no_acknowledged_increment_is_
     );
     check_ledger(&ledger, 1, final_count, || cluster.logs());
     assert_eq!(count_via(&cluster.nodes[2], "k").await, final_count);
+    // The sockets were cut off with no close frame (1006 for their clients)...
+    for mut socket in sockets {
+        let end = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match socket.next().await {
+                    Some(Ok(Message::Close(frame))) => break Some(frame),
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => break None,
+                }
+            }
+        })
+        .await
+        .expect("the socket did not end after its node was killed");
+        assert_eq!(end, None, "a close frame came from a killed node");
+    }
+    // ...and the object, now on another node, had its close event for each, once.
+    for node in [1, 2, 1] {
+        let (status, body) = cluster.nodes[node].get("/probe/room/ws/closes").await;
+        assert_eq!(status, 200, "{body}");
+        let closes = body["closes"].as_array().unwrap();
+        assert_eq!(closes.len(), 2, "{body}\n{}", cluster.logs());
+        for close in closes {
+            assert_eq!(
+                (&close["code"], &close["wasClean"]),
+                (&json!(1006), &json!(false))
+            );
+        }
+        let mut tags: Vec<&Value> = body["closeTags"].as_array().unwrap().iter().collect();
+        tags.sort_by_key(|t| t.to_string());
+        assert_eq!(tags, [&json!(["carried"]), &json!(["direct"])], "{body}");
+        assert_eq!(body["open"], json!(0), "{body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -64,6 +64,9 @@ pub(super) struct Live {
     /// Cluster mode: the object's writer into the replicated log, which takes its commits
     /// instead of the host's log.
     pub replica: Option<ObjectLog>,
+    /// Cluster mode: the sockets the object's database records (`replica.rs`); `None`
+    /// when unknown (a batch that wrote them failed).
+    pub recorded_sockets: Option<Vec<crate::storage::SocketRecord>>,
 }
 
 /// How an actor's life ended.
@@ -114,7 +117,17 @@ impl Actor {
                         self.registry.scheduler.schedule(self.key, name, entry);
                     }
                 }
-                (self.serve(&mut live).await, Some(live))
+                let mut orphans = match live.replica.is_some() {
+                    true => self.orphaned_sockets(&mut live),
+                    false => Vec::new(),
+                };
+                let healthy =
+                    orphans.is_empty() || self.run_batch(&mut live, &mut orphans, false).await;
+                let ended = match healthy && live.failed.is_none() {
+                    true => self.serve(&mut live).await,
+                    false => self.quarantine(&mut live).await,
+                };
+                (ended, Some(live))
             }
             Err(e) => {
                 let error_id = new_error_id();
@@ -228,6 +241,7 @@ impl Actor {
             lost_to_full: false,
             pinned: Default::default(),
             replica,
+            recorded_sockets: None,
         })
     }
 
@@ -414,6 +428,18 @@ impl Actor {
                 return true;
             }
         };
+        let sockets = match live.replica.is_some() {
+            true => match self.record_sockets(live) {
+                Ok(sockets) => sockets,
+                Err(e) => {
+                    live.recorded_sockets = None;
+                    let e = anyhow::anyhow!("the object's sockets could not be recorded: {e}");
+                    self.fail_batch(live, replies, &alarm_outcomes, e).await;
+                    return true;
+                }
+            },
+            false => None,
+        };
         let started = Instant::now();
         let (wrote, pipelined, unsaved) = {
             let storage = live.storage.lock().expect("storage lock");
@@ -458,6 +484,9 @@ impl Actor {
             .observe((replies.len() + alarm_outcomes.len()) as f64);
         match committed {
             Ok(()) => {
+                if sockets.is_some() {
+                    live.recorded_sockets = sockets;
+                }
                 let alarms = new_alarm.is_some() || !alarm_outcomes.is_empty();
                 let settled = Settled {
                     replies,
@@ -479,6 +508,9 @@ impl Actor {
                 true
             }
             Err(e) => {
+                if sockets.is_some() {
+                    live.recorded_sockets = None;
+                }
                 self.fail_batch(live, replies, &alarm_outcomes, e).await;
                 true
             }

@@ -1,13 +1,15 @@
 //! An actor's side of cluster mode (`cluster/`): claiming its object for this node before
-//! it opens, what a stop does to its files (a cache of the replicated log), and the error of
-//! a node that cannot serve it now.
+//! it opens, what a stop does to its files (a cache of the replicated log), the error of a
+//! node that cannot serve it now, and the sockets it records so that those of a dead node
+//! get their close events after a takeover (`websocket/survivors.rs`).
 
 use std::sync::{Arc, Mutex};
 
-use super::actor::{new_error_id, Actor, Ended};
-use super::event::TurnError;
+use super::actor::{new_error_id, Actor, Ended, Live};
+use super::event::{Event, TurnError};
 use crate::cluster::{Claim, ObjectLog};
-use crate::storage::ObjectStorage;
+use crate::storage::{ObjectStorage, SocketRecord};
+use crate::websocket::{abnormal_close, Survivor};
 
 impl Actor {
     /// Cluster mode: the object was claimed for this node (its files now follow the log),
@@ -82,5 +84,67 @@ impl Actor {
             error_id,
             may_have_run,
         }
+    }
+
+    /// Cluster mode, before the object's first event: the sockets it recorded that are not
+    /// on this node died with the node that had them. Each comes back as a closing socket,
+    /// and the close events returned go to the object first.
+    pub(super) fn orphaned_sockets(&self, live: &mut Live) -> Vec<Event> {
+        let recorded = live
+            .storage
+            .lock()
+            .expect("storage lock")
+            .recorded_sockets();
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                tracing::warn!(namespace = %self.namespace.name, object = %self.info.id_text, "cannot read the object's recorded sockets: {e}; their close events are not delivered");
+                return Vec::new();
+            }
+        };
+        let hub = &self.registry.hub;
+        let mut events = Vec::new();
+        for (id, tags, attachment) in recorded.iter().cloned() {
+            if hub.has_socket(self.key, id) {
+                continue;
+            }
+            let survivor = Survivor {
+                id,
+                tags,
+                attachment,
+            };
+            events.push(Event::WebSocket {
+                socket: hub.restore_closing(self.key, survivor),
+                event: abnormal_close(),
+            });
+        }
+        live.recorded_sockets = Some(recorded);
+        events
+    }
+
+    /// Cluster mode, before a batch commits: the object's sockets, if they changed, are
+    /// recorded in the batch. Gives the records written, which are the object's once the
+    /// batch has committed.
+    pub(super) fn record_sockets(&self, live: &Live) -> anyhow::Result<Option<Vec<SocketRecord>>> {
+        let hub = &self.registry.hub;
+        let changed = hub.take_sockets_changed(self.key);
+        if !changed && live.closed.is_empty() && live.recorded_sockets.is_some() {
+            return Ok(None);
+        }
+        let now: Vec<SocketRecord> = hub
+            .survivors(self.key, |id| {
+                live.closed.contains(&id) || live.pinned.contains(&id)
+            })
+            .into_iter()
+            .map(|s| (s.id, s.tags, s.attachment))
+            .collect();
+        if live.recorded_sockets.as_ref() == Some(&now) {
+            return Ok(None);
+        }
+        live.storage
+            .lock()
+            .expect("storage lock")
+            .record_sockets(&now)?;
+        Ok(Some(now))
     }
 }

@@ -45,6 +45,7 @@ mod list;
 mod log_tests;
 #[cfg(test)]
 mod model_tests;
+mod sockets;
 mod sql;
 #[cfg(test)]
 mod sql_tests;
@@ -76,6 +77,7 @@ pub use alarm::{alarm_in_file, EARLIEST_ALARM_MS};
 pub use disk_full::is_disk_full;
 pub use fail_stop::WalPoint;
 pub use list::ListOptions;
+pub use sockets::SocketRecord;
 pub use sql::{SqlError, SqlOutput, SqlValue};
 pub use sqlite_config::configure as configure_sqlite;
 

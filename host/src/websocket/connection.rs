@@ -208,7 +208,8 @@ async fn overflowed(stream: &mut Stream, max: usize) -> WsEvent {
     }
 }
 
-fn abnormal() -> WsEvent {
+/// The close event of a socket whose client vanished without a close frame (1006).
+pub fn abnormal() -> WsEvent {
     WsEvent::Close {
         code: 1006,
         reason: "WebSocket disconnected without sending Close frame.".into(),

@@ -14,6 +14,7 @@
 mod connection;
 mod pending;
 mod queue;
+mod survivors;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +22,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-pub use connection::{serve_upgrade, Owner};
+pub use connection::{abnormal as abnormal_close, serve_upgrade, Owner};
 pub use pending::PendingSocket;
+pub use survivors::Survivor;
 
 use crate::alarms::Clock;
 use crate::ids::Key;
@@ -157,6 +159,9 @@ struct ObjectSockets {
     /// has not stopped since). The auto-response outlives the instance only while sockets
     /// remain to use it: a hibernated object with no sockets is forgotten.
     live: bool,
+    /// A socket was accepted or forgotten, or an attachment set, since the object last
+    /// recorded its sockets (cluster mode: `survivors.rs`).
+    changed: bool,
 }
 
 #[derive(Default)]
@@ -227,6 +232,7 @@ impl Hub {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         object.ids.insert(id);
+        object.changed = true;
         let (outbound, receiver) = queue::queue();
         inner.sockets.insert(
             id,
@@ -257,6 +263,7 @@ impl Hub {
         if let Some(socket) = inner.sockets.remove(&id) {
             if let Some(object) = inner.objects.get_mut(&socket.key) {
                 object.ids.remove(&id);
+                object.changed = true;
                 if object.ids.is_empty() && (object.auto_response.is_none() || !object.live) {
                     inner.objects.remove(&socket.key);
                 }
@@ -335,7 +342,11 @@ impl Hub {
                 bytes.len()
             )));
         }
-        self.with_socket(key, id, |socket| socket.attachment = Some(bytes))
+        self.with_socket(key, id, |socket| socket.attachment = Some(bytes))?;
+        if let Some(object) = self.lock().objects.get_mut(&key) {
+            object.changed = true;
+        }
+        Ok(())
     }
 
     pub fn set_auto_response(

@@ -312,12 +312,12 @@ impl DurableObject for Probe {
 
     fn websocket_close(
         &mut self,
-        _socket: WebSocket,
+        socket: WebSocket,
         code: u16,
         reason: String,
         was_clean: bool,
     ) -> Result<(), Error> {
-        ws::close(&self.state, code, reason, was_clean)
+        ws::close(&self.state, &socket, code, reason, was_clean)
     }
 }
 

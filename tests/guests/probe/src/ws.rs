@@ -13,6 +13,7 @@ pub fn closes(state: &State) -> Result<Response, Error> {
     Ok(Response::json(&json!({
         "accepts": storage.get::<u64>("ws-accepts")?.unwrap_or(0),
         "closes": closes,
+        "closeTags": storage.get::<Vec<Value>>("ws-close-tags")?.unwrap_or_default(),
         "open": state.websockets(None).len(),
     })))
 }
@@ -102,11 +103,20 @@ pub fn flood_report(state: &State) -> Result<Response, Error> {
     Ok(Response::json(&report))
 }
 
-/// Records the close event as the object saw it.
-pub fn close(state: &State, code: u16, reason: String, was_clean: bool) -> Result<(), Error> {
+/// Records the close event as the object saw it, and the closed socket's tags.
+pub fn close(
+    state: &State,
+    socket: &WebSocket,
+    code: u16,
+    reason: String,
+    was_clean: bool,
+) -> Result<(), Error> {
     let storage = state.storage();
     let mut closes: Vec<Value> = storage.get("ws-closes")?.unwrap_or_default();
     closes.push(json!({"code": code, "reason": reason, "wasClean": was_clean}));
     storage.put("ws-closes", &closes)?;
+    let mut tags: Vec<Value> = storage.get("ws-close-tags")?.unwrap_or_default();
+    tags.push(json!(socket.tags()?));
+    storage.put("ws-close-tags", &tags)?;
     Ok(())
 }
