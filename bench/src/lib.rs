@@ -13,6 +13,7 @@
 //! - [`floors`], [`commit_floor`], `broadcast_floor`, [`floor_server`]: the same machine
 //!   without objects (an HTTP-only server, storage alone, a group-commit server, a minimal
 //!   broadcast), the bounds each scenario is measured against;
+//! - [`cluster_bench`]: three nodes on etcd and NATS JetStream (`wdo-bench cluster`);
 //! - [`setup`]: building `wdo` and the counter component, installing workerd from npm;
 //! - [`report`] and [`stats`]: percentiles and the tables printed.
 //!
@@ -24,6 +25,7 @@
 
 pub mod apps;
 mod broadcast_floor;
+pub mod cluster_bench;
 pub mod commit_floor;
 pub mod floor_server;
 pub mod floors;

@@ -75,12 +75,20 @@ impl Load {
     /// Runs the load and summarises it. Connection failures are counted (and reconnected),
     /// not fatal: the summary says how many requests failed and the first reason.
     pub async fn run(&self) -> anyhow::Result<Summary> {
+        self.run_on(&[self.addr]).await
+    }
+
+    /// Runs the load with its connections spread over `addrs` (connection `c` to
+    /// `addrs[c % len]`), e.g. the nodes of a cluster.
+    pub async fn run_on(&self, addrs: &[SocketAddr]) -> anyhow::Result<Summary> {
+        anyhow::ensure!(!addrs.is_empty(), "a load needs an address");
         let next = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let deadline = started + self.max_duration;
         let mut tasks = Vec::with_capacity(self.connections);
         for connection in 0..self.connections {
-            let load = self.clone();
+            let mut load = self.clone();
+            load.addr = addrs[connection % addrs.len()];
             let next = next.clone();
             tasks.push(tokio::spawn(async move {
                 load.connection(connection as u64, &next, deadline).await

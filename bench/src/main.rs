@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
             };
             return wdo_bench::restore_bench::run(objects);
         }
+        Some("cluster") => return wdo_bench::cluster_bench::run(&args[2..]),
         Some(COMMIT_FLOOR_SERVER_ARG) => {
             let dir = args
                 .get(2)

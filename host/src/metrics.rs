@@ -102,10 +102,15 @@ pub struct ClusterCounters {
     pub takeovers: Counter,
     /// Objects rebuilt on this node from the replicated log.
     pub rebuilds: Counter,
+    /// Bytes of log those rebuilds read (snapshots keep it short).
+    pub rebuilt_bytes: Counter,
     /// Commits the replicated log refused because another node took the object over.
     pub fenced: Counter,
     /// Times this node's lease expired before it could renew it.
     pub leases_lost: Counter,
+    /// Snapshots of objects this node appended to the replicated log (after which the
+    /// object's older messages are purged).
+    pub snapshots: Counter,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -282,6 +287,11 @@ impl Default for Metrics {
             cluster.rebuilds.clone(),
         );
         registry.register(
+            "wdo_cluster_rebuilt_bytes",
+            "Bytes of replicated log read to rebuild objects on this node (from their latest snapshot on)",
+            cluster.rebuilt_bytes.clone(),
+        );
+        registry.register(
             "wdo_cluster_fenced",
             "Commits the replicated log refused: another node had taken the object over",
             cluster.fenced.clone(),
@@ -290,6 +300,11 @@ impl Default for Metrics {
             "wdo_cluster_leases_lost",
             "Times this node's etcd lease expired before it was renewed",
             cluster.leases_lost.clone(),
+        );
+        registry.register(
+            "wdo_cluster_snapshots",
+            "Object snapshots this node appended to the replicated log, each purging the messages before it",
+            cluster.snapshots.clone(),
         );
         Metrics {
             registry,

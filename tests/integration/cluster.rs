@@ -252,6 +252,30 @@ async fn any_node_serves_any_object_and_racing_first_requests_activate_it_once()
         forwarded >= 18.0,
         "reads through non-owners are forwarded: {forwarded}"
     );
+    // An object whose log grows past a snapshot's worth (1 MiB, and a checkpoint of its
+    // WAL: ~1,000 pages) is snapshotted and its older messages purged; a node that then
+    // takes it over rebuilds it from the snapshot and the rest.
+    let snapshots = "wdo_cluster_snapshots_total";
+    let before = nodes[0].metric(snapshots).await;
+    for expected in 1..=1500 {
+        let answer = nodes[0].post("/counter/snap/increment", json!(null)).await;
+        assert_eq!(answer, (200, json!({ "count": expected })));
+    }
+    let taken = nodes[0].metric(snapshots).await - before;
+    assert!(
+        taken >= 1.0,
+        "no snapshot after 1,500 commits\n{}",
+        cluster.logs()
+    );
+    let mut cluster = cluster;
+    cluster.nodes[0].kill9();
+    assert_eq!(
+        count_via(&cluster.nodes[1], "snap").await,
+        1500,
+        "{}",
+        cluster.logs()
+    );
+    assert_eq!(count_via(&cluster.nodes[2], "snap").await, 1500);
 }
 
 #[tokio::test(flavor = "multi_thread")]

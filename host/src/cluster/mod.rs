@@ -45,6 +45,14 @@ use lease::{Announcement, Lease};
 pub use placement::Claim;
 pub use replica::Refused;
 
+/// An object this node closed cleanly: under which lease and epoch, after which message.
+#[derive(Debug, Clone, Copy)]
+struct CleanClose {
+    lease: i64,
+    epoch: i64,
+    last: u64,
+}
+
 /// An object as the cluster names it: its namespace and id.
 type ObjectRef = (String, [u8; 32]);
 
@@ -69,9 +77,10 @@ pub struct Cluster {
     owners: Mutex<HashMap<ObjectRef, Owner>>,
     /// Node → advertised address.
     addresses: Mutex<HashMap<String, String>>,
-    /// Objects this node closed cleanly: the lease they were held under and their last
-    /// message. Their files need no rebuild if nothing came after.
-    clean: Mutex<HashMap<ObjectRef, (i64, u64)>>,
+    /// Objects this node closed cleanly: the lease and epoch they were held under and their
+    /// last message. Their files need no rebuild if nothing came after, and while that lease
+    /// holds, nothing can have (their claims are this node's).
+    clean: Mutex<HashMap<ObjectRef, CleanClose>>,
     stop: CancellationToken,
     /// What the node counts (also in `/metrics`).
     pub stats: ClusterCounters,
@@ -246,15 +255,20 @@ impl Cluster {
     }
 
     /// Records that this node closed the object cleanly under `lease`, after message `last`.
-    pub fn closed_cleanly(&self, namespace: &str, id: &[u8; 32], lease: i64, last: u64) {
-        if !self.lease.holds(lease) {
+    pub fn closed_cleanly(&self, namespace: &str, id: &[u8; 32], replica: &ObjectLog) {
+        if !self.lease.holds(replica.lease) {
             return;
         }
         let mut clean = self.clean.lock().expect("clean lock");
         if clean.len() >= 100_000 {
             clean.clear();
         }
-        clean.insert((namespace.to_owned(), *id), (lease, last));
+        let close = CleanClose {
+            lease: replica.lease,
+            epoch: replica.epoch,
+            last: replica.last(),
+        };
+        clean.insert((namespace.to_owned(), *id), close);
     }
 
     /// The address a node advertised, from etcd unless known.
@@ -416,6 +430,17 @@ fn announcement(name: &str, node: &str, address: &str) -> Announcement {
     }
 }
 
+/// Bytes of log an object writes before a snapshot of it is taken (at its next checkpoint),
+/// at least: and at least its database's size, so that snapshots cost no more than the log.
+const SNAPSHOT_AFTER_BYTES: u64 = 1 << 20;
+
+/// What an object's writer appends.
+enum Append {
+    Commit(Vec<u8>, oneshot::Sender<Synced>),
+    /// The whole database (`pages::encode_image`): the messages before it are purged.
+    Snapshot(Vec<u8>),
+}
+
 /// An object's writer into the replicated log, for one activation: its commits are
 /// appended in order, each after the last one acknowledged, under the activation's epoch.
 #[derive(Clone)]
@@ -423,47 +448,70 @@ pub struct ObjectLog {
     pub lease: i64,
     pub epoch: i64,
     last: Arc<AtomicU64>,
-    appends: mpsc::UnboundedSender<(Vec<u8>, oneshot::Sender<Synced>)>,
+    /// Bytes appended since the object's last snapshot (as far as this node knows).
+    since_snapshot: Arc<AtomicU64>,
+    appends: mpsc::UnboundedSender<Append>,
     cluster: Arc<Cluster>,
 }
 
 impl ObjectLog {
+    /// `replayed`: the bytes of log this node just read to rebuild the object.
     fn start(
         cluster: Arc<Cluster>,
         subject: String,
-        lease: i64,
-        epoch: i64,
+        (lease, epoch): (i64, i64),
         last: u64,
+        replayed: u64,
     ) -> ObjectLog {
-        let (appends, mut queue) = mpsc::unbounded_channel::<(Vec<u8>, oneshot::Sender<Synced>)>();
+        let (appends, mut queue) = mpsc::unbounded_channel::<Append>();
         let last = Arc::new(AtomicU64::new(last));
-        let (writer, seen) = (cluster.clone(), last.clone());
+        let since_snapshot = Arc::new(AtomicU64::new(replayed));
+        let (writer, seen, since) = (cluster.clone(), last.clone(), since_snapshot.clone());
         tokio::spawn(async move {
             // The appends of one object, one at a time: each names the one before.
-            while let Some((bytes, done)) = queue.recv().await {
+            while let Some(append) = queue.recv().await {
                 let started = Instant::now();
                 let expected = seen.load(Ordering::Acquire);
+                let (Append::Commit(bytes, _) | Append::Snapshot(bytes)) = &append;
                 match writer
                     .log
-                    .append(&subject, epoch, expected, Some(&bytes))
+                    .append(&subject, epoch, expected, Some(bytes))
                     .await
                 {
                     Ok(sequence) => {
                         seen.store(sequence, Ordering::Release);
-                        let _ = done.send((Ok(()), started.elapsed()));
+                        match append {
+                            Append::Commit(bytes, done) => {
+                                since.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                                let _ = done.send((Ok(()), started.elapsed()));
+                            }
+                            Append::Snapshot(_) => {
+                                writer.stats.snapshots.inc();
+                                match writer.log.purge_through(&subject, expected).await {
+                                    Ok(purged) => tracing::debug!(
+                                        "cluster: {subject}: snapshot at {sequence}, {purged} messages before it purged"
+                                    ),
+                                    Err(e) => tracing::warn!("cluster: {e:#}"),
+                                }
+                            }
+                        }
                     }
                     Err(refused) => {
                         if matches!(refused, Refused::Fenced(_)) {
                             writer.stats.fenced.inc();
                         }
                         tracing::warn!("cluster: {subject}: {refused}");
-                        let error = io::Error::other(refused.to_string());
-                        let _ = done.send((Err(error), started.elapsed()));
+                        if let Append::Commit(_, done) = append {
+                            let error = io::Error::other(refused.to_string());
+                            let _ = done.send((Err(error), started.elapsed()));
+                        }
                         // Nothing after a refused append may follow it into the log.
                         queue.close();
-                        while let Some((_, done)) = queue.recv().await {
-                            let error = io::Error::other("an earlier commit was refused");
-                            let _ = done.send((Err(error), Duration::ZERO));
+                        while let Some(append) = queue.recv().await {
+                            if let Append::Commit(_, done) = append {
+                                let error = io::Error::other("an earlier commit was refused");
+                                let _ = done.send((Err(error), Duration::ZERO));
+                            }
                         }
                         return;
                     }
@@ -474,16 +522,34 @@ impl ObjectLog {
             lease,
             epoch,
             last,
+            since_snapshot,
             appends,
             cluster,
         }
     }
 
+    /// Whether the object's log has grown enough since its last snapshot for a new one, its
+    /// database being `db_bytes` long.
+    pub fn wants_snapshot(&self, db_bytes: u64) -> bool {
+        self.since_snapshot.load(Ordering::Relaxed) >= db_bytes.max(SNAPSHOT_AFTER_BYTES)
+    }
+
+    /// Appends a snapshot of the object, `image` being its whole database file as of its last
+    /// commit appended (the caller holds the object: no commit comes between). Nobody waits
+    /// for it: a snapshot the log refuses stops the writer like a refused commit.
+    pub fn snapshot(&self, page_size: u32, image: &[u8]) {
+        self.since_snapshot.store(0, Ordering::Relaxed);
+        let _ = self
+            .appends
+            .send(Append::Snapshot(pages::encode_image(page_size, image)));
+    }
+
     /// Appends a commit's frames; the ticket resolves once a quorum holds them.
     pub fn append(&self, frames: &WalFrames) -> Ticket {
         let (done, ticket) = oneshot::channel();
-        if let Err(mpsc::error::SendError((_, done))) =
-            self.appends.send((pages::encode(frames), done))
+        if let Err(mpsc::error::SendError(Append::Commit(_, done))) = self
+            .appends
+            .send(Append::Commit(pages::encode(frames), done))
         {
             let error = io::Error::other("the object's replicated log writer stopped");
             let _ = done.send((Err(error), Duration::ZERO));

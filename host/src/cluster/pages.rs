@@ -30,6 +30,26 @@ pub fn encode(frames: &WalFrames) -> Vec<u8> {
     out
 }
 
+/// A snapshot: the whole database file as a commit with a base and no frames. Written into
+/// an empty file it is the database; a file rebuilt from the commits before it is left as
+/// it is (the base is written only into an empty file), since they made the same database.
+pub fn encode_image(page_size: u32, image: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEAD + image.len());
+    out.push(VERSION);
+    out.extend_from_slice(&page_size.to_be_bytes());
+    out.extend_from_slice(&(image.len() as u32).to_be_bytes());
+    out.extend_from_slice(image);
+    out
+}
+
+/// The page size a database file's header names (bytes 16-17; 1 means 65536).
+pub fn page_size_of(image: &[u8]) -> Option<u32> {
+    let raw = u16::from_be_bytes(image.get(16..18)?.try_into().ok()?) as u32;
+    let size = if raw == 1 { 65536 } else { raw };
+    (image.starts_with(b"SQLite format 3\0") && size.is_power_of_two() && size >= 512)
+        .then_some(size)
+}
+
 /// Writes the commit in `bytes` into `file` (not synced). Errors say what was malformed;
 /// nothing is written for a malformed commit.
 pub fn apply(file: &File, bytes: &[u8]) -> io::Result<()> {
@@ -133,6 +153,26 @@ mod tests {
         apply(&file, &commit(&[frame(2, 2, 2, 512)], Some(vec![5; 512]))).unwrap();
         file.read_exact_at(&mut page, 0).unwrap();
         assert!(page.iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn a_snapshot_makes_an_empty_file_the_database_and_leaves_a_rebuilt_one_alone() {
+        let image: Vec<u8> = (0..3 * 512).map(|i| (i / 512) as u8 + 1).collect();
+        let (_dir, empty) = new_file();
+        apply(&empty, &encode_image(512, &image)).unwrap();
+        apply(&empty, &commit(&[frame(2, 3, 9, 512)], None)).unwrap();
+        let mut back = vec![0u8; 3 * 512];
+        empty.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(&back[..512], &image[..512]);
+        assert!(
+            back[512..1024].iter().all(|&b| b == 9),
+            "a commit after the snapshot"
+        );
+        assert_eq!(&back[1024..], &image[1024..]);
+        let (_dir, rebuilt) = new_file();
+        apply(&rebuilt, &commit(&[frame(1, 1, 4, 512)], None)).unwrap();
+        apply(&rebuilt, &encode_image(512, &image)).unwrap();
+        assert_eq!(rebuilt.metadata().unwrap().len(), 512);
     }
 
     #[test]

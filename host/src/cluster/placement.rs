@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp, TxnOpResponse};
 
+use super::pages;
 use super::rebuild::Replay;
 use super::replica::Refused;
 use super::{Cluster, ObjectLog};
@@ -33,6 +34,19 @@ impl Cluster {
         db: &Path,
     ) -> anyhow::Result<Claim> {
         let key = format!("/{}/claims/{namespace}/{}", self.name, hex::encode(id));
+        let subject = self.log.subject(namespace, id);
+        let object = (namespace.to_owned(), *id);
+        let clean = self.clean.lock().expect("clean lock").remove(&object);
+        if let Some(close) = clean {
+            // Closed cleanly here under the lease this node still holds: the claim is still
+            // this node's (it goes only with that lease), so nobody else can have written
+            // to the object's log since. Neither etcd nor the log is asked.
+            if close.lease == self.lease.id() && self.lease.holds(close.lease) {
+                let lease_and_epoch = (close.lease, close.epoch);
+                let log = ObjectLog::start(self.clone(), subject, lease_and_epoch, close.last, 0);
+                return Ok(Claim::Mine(log));
+            }
+        }
         let (lease, epoch) = loop {
             let lease = self.lease.id();
             if !self.lease.holds(lease) {
@@ -81,15 +95,10 @@ impl Cluster {
             );
             let _ = self.etcd.clone().lease_revoke(kv.lease()).await;
         };
-        let subject = self.log.subject(namespace, id);
         let mut last = self.log.last(&subject).await?;
-        let object = (namespace.to_owned(), *id);
-        let clean = self.clean.lock().expect("clean lock").remove(&object);
         let mut sequence = last.map_or(0, |l| l.sequence);
         let mut replay = match clean {
-            Some((clean_lease, clean_last)) if clean_lease == lease && clean_last == sequence => {
-                None
-            }
+            Some(close) if close.lease == lease && close.last == sequence => None,
             _ => {
                 self.stats.rebuilds.inc();
                 let mut replay = Replay::start(db)?;
@@ -127,15 +136,28 @@ impl Cluster {
                 Err(e) => return Err(e.into()),
             }
         }
+        let replayed = replay.as_ref().map_or(0, |r| r.bytes);
+        self.stats.rebuilt_bytes.inc_by(replayed);
         if let Some(replay) = replay {
             replay.finish().await?;
         }
-        Ok(Claim::Mine(ObjectLog::start(
-            self.clone(),
-            subject,
-            lease,
-            epoch,
-            sequence,
-        )))
+        let log = ObjectLog::start(self.clone(), subject, (lease, epoch), sequence, replayed);
+        // A long history was just read: the rebuilt file, as it is, is the object's snapshot,
+        // so that the next rebuild reads less.
+        let size = std::fs::metadata(db).map_or(0, |m| m.len());
+        if replayed > 0 && log.wants_snapshot(size) {
+            let db = db.to_owned();
+            let image = tokio::task::spawn_blocking(move || std::fs::read(db)).await?;
+            match image.map(|image| (pages::page_size_of(&image), image)) {
+                Ok((Some(page_size), image)) => log.snapshot(page_size, &image),
+                Ok((None, _)) => tracing::warn!(
+                    "cluster: a rebuilt database has no valid header; no snapshot taken"
+                ),
+                Err(e) => {
+                    tracing::warn!("cluster: cannot read a rebuilt database for its snapshot: {e}")
+                }
+            }
+        }
+        Ok(Claim::Mine(log))
     }
 }

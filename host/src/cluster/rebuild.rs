@@ -13,6 +13,8 @@ use super::replica::Entry;
 pub struct Replay {
     db: PathBuf,
     file: Option<File>,
+    /// Bytes of commits written so far.
+    pub bytes: u64,
 }
 
 impl Replay {
@@ -34,6 +36,7 @@ impl Replay {
         Ok(Replay {
             db: db.to_owned(),
             file: None,
+            bytes: 0,
         })
     }
 
@@ -42,6 +45,7 @@ impl Replay {
         let Entry::Commit(bytes) = entry else {
             return Ok(());
         };
+        self.bytes += bytes.len() as u64;
         if self.file.is_none() {
             let file = File::options()
                 .read(true)

@@ -12,6 +12,10 @@
 //! A commit larger than a part (`PART_BYTES`) travels as several messages (`Wdo-Part: i/n`);
 //! readers apply only whole commits, and a commit whose writer stopped halfway is dropped
 //! when the next one (or a takeover) starts.
+//!
+//! A snapshot is a commit too: the whole database file as its base (`pages.rs`). Once the
+//! stream holds it, the object's messages before it are purged, so that a rebuild reads the
+//! snapshot and what came after, not the object's whole history.
 
 use std::time::Duration;
 
@@ -226,6 +230,21 @@ impl Log {
             };
         }
         Ok(expected)
+    }
+}
+
+impl Log {
+    /// Deletes the object's messages up to and including `sequence`: those before a
+    /// snapshot, which a rebuild no longer needs. Returns how many went.
+    pub async fn purge_through(&self, subject: &str, sequence: u64) -> anyhow::Result<u64> {
+        let purged = self
+            .stream
+            .purge()
+            .filter(subject)
+            .sequence(sequence + 1)
+            .await
+            .with_context(|| format!("cannot purge {subject} up to message {sequence}"))?;
+        Ok(purged.purged)
     }
 }
 

@@ -11,8 +11,10 @@
 //! in arrival order; nothing an event caused (response, socket send, accepted socket, alarm
 //! bookkeeping) leaves the object before the event's writes are durable.
 //!
-//! May import: `guest`, `storage`, `websocket`, `alarms`, `metadata`, `config`, `ids`,
-//! `metrics`. Must never import `http` or `host`: requests arrive as [`Event`]s.
+//! May import: `guest`, `storage`, `commit_log`, `cluster`, `websocket`, `alarms`,
+//! `metadata`, `config`, `ids`, `metrics`. Must never import `http` or `host`: requests
+//! arrive as [`Event`]s, and calls for objects on other cluster nodes leave through a
+//! [`Remote`] the edge hands in.
 
 mod actor;
 mod admin;

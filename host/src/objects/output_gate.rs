@@ -230,9 +230,27 @@ impl Actor {
             return;
         }
         let storage = live.storage.clone();
-        let done =
-            tokio::task::spawn_blocking(move || storage.lock().expect("storage lock").checkpoint())
-                .await;
+        // Cluster mode: a checkpoint that put every commit into the database file is when a
+        // snapshot of the object costs least (`cluster::ObjectLog::snapshot`).
+        let replica = live.replica.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut storage = storage.lock().expect("storage lock");
+            storage.checkpoint()?;
+            let size = storage.database_size().unwrap_or(0);
+            match replica {
+                Some(replica) if replica.wants_snapshot(size) => match storage.database_image() {
+                    Ok(Some((page_size, image))) => replica.snapshot(page_size, &image),
+                    Ok(None) => {}
+                    // The log keeps growing until a later checkpoint takes the snapshot.
+                    Err(e) => {
+                        tracing::warn!("cannot read the object's database for a snapshot: {e}")
+                    }
+                },
+                _ => {}
+            }
+            Ok::<_, crate::storage::StorageError>(())
+        })
+        .await;
         match done {
             Ok(Ok(())) => {}
             // Only durable frames are copied, and the WAL keeps them all: the next due

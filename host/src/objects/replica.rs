@@ -59,8 +59,7 @@ impl Actor {
             Ok(Ok(())) if clean => replica.cluster().closed_cleanly(
                 &self.namespace.name,
                 self.info.id.as_bytes(),
-                replica.lease,
-                replica.last(),
+                &replica,
             ),
             Ok(Ok(())) => {}
             other => {

@@ -44,6 +44,35 @@ impl ObjectStorage {
         Ok(())
     }
 
+    /// The database file as it is, if every frame of the WAL is in it (right after a
+    /// checkpoint that nothing held up): its page size and bytes. For a snapshot (cluster
+    /// mode): the file is then byte for byte the database as of the last commit. Blocking.
+    pub fn database_image(&mut self) -> Result<Option<(u32, Vec<u8>)>> {
+        let (busy, frames, copied): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+        if busy != 0 || frames != copied {
+            return Ok(None);
+        }
+        let page_size: u32 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let pages: u64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        let path = self.conn.path().unwrap_or_default().to_owned();
+        let mut image = std::fs::read(&path)
+            .map_err(|e| io_failure(&format!("cannot read {path} for a snapshot"), &e))?;
+        let len = pages * page_size as u64;
+        if (image.len() as u64) < len {
+            return Ok(None);
+        }
+        image.truncate(len as usize);
+        Ok(Some((page_size, image)))
+    }
+
     /// fsync of the database file (not of its WAL).
     fn sync_database_file(&self) -> Result<()> {
         let path = self.conn.path().unwrap_or_default();
