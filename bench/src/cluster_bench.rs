@@ -124,12 +124,15 @@ impl Drop for Process {
     }
 }
 
-/// A loopback port below the ephemeral range, free now.
+/// A loopback port below the ephemeral range, free now, and not given out before.
 fn port() -> u16 {
     use rand::Rng;
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().expect("ports lock");
     loop {
         let port = rand::rng().random_range(20_000..32_000);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
             return port;
         }
     }
@@ -195,8 +198,10 @@ fn start_engines(dir: &Path) -> anyhow::Result<Engines> {
         etcd: etcd.iter().map(|(c, _)| *c).collect(),
         nats: nats.iter().map(|(c, _)| *c).collect(),
     };
-    for port in engines.etcd.iter().chain(&engines.nats) {
-        wait_for_port(*port, Duration::from_secs(60))?;
+    let ports = engines.etcd.iter().chain(&engines.nats);
+    for (port, process) in ports.zip(&engines._processes) {
+        wait_for_port(*port, Duration::from_secs(60))
+            .with_context(|| format!("an engine did not start: {}", process.tail()))?;
     }
     Ok(engines)
 }

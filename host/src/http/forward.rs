@@ -235,13 +235,18 @@ pub(super) fn moved(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
+/// A client for requests to other nodes: no redirects, a short connect timeout.
+pub(super) fn node_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(2))
+}
+
 /// The client that forwards requests: keeps connections to the other nodes open.
 fn client(host: &Host) -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(2))
+        node_client()
             .timeout(host.config.call_timeout + Duration::from_secs(5))
             .pool_max_idle_per_host(256)
             .build()

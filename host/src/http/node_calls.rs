@@ -345,9 +345,7 @@ fn code_from_name(name: &str) -> ErrorCode {
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(2))
+        super::forward::node_client()
             .pool_max_idle_per_host(256)
             .build()
             .expect("a plain HTTP client")

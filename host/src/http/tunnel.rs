@@ -191,9 +191,7 @@ fn carried(host: &Host) -> &'static Arc<Semaphore> {
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(2))
+        super::forward::node_client()
             .http1_only()
             .pool_max_idle_per_host(0)
             .build()
