@@ -387,6 +387,29 @@ async fn a_worker_on_any_node_reaches_objects_on_others_and_websockets_are_carri
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // An upgrade a worker on n2 forwards with stub.fetch to an object on n0.
+    let (status, _) = nodes[0].get("/probe/hall/ws/closes").await;
+    assert_eq!(status, 200);
+    let (mut socket, response) = connect_async(nodes[2].ws_url("/w/forward/hall/ws?tags=w"))
+        .await
+        .expect("the upgrade through a worker on another node");
+    assert_eq!(response.status(), 101);
+    let _ = socket.next().await;
+    socket.send(Message::text("tags")).await.unwrap();
+    let reply = loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => break text.to_string(),
+            _ => continue,
+        }
+    };
+    assert!(
+        reply.contains("\"w\""),
+        "the object sees the socket's tag: {reply}"
+    );
+    let (_, body) = nodes[1].get("/probe/hall/ws/closes").await;
+    assert_eq!(body["open"], json!(1), "{body}");
+    socket.close(None).await.unwrap();
+
     // Calls between nodes need the nodes' secret.
     let refused = nodes[0]
         .client

@@ -39,7 +39,7 @@ pub use code::{new_linker, Code};
 pub use ctx::{ObjectCtx, ObjectInfo};
 pub use instance::{AlarmResult, Instance};
 pub use stubs::{
-    Accepted, Answer, Binding, Chain, Directory, Env, StubCtx, Target, MAX_PAYLOAD_BYTES,
+    Accepted, Answer, Binding, Carried, Chain, Directory, Env, StubCtx, Target, MAX_PAYLOAD_BYTES,
 };
 pub use websocket::TurnEffects;
 pub use worker::{Worker, WorkerAnswer};

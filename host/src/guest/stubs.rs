@@ -53,10 +53,18 @@ pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// A WebSocket an object accepted for an upgrade request a worker forwarded: the front
 /// completes the upgrade if the worker answers with the object's 101.
-pub struct Accepted {
-    pub socket: PendingSocket,
-    pub owner: Owner,
+pub enum Accepted {
+    /// The object is on this host: the socket is its.
+    Here { socket: PendingSocket, owner: Owner },
+    /// Cluster mode: the object is on another node, which took the upgrade; this is the
+    /// connection to it, upgraded, which the front joins to the client's.
+    Elsewhere(Box<dyn Carried>),
 }
+
+/// A connection that carries a socket to the node that owns it.
+pub trait Carried: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Carried for T {}
 
 /// Delivers a stub's requests and calls to their objects (the objects layer implements it).
 pub trait Directory: Send + Sync {

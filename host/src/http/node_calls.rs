@@ -21,7 +21,7 @@ use super::response::{error_response, full, Body};
 use crate::cluster::{Cluster, Owner};
 use crate::guest::bindings::namespaces::{Error, ErrorCode};
 use crate::guest::bindings::{Request, Response as GuestResponse};
-use crate::guest::MAX_PAYLOAD_BYTES;
+use crate::guest::{Carried, MAX_PAYLOAD_BYTES};
 use crate::host::Host;
 use crate::ids::ObjectId;
 use crate::objects::{CallKind, Remote, RemoteAnswer, RemoteCall, RemoteError};
@@ -76,6 +76,18 @@ impl Remote for NodeCalls {
     fn send(&self, owner: &Owner, call: RemoteCall) -> RemoteAnswer {
         let (cluster, owner, timeout) = (self.cluster.clone(), owner.clone(), self.call_timeout);
         Box::pin(async move { send(&cluster, &owner, call, timeout).await })
+    }
+
+    fn upgrade(
+        &self,
+        owner: &Owner,
+        call: RemoteCall,
+    ) -> RemoteAnswer<(GuestResponse, Option<Box<dyn Carried>>)> {
+        let (cluster, node, timeout) =
+            (self.cluster.clone(), owner.node.clone(), self.call_timeout);
+        Box::pin(
+            async move { super::tunnel::upgrade_for_stub(&cluster, timeout, &node, call).await },
+        )
     }
 }
 

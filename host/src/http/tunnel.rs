@@ -16,11 +16,18 @@ use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::Semaphore;
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+
 use super::forward::{FORWARDED_BY, MOVED};
 use super::response::{empty, error_response, Body};
 use crate::cluster::Cluster;
+use crate::guest::bindings::namespaces::{Error, ErrorCode};
+use crate::guest::bindings::Response as GuestResponse;
+use crate::guest::Carried;
 use crate::host::Host;
 use crate::ids::ObjectId;
+use crate::objects::{CallKind, RemoteCall, RemoteError};
 
 /// What one try at the owner gave.
 enum Tried {
@@ -161,15 +168,7 @@ async fn try_owner(
     };
     cluster.stats.forwarded.inc();
     let client_side = pending.take().expect("one 101 per request");
-    tokio::spawn(async move {
-        let _permit = permit;
-        let Ok(client_side) = client_side.await else {
-            return;
-        };
-        let mut client_side = TokioIo::new(client_side);
-        let mut owner_side = owner_side;
-        let _ = tokio::io::copy_bidirectional(&mut client_side, &mut owner_side).await;
-    });
+    splice(permit, client_side, owner_side);
     let mut response = Response::new(empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     for (name, value) in &headers {
@@ -178,6 +177,157 @@ async fn try_owner(
         }
     }
     Tried::Answer(response)
+}
+
+/// Joins the client's connection, once upgraded, to the owner's, byte for byte, until
+/// either ends.
+fn splice(
+    permit: tokio::sync::OwnedSemaphorePermit,
+    client_side: OnUpgrade,
+    mut owner_side: impl Carried + 'static,
+) {
+    tokio::spawn(async move {
+        let _permit = permit;
+        let Ok(client_side) = client_side.await else {
+            return;
+        };
+        let mut client_side = TokioIo::new(client_side);
+        let _ = tokio::io::copy_bidirectional(&mut client_side, &mut owner_side).await;
+    });
+}
+
+/// A worker forwarded the client's upgrade with `stub.fetch` to an object on another node,
+/// which accepted it: the client's connection is joined to `owner_side`, and the client
+/// gets its 101.
+pub(super) fn carry_for_worker(
+    host: &Host,
+    parts: &hyper::http::request::Parts,
+    client_side: OnUpgrade,
+    owner_side: Box<dyn Carried>,
+) -> Response<Body> {
+    let Ok(permit) = carried(host).clone().try_acquire_owned() else {
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "this node carries too many WebSockets to other nodes (the limit is {})",
+                host.config.max_websockets
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    splice(permit, client_side, owner_side);
+    super::upgrade::switching_protocols(&parts.headers)
+}
+
+/// A stub's WebSocket upgrade request (`call`, a fetch) for an object that `owner` owns,
+/// sent to that node's public URL of the object as an upgrade of its own: the object's
+/// answer, and if it accepted, the connection to that node.
+pub(super) async fn upgrade_for_stub(
+    cluster: &Cluster,
+    handshake: Duration,
+    owner: &str,
+    call: RemoteCall,
+) -> Result<(GuestResponse, Option<Box<dyn Carried>>), RemoteError> {
+    let unavailable = |message: String| Error {
+        code: ErrorCode::Unavailable,
+        message,
+    };
+    let address = match cluster.address(owner).await {
+        Ok(Some(address)) => address,
+        Ok(None) => {
+            let message = format!("node {owner:?} left the cluster");
+            return Err(RemoteError::NotRun(unavailable(message)));
+        }
+        Err(e) => {
+            let message = format!("cannot ask etcd where node {owner:?} is: {e}");
+            return Err(RemoteError::NotRun(unavailable(message)));
+        }
+    };
+    let CallKind::Fetch { request, .. } = call.kind else {
+        let message = "an RPC call is no WebSocket upgrade".to_owned();
+        return Err(RemoteError::Failed(unavailable(message)));
+    };
+    let object = match &call.name {
+        Some(name) => utf8_percent_encode(name, NON_ALPHANUMERIC).to_string(),
+        None => format!("@{}", call.id),
+    };
+    let url = format!(
+        "http://{address}/{}/{object}{}",
+        call.namespace, request.url
+    );
+    let mut outgoing = client().get(url);
+    for (name, value) in &request.headers {
+        let name = name.to_ascii_lowercase();
+        let own = name.starts_with("sec-websocket-key") || name == "sec-websocket-version";
+        if !own && name != "host" && !super::forward::is_cluster_header(&name) {
+            if let Ok(name) = hyper::header::HeaderName::from_bytes(name.as_bytes()) {
+                if !super::front::is_hop_by_hop(&name) {
+                    outgoing = outgoing.header(name, value);
+                }
+            }
+        }
+    }
+    let sent = outgoing
+        .header(hyper::header::CONNECTION, "Upgrade")
+        .header(hyper::header::UPGRADE, "websocket")
+        .header(hyper::header::SEC_WEBSOCKET_VERSION, "13")
+        .header(hyper::header::SEC_WEBSOCKET_KEY, generate_key())
+        .header(FORWARDED_BY, &cluster.node)
+        .send();
+    let answer = match tokio::time::timeout(handshake, sent).await {
+        Err(_) => {
+            let message = format!("node {owner:?} did not answer the upgrade within {handshake:?}");
+            return Err(RemoteError::Failed(unavailable(message)));
+        }
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) if e.is_connect() => {
+            cluster.forget_address(owner);
+            let message = format!("node {owner:?} at {address} cannot be reached: {e}");
+            return Err(RemoteError::NotRun(unavailable(message)));
+        }
+        Ok(Err(e)) => {
+            let message = format!("node {owner:?} at {address} did not answer the upgrade: {e}");
+            return Err(RemoteError::Failed(unavailable(message)));
+        }
+    };
+    if answer.headers().contains_key(MOVED) {
+        let message = format!("node {owner:?} no longer owns the object");
+        return Err(RemoteError::NotRun(unavailable(message)));
+    }
+    let status = answer.status();
+    let headers: Vec<(String, String)> = answer
+        .headers()
+        .iter()
+        .filter(|(name, _)| !super::front::is_hop_by_hop(name))
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        let body = answer.bytes().await.unwrap_or_default().to_vec();
+        let response = GuestResponse {
+            status: status.as_u16(),
+            headers,
+            body,
+        };
+        return Ok((response, None));
+    }
+    let owner_side = answer.upgrade().await.map_err(|e| {
+        let message =
+            format!("node {owner:?} accepted the WebSocket but its connection broke: {e}");
+        RemoteError::Failed(unavailable(message))
+    })?;
+    cluster.stats.forwarded.inc();
+    let response = GuestResponse {
+        status: 101,
+        headers: vec![("upgrade".into(), "websocket".into())],
+        body: Vec::new(),
+    };
+    Ok((response, Some(Box::new(owner_side))))
 }
 
 /// The sockets this node carries to other nodes.

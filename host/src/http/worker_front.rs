@@ -12,7 +12,7 @@ use hyper::{Response, StatusCode};
 use super::front::{guest_headers, guest_response, read_body};
 use super::response::{error_response, Body};
 use super::upgrade::switching_protocols;
-use crate::guest::{bindings, Worker, WorkerAnswer};
+use crate::guest::{bindings, Accepted, Worker, WorkerAnswer};
 use crate::host::Host;
 use crate::websocket::serve_upgrade;
 
@@ -44,12 +44,18 @@ pub(super) async fn answer(
             ..
         }) => {
             let upgrade = upgrade.expect("a socket is accepted only for an upgrade request");
-            let hub = host.registry.hub.clone();
-            let socket = accepted.socket.upgrade();
-            host.registry
-                .tasks
-                .spawn(serve_upgrade(hub, accepted.owner, socket, upgrade));
-            switching_protocols(&parts.headers)
+            match accepted {
+                Accepted::Here { socket, owner } => {
+                    let hub = host.registry.hub.clone();
+                    host.registry
+                        .tasks
+                        .spawn(serve_upgrade(hub, owner, socket.upgrade(), upgrade));
+                    switching_protocols(&parts.headers)
+                }
+                Accepted::Elsewhere(owner_side) => {
+                    super::tunnel::carry_for_worker(host, &parts, upgrade, owner_side)
+                }
+            }
         }
         Ok(WorkerAnswer { response, .. }) if response.status == 101 => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,

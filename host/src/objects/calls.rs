@@ -16,7 +16,7 @@ use super::remote::{Remote, RemoteCall, RemoteError};
 use crate::cluster::Cluster;
 use crate::guest::bindings::namespaces::{Error, ErrorCode};
 use crate::guest::bindings::{Request, Response};
-use crate::guest::{Accepted, Answer, Chain, Directory, Env, StubCtx, Target};
+use crate::guest::{Accepted, Answer, Carried, Chain, Directory, Env, StubCtx, Target};
 use crate::ids::ObjectId;
 
 /// What stubs need of the host's namespaces: each one's code and `env`.
@@ -94,6 +94,24 @@ impl Kind {
     }
 }
 
+/// Where a call was answered.
+enum Reached {
+    /// By the object on this node.
+    Here(FetchReply),
+    /// Cluster mode: by the object on another node (and the connection it accepted, for an
+    /// upgrade).
+    There(Response, Option<Box<dyn Carried>>),
+}
+
+impl Reached {
+    fn response(self) -> Response {
+        match self {
+            Reached::Here(reply) => reply.response,
+            Reached::There(response, _) => response,
+        }
+    }
+}
+
 fn gone() -> Error {
     error(ErrorCode::Unavailable, "the host is shutting down")
 }
@@ -106,7 +124,7 @@ impl Calls {
         target: Target,
         chain: Chain,
         kind: Kind,
-    ) -> Result<FetchReply, Error> {
+    ) -> Result<Reached, Error> {
         let strong = registry.upgrade().ok_or_else(gone)?;
         refuse_cycle(&strong, &target, &chain)?;
         let timeout = strong.config.call_timeout;
@@ -117,7 +135,9 @@ impl Calls {
                 Some((cluster, remote)) => {
                     in_cluster(&registry, &cluster, &*remote, &target, &chain, kind).await
                 }
-                None => turn_result(here(&registry, &target, &chain, kind).await?),
+                None => {
+                    turn_result(here(&registry, &target, &chain, kind).await?).map(Reached::Here)
+                }
             }
         };
         match tokio::time::timeout(timeout, sent).await {
@@ -206,21 +226,10 @@ async fn in_cluster(
     target: &Target,
     chain: &Chain,
     kind: Kind,
-) -> Result<FetchReply, Error> {
+) -> Result<Reached, Error> {
     let pause = || tokio::time::sleep(Duration::from_millis(200));
     loop {
         if let Some(owner) = cluster.cached_owner(&target.namespace, target.id.as_bytes()) {
-            if matches!(kind, Kind::Fetch { upgrade: true, .. }) {
-                return Err(error(
-                    ErrorCode::Unavailable,
-                    format!(
-                        "{}/{} lives on node {:?}: a WebSocket upgrade sent through a stub \
-                         reaches only objects on the caller's node; send the upgrade to the \
-                         object's own URL (any node carries it to the owner)",
-                        target.namespace, target.id, owner.node
-                    ),
-                ));
-            }
             let call = RemoteCall {
                 namespace: target.namespace.to_string(),
                 id: target.id,
@@ -228,13 +237,12 @@ async fn in_cluster(
                 chain: chain_names(registry, chain)?,
                 kind: kind.clone(),
             };
-            match remote.send(&owner, call).await {
-                Ok(response) => {
-                    return Ok(FetchReply {
-                        response,
-                        accepted: None,
-                    })
-                }
+            let sent = match kind {
+                Kind::Fetch { upgrade: true, .. } => remote.upgrade(&owner, call).await,
+                _ => remote.send(&owner, call).await.map(|r| (r, None)),
+            };
+            match sent {
+                Ok((response, carried)) => return Ok(Reached::There(response, carried)),
                 Err(RemoteError::Failed(e)) => return Err(e),
                 Err(RemoteError::NotRun(_)) => {
                     cluster.forget_owner(&target.namespace, target.id.as_bytes());
@@ -256,7 +264,7 @@ async fn in_cluster(
                 may_have_run: false,
                 ..
             }) => pause().await,
-            outcome => return turn_result(outcome),
+            outcome => return turn_result(outcome).map(Reached::Here),
         }
     }
 }
@@ -318,7 +326,12 @@ impl Directory for Calls {
         let registry = self.registry.clone();
         Box::pin(async move {
             let kind = Kind::Fetch { request, upgrade };
-            let reply = Calls::send(registry.clone(), target.clone(), chain, kind).await?;
+            let reply = match Calls::send(registry.clone(), target.clone(), chain, kind).await? {
+                Reached::Here(reply) => reply,
+                Reached::There(response, carried) => {
+                    return Ok((response, carried.map(Accepted::Elsewhere)))
+                }
+            };
             let Some(socket) = reply.accepted else {
                 return Ok((reply.response, None));
             };
@@ -339,7 +352,7 @@ impl Directory for Calls {
                 headers: vec![("upgrade".into(), "websocket".into())],
                 body: Vec::new(),
             };
-            Ok((response, Some(Accepted { socket, owner })))
+            Ok((response, Some(Accepted::Here { socket, owner })))
         })
     }
 
@@ -354,7 +367,7 @@ impl Directory for Calls {
         Box::pin(async move {
             let kind = Kind::Call { method, payload };
             let reply = Calls::send(registry, target, chain, kind).await?;
-            String::from_utf8(reply.response.body)
+            String::from_utf8(reply.response().body)
                 .map_err(|_| error(ErrorCode::Failed, "the object's RPC result is not UTF-8"))
         })
     }

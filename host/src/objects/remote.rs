@@ -14,7 +14,7 @@ use super::registry::Registry;
 use crate::cluster::Owner;
 use crate::guest::bindings::namespaces::{Error, ErrorCode};
 use crate::guest::bindings::Response;
-use crate::guest::Target;
+use crate::guest::{Carried, Target};
 use crate::ids::ObjectId;
 
 /// A call for an object, as it travels between nodes: names, not this node's indexes.
@@ -37,13 +37,21 @@ pub enum RemoteError {
     Failed(Error),
 }
 
-pub type RemoteAnswer = Pin<Box<dyn Future<Output = Result<Response, RemoteError>> + Send>>;
+pub type RemoteAnswer<T = Response> = Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send>>;
 
 /// Sends calls to other nodes (the edge implements it).
 pub trait Remote: Send + Sync {
     /// Sends `call` to the node that owns its object. An RPC call's result is the body of
     /// the response.
     fn send(&self, owner: &Owner, call: RemoteCall) -> RemoteAnswer;
+
+    /// Sends a stub's WebSocket upgrade request (`call` is a fetch) to the node that owns its
+    /// object: the object's answer, and if it accepted, the connection to that node.
+    fn upgrade(
+        &self,
+        owner: &Owner,
+        call: RemoteCall,
+    ) -> RemoteAnswer<(Response, Option<Box<dyn Carried>>)>;
 }
 
 impl Registry {
