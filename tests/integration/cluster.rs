@@ -172,6 +172,19 @@ fn check_ledger(ledger: &Ledger, earlier_acks: u64, final_count: u64, logs: impl
     );
 }
 
+/// The socket's next text message.
+async fn next_text<S>(socket: &mut S) -> String
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(text) => break text.to_string(),
+            _ => continue,
+        }
+    }
+}
+
 async fn count_via(node: &Server, name: &str) -> u64 {
     let (status, body) = node.get(&format!("/counter/{name}/get")).await;
     assert_eq!(status, 200, "{body}");
@@ -362,12 +375,7 @@ async fn a_worker_on_any_node_reaches_objects_on_others_and_websockets_are_carri
     assert_eq!(response.status(), 101);
     let _ = socket.next().await;
     socket.send(Message::text("hi")).await.unwrap();
-    let reply = loop {
-        match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => break text.to_string(),
-            _ => continue,
-        }
-    };
+    let reply = next_text(&mut socket).await;
     assert_eq!(reply, "echo hi");
     let (_, body) = nodes[2].get("/probe/room/ws/closes").await;
     assert_eq!(body["open"], json!(1), "{body}");
@@ -396,12 +404,7 @@ async fn a_worker_on_any_node_reaches_objects_on_others_and_websockets_are_carri
     assert_eq!(response.status(), 101);
     let _ = socket.next().await;
     socket.send(Message::text("tags")).await.unwrap();
-    let reply = loop {
-        match socket.next().await.unwrap().unwrap() {
-            Message::Text(text) => break text.to_string(),
-            _ => continue,
-        }
-    };
+    let reply = next_text(&mut socket).await;
     assert!(
         reply.contains("\"w\""),
         "the object sees the socket's tag: {reply}"

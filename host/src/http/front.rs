@@ -148,13 +148,8 @@ async fn upgrade_here(
             accepted: Some(socket),
             ..
         })) => {
-            let owner = host.registry.socket_owner(namespace, index, id, name);
-            let hub = host.registry.hub.clone();
-            let socket = socket.upgrade();
-            host.registry
-                .tasks
-                .spawn(serve_upgrade(hub, owner, socket, upgrade));
-            switching_protocols(&parts.headers)
+            let target = (namespace, index, id, name);
+            serve_accepted(host, target, socket, parts, upgrade)
         }
         outcome => answer_response(outcome),
     }
@@ -193,12 +188,8 @@ async fn upgrade_in_cluster(
                 accepted: Some(socket),
                 ..
             })) => {
-                let owner = host.registry.socket_owner(namespace, index, id, name);
-                let hub = host.registry.hub.clone();
-                host.registry
-                    .tasks
-                    .spawn(serve_upgrade(hub, owner, socket.upgrade(), upgrade));
-                return switching_protocols(&parts.headers);
+                let target = (namespace, index, id, name);
+                return serve_accepted(host, target, socket, parts, upgrade);
             }
             Ok(Err(
                 error @ (TurnError::Moved { .. }
@@ -219,6 +210,27 @@ async fn upgrade_in_cluster(
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+}
+
+/// The object here accepted the upgrade: its socket is served, and the client gets its 101.
+fn serve_accepted(
+    host: &Host,
+    (namespace, index, id, name): (
+        &Arc<crate::objects::Namespace>,
+        usize,
+        ObjectId,
+        Option<&str>,
+    ),
+    socket: crate::websocket::PendingSocket,
+    parts: &hyper::http::request::Parts,
+    upgrade: OnUpgrade,
+) -> Response<Body> {
+    let owner = host.registry.socket_owner(namespace, index, id, name);
+    let hub = host.registry.hub.clone();
+    host.registry
+        .tasks
+        .spawn(serve_upgrade(hub, owner, socket.upgrade(), upgrade));
+    switching_protocols(&parts.headers)
 }
 
 /// The response to an object's answer to a request that opened no socket.

@@ -102,17 +102,7 @@ async fn send(
     timeout: Duration,
 ) -> Result<GuestResponse, RemoteError> {
     let unavailable = |message: String| failed(ErrorCode::Unavailable, message);
-    let address = match cluster.address(node).await {
-        Ok(Some(address)) => address,
-        Ok(None) => {
-            let message = format!("node {node:?} left the cluster");
-            return Err(RemoteError::NotRun(unavailable(message)));
-        }
-        Err(e) => {
-            let message = format!("cannot ask etcd where node {node:?} is: {e}");
-            return Err(RemoteError::NotRun(unavailable(message)));
-        }
-    };
+    let address = owner_address(cluster, node).await?;
     let sent = client()
         .post(format!("http://{address}/"))
         .header(CALL, "1")
@@ -174,6 +164,16 @@ async fn send(
             body: body.to_vec(),
         }),
     }
+}
+
+/// Where the node that owns an object listens; a call that cannot learn it did not run.
+pub(super) async fn owner_address(cluster: &Cluster, node: &str) -> Result<String, RemoteError> {
+    let message = match cluster.address(node).await {
+        Ok(Some(address)) => return Ok(address),
+        Ok(None) => format!("node {node:?} left the cluster"),
+        Err(e) => format!("cannot ask etcd where node {node:?} is: {e}"),
+    };
+    Err(RemoteError::NotRun(failed(ErrorCode::Unavailable, message)))
 }
 
 /// Answers a call another node sent (a request with `x-wdo-call`).

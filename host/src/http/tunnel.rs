@@ -235,17 +235,7 @@ pub(super) async fn upgrade_for_stub(
         code: ErrorCode::Unavailable,
         message,
     };
-    let address = match cluster.address(owner).await {
-        Ok(Some(address)) => address,
-        Ok(None) => {
-            let message = format!("node {owner:?} left the cluster");
-            return Err(RemoteError::NotRun(unavailable(message)));
-        }
-        Err(e) => {
-            let message = format!("cannot ask etcd where node {owner:?} is: {e}");
-            return Err(RemoteError::NotRun(unavailable(message)));
-        }
-    };
+    let address = super::node_calls::owner_address(cluster, owner).await?;
     let CallKind::Fetch { request, .. } = call.kind else {
         let message = "an RPC call is no WebSocket upgrade".to_owned();
         return Err(RemoteError::Failed(unavailable(message)));

@@ -108,21 +108,7 @@ impl Actor {
         metrics.live_objects.get_or_create(&label).inc();
         let (ended, live) = match self.open(replica).await {
             Ok(mut live) => {
-                if live.replica.is_some() {
-                    // Cluster mode: the object may come from another node, whose scheduler
-                    // had its alarm.
-                    if let Some(due) = live.known_alarm {
-                        let entry = AlarmEntry::new(due);
-                        let name = self.info.name.clone();
-                        self.registry.scheduler.schedule(self.key, name, entry);
-                    }
-                }
-                let mut orphans = match live.replica.is_some() {
-                    true => self.orphaned_sockets(&mut live),
-                    false => Vec::new(),
-                };
-                let healthy =
-                    orphans.is_empty() || self.run_batch(&mut live, &mut orphans, false).await;
+                let healthy = self.arrive_from_elsewhere(&mut live).await;
                 let ended = match healthy && live.failed.is_none() {
                     true => self.serve(&mut live).await,
                     false => self.quarantine(&mut live).await,
@@ -428,17 +414,14 @@ impl Actor {
                 return true;
             }
         };
-        let sockets = match live.replica.is_some() {
-            true => match self.record_sockets(live) {
-                Ok(sockets) => sockets,
-                Err(e) => {
-                    live.recorded_sockets = None;
-                    let e = anyhow::anyhow!("the object's sockets could not be recorded: {e}");
-                    self.fail_batch(live, replies, &alarm_outcomes, e).await;
-                    return true;
-                }
-            },
-            false => None,
+        let sockets = match self.record_sockets(live) {
+            Ok(sockets) => sockets,
+            Err(e) => {
+                live.recorded_sockets = None;
+                let e = anyhow::anyhow!("the object's sockets could not be recorded: {e}");
+                self.fail_batch(live, replies, &alarm_outcomes, e).await;
+                return true;
+            }
         };
         let started = Instant::now();
         let (wrote, pipelined, unsaved) = {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::actor::{new_error_id, Actor, Ended, Live};
 use super::event::{Event, TurnError};
+use crate::alarms::AlarmEntry;
 use crate::cluster::{Claim, ObjectLog};
 use crate::storage::{ObjectStorage, SocketRecord};
 use crate::websocket::{abnormal_close, Survivor};
@@ -85,10 +86,25 @@ impl Actor {
         }
     }
 
-    /// Cluster mode, before the object's first event: the sockets it recorded that are not
-    /// on this node died with the node that had them. Each comes back as a closing socket,
-    /// and the close events returned go to the object first.
-    pub(super) fn orphaned_sockets(&self, live: &mut Live) -> Vec<Event> {
+    /// Cluster mode, before the object's first event: it may come from another node, whose
+    /// scheduler had its alarm and whose sockets died with it (their close events run
+    /// first). False if that batch failed the object.
+    pub(super) async fn arrive_from_elsewhere(&self, live: &mut Live) -> bool {
+        if live.replica.is_none() {
+            return true;
+        }
+        if let Some(due) = live.known_alarm {
+            let entry = AlarmEntry::new(due);
+            let name = self.info.name.clone();
+            self.registry.scheduler.schedule(self.key, name, entry);
+        }
+        let mut orphans = self.orphaned_sockets(live);
+        orphans.is_empty() || self.run_batch(live, &mut orphans, false).await
+    }
+
+    /// The sockets the object recorded that are not on this node died with the node that
+    /// had them. Each comes back as a closing socket; their close events are returned.
+    fn orphaned_sockets(&self, live: &mut Live) -> Vec<Event> {
         let recorded = live
             .storage
             .lock()
@@ -125,6 +141,9 @@ impl Actor {
     /// recorded in the batch. Gives the records written, which are the object's once the
     /// batch has committed.
     pub(super) fn record_sockets(&self, live: &Live) -> anyhow::Result<Option<Vec<SocketRecord>>> {
+        if live.replica.is_none() {
+            return Ok(None);
+        }
         let hub = &self.registry.hub;
         let changed = hub.take_sockets_changed(self.key);
         if !changed && live.closed.is_empty() && live.recorded_sockets.is_some() {
